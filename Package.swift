@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (see README "Modules"): HNSW has no dependencies of ours; FragranceStore builds
+// on HNSW and the C libraries; the executable only parses arguments and wires things up.
+let package = Package(
+    name: "FragranceDB",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fragrancedb", targets: ["fragrancedb"]),
+        .library(name: "FragranceStore", targets: ["FragranceStore"]),
+        .library(name: "HNSW", targets: ["HNSW"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Optimised even in debug builds: the tests build real graphs, and -Onone numeric Swift is
+        // 10-50x slower. (unsafeFlags are fine in a root package.)
+        .target(name: "HNSW", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "FragranceStore", dependencies: ["HNSW", "CSQLite", "CZstd"]),
+        .executableTarget(
+            name: "fragrancedb",
+            dependencies: ["FragranceStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // A child process for the crash test: writes, prints each acknowledged id, gets killed.
+        .executableTarget(name: "crash-writer", dependencies: ["FragranceStore"], path: "Tests/CrashWriter"),
+        .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW"], path: "Benchmarks/IndexBench"),
+
+        .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
+        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW"]),
+    ]
+)

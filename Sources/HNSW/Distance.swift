@@ -1,0 +1,65 @@
+// Distance kernels. `acc += x * y` on SIMD16 rather than `addingProduct`: at the baseline
+// x86-64 target the latter lowers to one `fmaf` call per lane (25x slower, measured).
+
+public enum Metric: String, Sendable, Codable, CaseIterable {
+    case cosine, dot, l2
+}
+
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let o = i &* 4
+        s0 += ra.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+            * rb.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+        s1 += ra.loadUnaligned(fromByteOffset: o &+ 64, as: SIMD16<Float>.self)
+            * rb.loadUnaligned(fromByteOffset: o &+ 64, as: SIMD16<Float>.self)
+        i &+= 32
+    }
+    var sum = (s0 + s1).sum()
+    while i < n { sum += a[i] * b[i]; i &+= 1 }
+    return sum
+}
+
+@inline(__always)
+func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let o = i &* 4
+        let d0 = ra.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+            - rb.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+        let d1 = ra.loadUnaligned(fromByteOffset: o &+ 64, as: SIMD16<Float>.self)
+            - rb.loadUnaligned(fromByteOffset: o &+ 64, as: SIMD16<Float>.self)
+        s0 += d0 * d0
+        s1 += d1 * d1
+        i &+= 32
+    }
+    var sum = (s0 + s1).sum()
+    while i < n { let d = a[i] - b[i]; sum += d * d; i &+= 1 }
+    return sum
+}
+
+extension Metric {
+    /// Smaller is closer. Cosine vectors are stored unit-length, so cosine is `1 - dot`.
+    @inline(__always)
+    func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        switch self {
+        case .cosine: return 1 - dotProduct(a, b, n)
+        case .dot: return -dotProduct(a, b, n)
+        case .l2: return squaredL2(a, b, n)
+        }
+    }
+
+    /// The vector as the index stores it (unit length for cosine).
+    public func prepare(_ v: [Float]) -> [Float] {
+        guard self == .cosine else { return v }
+        var norm: Float = 0
+        for x in v { norm += x * x }
+        norm = norm.squareRoot()
+        return norm > 0 ? v.map { $0 / norm } : v
+    }
+}

@@ -1,0 +1,134 @@
+// The index (de)serialises itself to one flat little-endian byte image. The store wraps it
+// in a checksummed file; this reader still validates every offset so garbage cannot crash it.
+
+public struct HNSWFormatError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+extension HNSWIndex {
+    static let magic: [UInt8] = Array("FDBHNSW1".utf8)
+
+    public func serialized() -> [UInt8] {
+        var out = ByteWriter()
+        out.bytes.reserveCapacity(64 + count * (dimension * 4 + (maxM0 + 1) * 4 + 16) + upperPool.count * 4)
+        out.append(HNSWIndex.magic)
+        out.put(UInt32(dimension))
+        out.put(UInt32(Metric.allCases.firstIndex(of: metric)!))
+        out.put(UInt32(parameters.m)); out.put(UInt32(parameters.efConstruction)); out.put(UInt32(parameters.efSearch))
+        out.put(parameters.seed); out.put(rngState)
+        out.put(UInt64(count)); out.put(UInt64(deletedCount))
+        out.put(Int32(entryPoint)); out.put(UInt32(maxLevel))
+        out.put(UInt64(upperPool.count)); out.put(UInt64(slotOfLabel.count))
+        out.append(levels)
+        labels.withUnsafeBytes { out.append($0) }
+        out.append(deleted.map { $0 ? 1 : 0 })
+        upperOffset.withUnsafeBytes { out.append($0) }
+        upperPool.withUnsafeBytes { out.append($0) }
+        slotOfLabel.withUnsafeBytes { out.append($0) }
+        out.append(UnsafeRawBufferPointer(start: vectors, count: count * dimension * 4))
+        out.append(UnsafeRawBufferPointer(start: links0, count: count * (maxM0 + 1) * 4))
+        return out.bytes
+    }
+
+    public convenience init(serialized raw: UnsafeRawBufferPointer) throws {
+        var r = ByteReader(raw)
+        guard try r.bytes(8).elementsEqual(HNSWIndex.magic) else { throw HNSWFormatError(description: "not an HNSW image (bad magic)") }
+        let dim = Int(try r.get(UInt32.self))
+        let metricIndex = Int(try r.get(UInt32.self))
+        guard dim > 0, dim <= 65536, metricIndex < Metric.allCases.count else { throw HNSWFormatError(description: "bad dimension or metric") }
+        let m = Int(try r.get(UInt32.self)), efc = Int(try r.get(UInt32.self)), efs = Int(try r.get(UInt32.self))
+        guard m >= 2, m <= 1024 else { throw HNSWFormatError(description: "bad M \(m)") }
+        let seed = try r.get(UInt64.self)
+        self.init(dimension: dim, metric: Metric.allCases[metricIndex],
+                  parameters: HNSWParameters(m: m, efConstruction: efc, efSearch: efs, seed: seed))
+        rngState = try r.get(UInt64.self)
+        let n = Int(try r.get(UInt64.self)), nDeleted = Int(try r.get(UInt64.self))
+        let entry = try r.get(Int32.self), top = Int(try r.get(UInt32.self))
+        let poolCount = Int(try r.get(UInt64.self)), labelCount = Int(try r.get(UInt64.self))
+        let perNode = dim * 4 + (maxM0 + 1) * 4 + 10
+        guard n >= 0, n <= r.remaining / max(perNode, 1), nDeleted <= n, top <= 15,
+              poolCount <= r.remaining / 4, labelCount <= r.remaining / 4,
+              (n == 0 && entry == -1) || (entry >= 0 && Int(entry) < n)
+        else { throw HNSWFormatError(description: "header counts do not fit the image") }
+
+        levels = Array(try r.bytes(n))
+        labels = try r.array(UInt32.self, n)
+        deleted = try r.bytes(n).map { $0 != 0 }
+        upperOffset = try r.array(Int32.self, n)
+        upperPool = try r.array(UInt32.self, poolCount)
+        slotOfLabel = try r.array(Int32.self, labelCount)
+        reserve(n)
+        try r.copy(into: UnsafeMutableRawPointer(vectors), count: n * dim * 4)
+        try r.copy(into: UnsafeMutableRawPointer(links0), count: n * (maxM0 + 1) * 4)
+        guard r.remaining == 0 else { throw HNSWFormatError(description: "\(r.remaining) trailing bytes") }
+        count = n
+        entryPoint = entry
+        maxLevel = top
+        deletedCount = nDeleted
+        try validateStructure()
+    }
+
+    private func validateStructure() throws {
+        func bad(_ why: String) -> HNSWFormatError { HNSWFormatError(description: "corrupt graph: \(why)") }
+        guard deleted.filter({ $0 }).count == deletedCount else { throw bad("deleted count") }
+        for s in 0..<count {
+            let lv = Int(levels[s])
+            guard lv <= maxLevel else { throw bad("level of slot \(s)") }
+            if lv > 0 {
+                let off = Int(upperOffset[s])
+                guard off >= 0, off + lv * (maxM + 1) <= upperPool.count else { throw bad("upper offset of slot \(s)") }
+            }
+            for l in 0...lv {
+                if l == 0 {
+                    guard Int(level0(s)[0]) <= maxM0 else { throw bad("link count of slot \(s)") }
+                } else {
+                    guard Int(upperPool[Int(upperOffset[s]) + (l - 1) * (maxM + 1)]) <= maxM else { throw bad("link count of slot \(s)") }
+                }
+                for n in neighbors(s, level: l) where Int(n) >= count || Int(levels[Int(n)]) < l {
+                    throw bad("link \(s) → \(n) at level \(l)")
+                }
+            }
+        }
+        for (label, s) in slotOfLabel.enumerated() where s >= 0 {
+            guard Int(s) < count, !deleted[Int(s)], labels[Int(s)] == UInt32(label) else { throw bad("label table at \(label)") }
+        }
+    }
+}
+
+struct ByteWriter {
+    var bytes: [UInt8] = []
+    mutating func append(_ b: [UInt8]) { bytes += b }
+    mutating func append(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+    mutating func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+}
+
+struct ByteReader {
+    let raw: UnsafeRawBufferPointer
+    var offset = 0
+    init(_ raw: UnsafeRawBufferPointer) { self.raw = raw }
+    var remaining: Int { raw.count - offset }
+
+    mutating func bytes(_ n: Int) throws -> UnsafeRawBufferPointer.SubSequence {
+        guard n >= 0, n <= remaining else { throw HNSWFormatError(description: "image truncated at byte \(offset)") }
+        defer { offset += n }
+        return raw[offset..<(offset + n)]
+    }
+
+    mutating func get<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let b = try bytes(MemoryLayout<T>.size)
+        return T(littleEndian: UnsafeRawBufferPointer(rebasing: b).loadUnaligned(as: T.self))
+    }
+
+    mutating func array<T: FixedWidthInteger>(_: T.Type, _ n: Int) throws -> [T] {
+        let b = try bytes(n * MemoryLayout<T>.size)
+        return [T](unsafeUninitializedCapacity: n) { buf, initialized in
+            UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: b))
+            initialized = n
+        }
+    }
+
+    mutating func copy(into dst: UnsafeMutableRawPointer, count n: Int) throws {
+        let b = try bytes(n)
+        if n > 0 { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: b).baseAddress!, byteCount: n) }
+    }
+}

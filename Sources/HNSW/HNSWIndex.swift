@@ -1,0 +1,400 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Build and query parameters. Defaults follow hnswlib's common choices for 384-d text vectors.
+public struct HNSWParameters: Sendable, Codable, Equatable {
+    public var m: Int
+    public var efConstruction: Int
+    public var efSearch: Int
+    public var seed: UInt64
+
+    public init(m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64, seed: UInt64 = 42) {
+        self.m = m
+        self.efConstruction = efConstruction
+        self.efSearch = efSearch
+        self.seed = seed
+    }
+}
+
+public struct HNSWHit: Sendable, Equatable {
+    public var label: UInt32
+    public var distance: Float
+}
+
+public struct HNSWSearchStats: Sendable, Equatable {
+    /// Nodes whose distance to the query was computed.
+    public var distanceComputations = 0
+    /// Nodes taken off the candidate queue and expanded.
+    public var expanded = 0
+}
+
+/// Hierarchical navigable small world graph (Malkov & Yashunin), laid out like hnswlib:
+/// flat vectors, flat level-0 link lists `[count, n0, n1, …]`, a side pool for upper levels.
+///
+/// Nodes live in slots; each slot carries a caller-chosen `label` (a record id). Labels must be
+/// small integers: the index keeps a flat label → slot table. Deleting marks a tombstone; the
+/// caller decides when to `compacted()`.
+///
+/// Thread safety: any number of concurrent searches, or one mutation at a time (the caller
+/// holds the write lock).
+public final class HNSWIndex: @unchecked Sendable {
+    public let dimension: Int
+    public let metric: Metric
+    public let parameters: HNSWParameters
+
+    // Data layout.
+    let maxM: Int, maxM0: Int
+    let levelMultiplier: Double
+    var capacity = 0
+    public internal(set) var count = 0          // slots in use (live + deleted)
+    public internal(set) var deletedCount = 0
+    var vectors: UnsafeMutablePointer<Float>   // capacity * dimension
+    var links0: UnsafeMutablePointer<UInt32>   // capacity * (maxM0 + 1)
+    var levels: [UInt8] = []
+    var labels: [UInt32] = []
+    var deleted: [Bool] = []
+    var upperOffset: [Int32] = []              // into upperPool, -1 for level-0-only nodes
+    var upperPool: [UInt32] = []               // per upper level: [count, n0 … n(maxM-1)]
+    var slotOfLabel: [Int32] = []
+    var entryPoint: Int32 = -1
+    var maxLevel = 0
+    var rngState: UInt64
+    private let visitedPool = Mutex<[VisitedList]>([])
+
+    public init(dimension: Int, metric: Metric, parameters: HNSWParameters = .init()) {
+        precondition(dimension > 0 && parameters.m >= 2)
+        self.dimension = dimension
+        self.metric = metric
+        self.parameters = parameters
+        maxM = parameters.m
+        maxM0 = parameters.m * 2
+        levelMultiplier = 1 / log(Double(parameters.m))
+        rngState = parameters.seed
+        vectors = .allocate(capacity: 0)
+        links0 = .allocate(capacity: 0)
+    }
+
+    deinit {
+        vectors.deallocate()
+        links0.deallocate()
+    }
+
+    public var liveCount: Int { count - deletedCount }
+    public var labelCapacity: Int { slotOfLabel.count }
+
+    public func contains(label: UInt32) -> Bool { slot(of: label) != nil }
+
+    func slot(of label: UInt32) -> Int? {
+        let l = Int(label)
+        guard l < slotOfLabel.count, slotOfLabel[l] >= 0 else { return nil }
+        return Int(slotOfLabel[l])
+    }
+
+    /// The stored (prepared) vector of a live label.
+    public func vector(of label: UInt32) -> [Float]? {
+        guard let s = slot(of: label) else { return nil }
+        return Array(UnsafeBufferPointer(start: vectors + s * dimension, count: dimension))
+    }
+
+    /// Bytes held by vectors and links: what one more vector costs, for the stats page.
+    public var memoryBytes: Int {
+        capacity * (dimension * 4 + (maxM0 + 1) * 4 + 8) + upperPool.capacity * 4 + slotOfLabel.capacity * 4
+    }
+
+    // MARK: - Storage growth
+
+    func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let newCap = max(needed, capacity * 2, 1024)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: newCap * dimension)
+        v.update(from: vectors, count: count * dimension)
+        vectors.deallocate()
+        vectors = v
+        let l = UnsafeMutablePointer<UInt32>.allocate(capacity: newCap * (maxM0 + 1))
+        l.update(from: links0, count: count * (maxM0 + 1))
+        links0.deallocate()
+        links0 = l
+        capacity = newCap
+    }
+
+    @inline(__always) func vector(_ slot: Int) -> UnsafeMutablePointer<Float> { vectors + slot &* dimension }
+    @inline(__always) func level0(_ slot: Int) -> UnsafeMutablePointer<UInt32> { links0 + slot &* (maxM0 &+ 1) }
+
+    func neighbors(_ slot: Int, level: Int) -> [UInt32] {
+        if level == 0 {
+            let p = level0(slot)
+            return Array(UnsafeBufferPointer(start: p + 1, count: Int(p[0])))
+        }
+        let base = Int(upperOffset[slot]) + (level - 1) * (maxM + 1)
+        return Array(upperPool[(base + 1)..<(base + 1 + Int(upperPool[base]))])
+    }
+
+    func setNeighbors(_ slot: Int, level: Int, _ list: [UInt32]) {
+        if level == 0 {
+            let p = level0(slot)
+            p[0] = UInt32(list.count)
+            for (i, n) in list.enumerated() { p[1 + i] = n }
+        } else {
+            let base = Int(upperOffset[slot]) + (level - 1) * (maxM + 1)
+            upperPool[base] = UInt32(list.count)
+            for (i, n) in list.enumerated() { upperPool[base + 1 + i] = n }
+        }
+    }
+
+    private func randomLevel() -> Int {
+        // SplitMix64: deterministic for a given seed and insertion order.
+        rngState &+= 0x9E37_79B9_7F4A_7C15
+        var z = rngState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let u = (Double(z >> 11) + 0.5) / Double(1 << 53)
+        return min(Int(-log(u) * levelMultiplier), 15)
+    }
+
+    // MARK: - Insert and delete
+
+    /// Adds a vector under `label`; an existing node with that label is replaced (tombstoned).
+    public func insert(_ vector: [Float], label: UInt32) {
+        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
+        markDeleted(label: label)
+        let prepared = metric.prepare(vector)
+        reserve(count + 1)
+        let slot = count
+        let level = randomLevel()
+        prepared.withUnsafeBufferPointer { self.vector(slot).update(from: $0.baseAddress!, count: dimension) }
+        level0(slot)[0] = 0
+        levels.append(UInt8(level))
+        labels.append(label)
+        deleted.append(false)
+        if level > 0 {
+            upperOffset.append(Int32(upperPool.count))
+            upperPool += [UInt32](repeating: 0, count: level * (maxM + 1))
+        } else {
+            upperOffset.append(-1)
+        }
+        if Int(label) >= slotOfLabel.count {
+            slotOfLabel += [Int32](repeating: -1, count: Int(label) + 1 - slotOfLabel.count)
+        }
+        slotOfLabel[Int(label)] = Int32(slot)
+        count += 1
+
+        guard entryPoint >= 0 else {
+            entryPoint = Int32(slot)
+            maxLevel = level
+            return
+        }
+        let q = self.vector(slot)
+        var cur = Int(entryPoint)
+        var curDist = metric.distance(q, self.vector(cur), dimension)
+        if level < maxLevel {
+            for l in stride(from: maxLevel, to: level, by: -1) {
+                (cur, curDist) = greedyClosest(q, from: cur, distance: curDist, level: l)
+            }
+        }
+        for l in stride(from: min(level, maxLevel), through: 0, by: -1) {
+            var stats = HNSWSearchStats()
+            let found = searchLayer(q, entry: cur, ef: parameters.efConstruction, level: l, accept: nil, stats: &stats)
+            let chosen = selectNeighbors(found.sortedAscending(), max: maxM)
+            setNeighbors(slot, level: l, chosen.map { $0.slot })
+            for (_, n) in chosen { link(Int(n), to: slot, level: l) }
+            cur = Int(found.sortedAscending()[0].slot)
+        }
+        if level > maxLevel {
+            maxLevel = level
+            entryPoint = Int32(slot)
+        }
+    }
+
+    /// Adds `slot` to `node`'s list at `level`, shrinking by the heuristic when full.
+    private func link(_ node: Int, to slot: Int, level: Int) {
+        let limit = level == 0 ? maxM0 : maxM
+        var list = neighbors(node, level: level)
+        if list.count < limit {
+            list.append(UInt32(slot))
+            setNeighbors(node, level: level, list)
+            return
+        }
+        let base = vector(node)
+        var candidates = list.map { (distance: metric.distance(base, vector(Int($0)), dimension), slot: $0) }
+        candidates.append((metric.distance(base, vector(slot), dimension), UInt32(slot)))
+        candidates.sort { $0.distance < $1.distance }
+        setNeighbors(node, level: level, selectNeighbors(candidates, max: limit).map { $0.slot })
+    }
+
+    /// hnswlib's heuristic: keep a candidate only if it is closer to the base than to every
+    /// neighbour kept so far, which spreads links across directions. Input sorted ascending.
+    private func selectNeighbors(_ sorted: [(distance: Float, slot: UInt32)], max m: Int) -> [(distance: Float, slot: UInt32)] {
+        if sorted.count <= m { return sorted }
+        var kept: [(distance: Float, slot: UInt32)] = []
+        kept.reserveCapacity(m)
+        for c in sorted {
+            if kept.count >= m { break }
+            let cv = vector(Int(c.slot))
+            var good = true
+            for k in kept where metric.distance(cv, vector(Int(k.slot)), dimension) < c.distance {
+                good = false
+                break
+            }
+            if good { kept.append(c) }
+        }
+        return kept
+    }
+
+    /// Tombstones the node carrying `label`; it keeps routing searches until compaction.
+    @discardableResult
+    public func markDeleted(label: UInt32) -> Bool {
+        guard let s = slot(of: label) else { return false }
+        deleted[s] = true
+        deletedCount += 1
+        slotOfLabel[Int(label)] = -1
+        return true
+    }
+
+    /// A fresh index over the live nodes, in slot order, with the same parameters and seed.
+    public func compacted() -> HNSWIndex {
+        let fresh = HNSWIndex(dimension: dimension, metric: metric, parameters: parameters)
+        fresh.reserve(liveCount)
+        for s in 0..<count where !deleted[s] {
+            fresh.insert(Array(UnsafeBufferPointer(start: vector(s), count: dimension)), label: labels[s])
+        }
+        return fresh
+    }
+
+    // MARK: - Search
+
+    private func greedyClosest(_ q: UnsafePointer<Float>, from start: Int, distance: Float, level: Int) -> (Int, Float) {
+        var cur = start, curDist = distance
+        var changed = true
+        while changed {
+            changed = false
+            for n in neighbors(cur, level: level) {
+                let d = metric.distance(q, vector(Int(n)), dimension)
+                if d < curDist {
+                    curDist = d
+                    cur = Int(n)
+                    changed = true
+                }
+            }
+        }
+        return (cur, curDist)
+    }
+
+    private func borrowVisited() -> VisitedList {
+        let v = visitedPool.withLock { $0.popLast() } ?? VisitedList(capacity: count)
+        v.reset(capacity: count)
+        return v
+    }
+
+    private func giveBack(_ v: VisitedList) { visitedPool.withLock { $0.append(v) } }
+
+    /// Best-first search of one layer. With `accept`, only accepted nodes enter the results
+    /// but all nodes route, and the search runs until it holds `ef` accepted results (hnswlib's
+    /// filtered search); the planner keeps this for selectivities where that ends quickly.
+    func searchLayer(
+        _ q: UnsafePointer<Float>, entry: Int, ef: Int, level: Int,
+        accept: ((Int) -> Bool)?, stats: inout HNSWSearchStats
+    ) -> DistanceHeap {
+        let visited = borrowVisited()
+        defer { giveBack(visited) }
+        let gen = visited.generation
+        var candidates = DistanceHeap(isMax: false, capacity: ef * 4)
+        var results = DistanceHeap(isMax: true, capacity: ef + 1)
+        let d0 = metric.distance(q, vector(entry), dimension)
+        stats.distanceComputations += 1
+        candidates.push(d0, UInt32(entry))
+        var bound = Float.infinity
+        if accept?(entry) ?? true {
+            results.push(d0, UInt32(entry))
+            bound = d0
+        }
+        visited.marks.withUnsafeMutableBufferPointer { marks in
+            marks[entry] = gen
+            while !candidates.isEmpty {
+                let (d, c) = candidates.top
+                if d > bound && results.count >= ef { break }
+                candidates.pop()
+                stats.expanded += 1
+                let list: [UInt32] = level == 0 ? [] : neighbors(Int(c), level: level)
+                let p0 = level0(Int(c))
+                let n = level == 0 ? Int(p0[0]) : list.count
+                for j in 0..<n {
+                    let nb = Int(level == 0 ? p0[1 + j] : list[j])
+                    if marks[nb] == gen { continue }
+                    marks[nb] = gen
+                    let dn = metric.distance(q, vector(nb), dimension)
+                    stats.distanceComputations += 1
+                    if results.count < ef || dn < bound {
+                        candidates.push(dn, UInt32(nb))
+                        if accept?(nb) ?? true {
+                            results.push(dn, UInt32(nb))
+                            if results.count > ef { results.pop() }
+                            bound = results.top.distance
+                        }
+                    }
+                }
+            }
+        }
+        return results
+    }
+
+    /// Approximate k nearest live nodes; with `filter`, only labels in it.
+    public func search(_ query: [Float], k: Int, ef: Int? = nil, filter: Bitset? = nil) -> (hits: [HNSWHit], stats: HNSWSearchStats) {
+        precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
+        var stats = HNSWSearchStats()
+        guard entryPoint >= 0, k > 0 else { return ([], stats) }
+        let q = metric.prepare(query)
+        let hits: [HNSWHit] = q.withUnsafeBufferPointer { qb in
+            let qp = qb.baseAddress!
+            var cur = Int(entryPoint)
+            var curDist = metric.distance(qp, vector(cur), dimension)
+            for l in stride(from: maxLevel, to: 0, by: -1) {
+                (cur, curDist) = greedyClosest(qp, from: cur, distance: curDist, level: l)
+            }
+            let accept: ((Int) -> Bool)?
+            if let filter {
+                accept = { [labels, deleted] s in !deleted[s] && filter.contains(Int(labels[s])) }
+            } else if deletedCount > 0 {
+                accept = { [deleted] s in !deleted[s] }
+            } else {
+                accept = nil
+            }
+            let found = searchLayer(qp, entry: cur, ef: max(ef ?? parameters.efSearch, k), level: 0, accept: accept, stats: &stats)
+            return found.sortedAscending().prefix(k).map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
+        }
+        return (hits, stats)
+    }
+
+    /// Exact k nearest live nodes by scanning (all of them, or the labels in `filter`).
+    public func exactSearch(_ query: [Float], k: Int, filter: Bitset? = nil) -> (hits: [HNSWHit], stats: HNSWSearchStats) {
+        precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
+        var stats = HNSWSearchStats()
+        guard k > 0 else { return ([], stats) }
+        let q = metric.prepare(query)
+        var top = DistanceHeap(isMax: true, capacity: k + 1)
+        q.withUnsafeBufferPointer { qb in
+            let qp = qb.baseAddress!
+            func consider(_ s: Int) {
+                let d = metric.distance(qp, vector(s), dimension)
+                stats.distanceComputations += 1
+                if top.count < k { top.push(d, UInt32(s)) } else if d < top.top.distance {
+                    top.pop()
+                    top.push(d, UInt32(s))
+                }
+            }
+            if let filter {
+                filter.forEach { label in
+                    if label < slotOfLabel.count, slotOfLabel[label] >= 0 { consider(Int(slotOfLabel[label])) }
+                }
+            } else {
+                for s in 0..<count where !deleted[s] { consider(s) }
+            }
+        }
+        let hits = top.sortedAscending().map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
+        return (hits, stats)
+    }
+}

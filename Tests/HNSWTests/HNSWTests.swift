@@ -1,0 +1,169 @@
+import XCTest
+@testable import HNSW
+
+/// Clustered vectors like text embeddings: points scattered around a few random centres.
+func clusteredVectors(count: Int, dim: Int, clusters: Int = 20, seed: UInt64 = 7) -> [[Float]] {
+    var rng = SeededRandom(seed: seed)
+    let centres = (0..<clusters).map { _ in (0..<dim).map { _ in Float(rng.nextGaussian()) } }
+    return (0..<count).map { _ in
+        let c = centres[Int(rng.next() % UInt64(clusters))]
+        return c.map { $0 + 0.6 * Float(rng.nextGaussian()) }
+    }
+}
+
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextGaussian() -> Double {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}
+
+/// The test's own distance, written independently of the index's SIMD kernels.
+func referenceDistance(_ metric: Metric, _ a: [Float], _ b: [Float]) -> Float {
+    var dot: Double = 0, na: Double = 0, nb: Double = 0, l2: Double = 0
+    for i in a.indices {
+        dot += Double(a[i]) * Double(b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i])
+        l2 += Double((a[i] - b[i]) * (a[i] - b[i]))
+    }
+    switch metric {
+    case .cosine: return Float(1 - dot / (na.squareRoot() * nb.squareRoot()))
+    case .dot: return Float(-dot)
+    case .l2: return Float(l2)
+    }
+}
+
+func bruteForce(_ metric: Metric, _ data: [[Float]], _ q: [Float], k: Int, where allowed: (Int) -> Bool = { _ in true }) -> [Int] {
+    let scored: [(index: Int, distance: Float)] = data.indices.filter(allowed).map { ($0, referenceDistance(metric, data[$0], q)) }
+    let sorted = scored.sorted { a, b in a.distance < b.distance || (a.distance == b.distance && a.index < b.index) }
+    return sorted.prefix(k).map { $0.index }
+}
+
+func recall(_ got: [UInt32], _ truth: [Int]) -> Double {
+    guard !truth.isEmpty else { return 1 }
+    return Double(Set(got.map(Int.init)).intersection(truth).count) / Double(truth.count)
+}
+
+final class HNSWTests: XCTestCase {
+    let dim = 32
+    lazy var data = clusteredVectors(count: 2000, dim: dim)
+    lazy var queries = clusteredVectors(count: 50, dim: dim, seed: 99)
+
+    func build(_ metric: Metric = .cosine, seed: UInt64 = 42) -> HNSWIndex {
+        let index = HNSWIndex(dimension: dim, metric: metric, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: seed))
+        for (i, v) in data.enumerated() { index.insert(v, label: UInt32(i)) }
+        return index
+    }
+
+    func testRecallAtTenIsHighForEveryMetric() {
+        for metric in Metric.allCases {
+            // Inner product is not a metric, so graph search needs a wider beam for the same recall.
+            let ef = metric == .dot ? 160 : 64
+            let index = build(metric)
+            var total = 0.0
+            for q in queries {
+                total += recall(index.search(q, k: 10, ef: ef).hits.map(\.label), bruteForce(metric, data, q, k: 10))
+            }
+            let mean = total / Double(queries.count)
+            XCTAssertGreaterThanOrEqual(mean, 0.95, "recall@10 for \(metric) at ef \(ef)")
+        }
+    }
+
+    func testExactSearchMatchesReferenceDistances() {
+        for metric in Metric.allCases {
+            let index = build(metric)
+            let q = queries[3]
+            let hits = index.exactSearch(q, k: 10).hits
+            XCTAssertEqual(hits.map { Int($0.label) }, bruteForce(metric, data, q, k: 10), "\(metric)")
+            for h in hits {
+                XCTAssertEqual(h.distance, referenceDistance(metric, data[Int(h.label)], q), accuracy: 1e-3)
+            }
+        }
+    }
+
+    func testSameSeedBuildsTheSameBytesAndAnotherSeedDoesNot() {
+        XCTAssertEqual(build(seed: 1).serialized(), build(seed: 1).serialized())
+        XCTAssertNotEqual(build(seed: 1).serialized(), build(seed: 2).serialized())
+    }
+
+    func testFilteredSearchReturnsOnlyAllowedLabels() {
+        let index = build()
+        var allowed = Bitset(capacity: data.count)
+        for i in stride(from: 0, to: data.count, by: 7) { allowed.insert(i) }
+        for q in queries.prefix(10) {
+            let hits = index.search(q, k: 10, ef: 100, filter: allowed).hits
+            XCTAssertEqual(hits.count, 10)
+            XCTAssertTrue(hits.allSatisfy { allowed.contains(Int($0.label)) })
+            XCTAssertGreaterThanOrEqual(recall(hits.map(\.label), bruteForce(.cosine, data, q, k: 10) { $0 % 7 == 0 }), 0.8)
+        }
+    }
+
+    func testDeletedAndReplacedLabelsNeverComeBackAndCompactionDropsThem() {
+        let index = build()
+        for i in 0..<500 { index.markDeleted(label: UInt32(i)) }
+        for i in 500..<600 { index.insert(data[i].map { -$0 }, label: UInt32(i)) }  // updated vectors
+        XCTAssertEqual(index.deletedCount, 600)
+        XCTAssertEqual(index.liveCount, 1500)
+        for q in queries.prefix(10) {
+            XCTAssertTrue(index.search(q, k: 10).hits.allSatisfy { $0.label >= 500 })
+        }
+        XCTAssertEqual(index.vector(of: 550).map { referenceDistance(.cosine, $0, data[550].map { -$0 }) } ?? 1, 0, accuracy: 1e-5)
+        let compact = index.compacted()
+        XCTAssertEqual(compact.count, 1500)
+        XCTAssertEqual(compact.deletedCount, 0)
+        let alive = data.enumerated().map { $0.offset < 500 ? nil : ($0.offset < 600 ? $0.element.map { -$0 } : $0.element) }
+        var total = 0.0
+        for q in queries {
+            let live = alive.indices.filter { alive[$0] != nil }
+            let truth = bruteForce(.cosine, live.map { alive[$0]! }, q, k: 10).map { live[$0] }
+            total += recall(compact.search(q, k: 10).hits.map(\.label), truth)
+        }
+        XCTAssertGreaterThanOrEqual(total / Double(queries.count), 0.95)
+    }
+
+    func testSerialisedImageRoundTripsAndCorruptImagesAreRejected() throws {
+        let index = build()
+        index.markDeleted(label: 5)
+        let image = index.serialized()
+        let copy = try image.withUnsafeBytes { try HNSWIndex(serialized: $0) }
+        XCTAssertEqual(copy.serialized(), image)
+        XCTAssertEqual(copy.search(queries[0], k: 10).hits, index.search(queries[0], k: 10).hits)
+
+        for cut in [0, 7, 60, image.count / 3, image.count - 1] {
+            XCTAssertThrowsError(try Array(image.prefix(cut)).withUnsafeBytes { try HNSWIndex(serialized: $0) }, "cut at \(cut)")
+        }
+        var rng = SeededRandom(seed: 3)
+        var rejected = 0
+        for _ in 0..<200 {   // random corruption anywhere must throw or load a structurally valid graph
+            var bad = image
+            let at = Int(rng.next() % UInt64(bad.count))
+            bad[at] ^= UInt8(1 + rng.next() % 255)
+            if (try? bad.withUnsafeBytes { try HNSWIndex(serialized: $0) }) == nil { rejected += 1 }
+        }
+        XCTAssertGreaterThan(rejected, 0)
+    }
+
+    func testBitsetOperations() {
+        var a = Bitset(capacity: 130), b = Bitset(capacity: 130)
+        [0, 63, 64, 129].forEach { a.insert($0) }
+        [63, 100].forEach { b.insert($0) }
+        var u = a; u.formUnion(b)
+        XCTAssertEqual(u.members, [0, 63, 64, 100, 129])
+        var i = a; i.formIntersection(b)
+        XCTAssertEqual(i.members, [63])
+        var n = a; n.invert()
+        XCTAssertEqual(n.count, 126)
+        XCTAssertFalse(n.contains(129))
+        XCTAssertFalse(n.contains(130))
+        XCTAssertEqual(Bitset.full(capacity: 130).count, 130)
+        XCTAssertEqual(a.resized(to: 64).members, [0, 63])
+    }
+}
