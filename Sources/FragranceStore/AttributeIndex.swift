@@ -1,0 +1,348 @@
+import HNSW
+
+/// The in-memory mirror of a collection's attributes, built from SQLite at open and updated
+/// after each commit. It turns a filter into a bitset of record ids in microseconds (SQLite
+/// would step through every matching row), which is what lets the planner decide per query.
+/// SQLite stays the source of truth.
+final class AttributeIndex {
+    let schema: CollectionSchema
+    private(set) var capacity = 0
+    private(set) var live = Bitset(capacity: 0)
+    private var scalars: [String: ScalarColumn] = [:]
+    /// `field` for sets and any-tier; `field.tier` per tier.
+    private var sets: [String: SetColumn] = [:]
+
+    init(schema: CollectionSchema) {
+        self.schema = schema
+        for f in schema.fields {
+            switch f.type {
+            case .string, .int, .float: scalars[f.name] = ScalarColumn(kind: f.type)
+            case .set: sets[f.name] = SetColumn()
+            case .tieredSet:
+                sets[f.name] = SetColumn()
+                for t in f.tiers ?? [] { sets["\(f.name).\(t)"] = SetColumn() }
+            case .text: break
+            }
+        }
+    }
+
+    var liveCount: Int { live.count }
+
+    private func grow(to rid: Int) {
+        guard rid >= capacity else { return }
+        let newCap = max(rid + 1, capacity * 2, 1024)
+        live = live.resized(to: newCap)
+        for c in scalars.values { c.grow(to: newCap) }
+        for c in sets.values { c.grow(to: newCap) }
+        capacity = newCap
+    }
+
+    func set(_ rid: UInt32, _ record: Record) {
+        remove(rid)
+        grow(to: Int(rid))
+        live.insert(Int(rid))
+        for (name, value) in record.attributes {
+            switch value {
+            case .string(let s): scalars[name]?.setString(rid, s)
+            case .int(let i): scalars[name]?.setNumber(rid, Double(i))
+            case .float(let d): scalars[name]?.setNumber(rid, d)
+            case .strings(let list): sets[name]?.set(rid, list)
+            case .tiered(let tiers):
+                sets[name]?.set(rid, tiers.values.flatMap { $0 })
+                for (t, list) in tiers { sets["\(name).\(t)"]?.set(rid, list) }
+            }
+        }
+    }
+
+    func remove(_ rid: UInt32) {
+        guard live.contains(Int(rid)) else { return }
+        live.remove(Int(rid))
+        for c in scalars.values { c.clear(rid) }
+        for c in sets.values { c.clear(rid) }
+    }
+
+    // MARK: - Filter evaluation
+
+    struct Evaluation {
+        var allowed: Bitset
+        /// The count an optimiser assuming independent predicates would expect.
+        var estimated: Double
+    }
+
+    func evaluate(_ expr: FilterExpression) throws -> Evaluation {
+        let n = Double(max(liveCount, 1))
+        switch expr {
+        case .predicate(let p):
+            var b = try leaf(p)
+            b.formIntersection(live)
+            return Evaluation(allowed: b, estimated: Double(b.count))
+        case .and(let parts):
+            var out = Evaluation(allowed: live, estimated: n)
+            for part in parts {
+                let e = try evaluate(part)
+                out.allowed.formIntersection(e.allowed)
+                out.estimated *= e.estimated / n
+            }
+            return out
+        case .or(let parts):
+            var out = Evaluation(allowed: Bitset(capacity: capacity), estimated: 0)
+            var none = 1.0
+            for part in parts {
+                let e = try evaluate(part)
+                out.allowed.formUnion(e.allowed)
+                none *= 1 - e.estimated / n
+            }
+            out.estimated = n * (1 - none)
+            return out
+        case .not(let inner):
+            let e = try evaluate(inner)
+            var b = live
+            b.subtract(e.allowed)
+            return Evaluation(allowed: b, estimated: max(0, n - e.estimated))
+        }
+    }
+
+    /// Type-checks a filter against the schema without evaluating it.
+    func check(_ expr: FilterExpression) throws {
+        switch expr {
+        case .predicate(let p): _ = try bind(p)
+        case .and(let parts), .or(let parts): try parts.forEach(check)
+        case .not(let inner): try check(inner)
+        }
+    }
+
+    private enum Bound { case scalar(ScalarColumn, FieldSchema), set(SetColumn, FieldSchema) }
+
+    private func bind(_ p: FilterPredicate) throws -> Bound {
+        func bad(_ msg: String) -> StoreError { StoreError(.badFilter, msg + " (at position \(p.position))", position: p.position) }
+        guard let f = schema.field(p.field) else {
+            let filterable = schema.fields.filter { $0.type != .text }.map(\.name)
+            throw bad("unknown field '\(p.field)'; filterable fields: \(filterable.joined(separator: ", "))")
+        }
+        if let tier = p.tier {
+            guard f.type == .tieredSet else { throw bad("'\(f.name)' has no tiers, so '\(f.name).\(tier)' means nothing") }
+            guard let c = sets["\(f.name).\(tier)"] else {
+                throw bad("'\(f.name)' has no tier '\(tier)' (tiers: \((f.tiers ?? []).joined(separator: ", ")))")
+            }
+            try checkValues(p, f, bad)
+            guard [.contains, .containsAny, .containsAll].contains(p.op) else {
+                throw bad("'\(f.name).\(tier)' is a set: use CONTAINS, CONTAINS ANY or CONTAINS ALL, not \(p.op.rawValue)")
+            }
+            return .set(c, f)
+        }
+        switch f.type {
+        case .text:
+            throw bad("'\(f.name)' is a text field and cannot be filtered on")
+        case .set, .tieredSet:
+            guard [.contains, .containsAny, .containsAll].contains(p.op) else {
+                throw bad("'\(f.name)' is a set: use CONTAINS, CONTAINS ANY or CONTAINS ALL, not \(p.op.rawValue)")
+            }
+            try checkValues(p, f, bad)
+            return .set(sets[f.name]!, f)
+        case .string, .int, .float:
+            guard ![.contains, .containsAny, .containsAll].contains(p.op) else {
+                throw bad("'\(f.name)' is a single \(f.type.rawValue), not a set: use = or IN instead of \(p.op.rawValue)")
+            }
+            try checkValues(p, f, bad)
+            return .scalar(scalars[f.name]!, f)
+        }
+    }
+
+    private func checkValues(_ p: FilterPredicate, _ f: FieldSchema, _ bad: (String) -> StoreError) throws {
+        let numeric = f.type == .int || f.type == .float
+        for v in p.values {
+            switch (v, numeric) {
+            case (.string(let s), true): throw bad("'\(f.name)' is a number, but '\(s)' is a string")
+            case (.number, false): throw bad("'\(f.name)' holds strings: quote the value \(v.text)")
+            case (.string(let s), false):
+                if let allowed = f.values, [.eq, .ne, .in, .contains, .containsAny, .containsAll].contains(p.op),
+                   !allowed.contains(where: { foldKey($0) == foldKey(s) }) {
+                    throw bad("'\(s)' is not a valid \(f.name) (expected one of: \(allowed.joined(separator: ", ")))")
+                }
+            default: break
+            }
+        }
+    }
+
+    private func leaf(_ p: FilterPredicate) throws -> Bitset {
+        switch try bind(p) {
+        case .set(let c, _):
+            let keys = p.values.map(\.stringValue)
+            switch p.op {
+            case .contains, .containsAny: return c.union(keys, capacity: capacity)
+            default:
+                var b = live
+                for k in keys { b.formIntersection(c.union([k], capacity: capacity)) }
+                return b
+            }
+        case .scalar(let c, _):
+            return c.matching(p.op, p.values, capacity: capacity)
+        }
+    }
+}
+
+extension Literal {
+    var stringValue: String {
+        switch self {
+        case .string(let s): return s
+        case .number(let d): return String(d)
+        }
+    }
+
+    var numberValue: Double {
+        switch self {
+        case .number(let d): return d
+        case .string(let s): return Double(s) ?? .nan
+        }
+    }
+}
+
+/// A sorted list of record ids.
+struct Posting {
+    var ids: [UInt32] = []
+
+    private func lowerBound(_ x: UInt32) -> Int {
+        var lo = 0, hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if ids[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    mutating func insert(_ x: UInt32) {
+        if let last = ids.last, last < x { ids.append(x); return }
+        let i = lowerBound(x)
+        if i == ids.count || ids[i] != x { ids.insert(x, at: i) }
+    }
+
+    mutating func remove(_ x: UInt32) {
+        let i = lowerBound(x)
+        if i < ids.count && ids[i] == x { ids.remove(at: i) }
+    }
+
+    func add(to b: inout Bitset) { for x in ids { b.insert(Int(x)) } }
+}
+
+/// Dictionary-encoded values with a posting list per distinct (case-folded) value.
+class ValueDictionary {
+    var codeOf: [String: Int32] = [:]
+    var keys: [String] = []
+    var postings: [Posting] = []
+
+    func code(_ s: String) -> Int32 {
+        let k = foldKey(s)
+        if let c = codeOf[k] { return c }
+        let c = Int32(keys.count)
+        codeOf[k] = c
+        keys.append(k)
+        postings.append(Posting())
+        return c
+    }
+
+    func union(_ values: [String], capacity: Int) -> Bitset {
+        var b = Bitset(capacity: capacity)
+        for v in values { if let c = codeOf[foldKey(v)] { postings[Int(c)].add(to: &b) } }
+        return b
+    }
+}
+
+final class SetColumn: ValueDictionary {
+    var members: [[Int32]] = []
+
+    func grow(to n: Int) { if members.count < n { members += Array(repeating: [], count: n - members.count) } }
+
+    func set(_ rid: UInt32, _ list: [String]) {
+        clear(rid)
+        var codes: [Int32] = []
+        for s in list {
+            let c = code(s)
+            if !codes.contains(c) {
+                codes.append(c)
+                postings[Int(c)].insert(rid)
+            }
+        }
+        members[Int(rid)] = codes
+    }
+
+    func clear(_ rid: UInt32) {
+        guard Int(rid) < members.count else { return }
+        for c in members[Int(rid)] { postings[Int(c)].remove(rid) }
+        members[Int(rid)] = []
+    }
+}
+
+final class ScalarColumn: ValueDictionary {
+    let kind: FieldSchema.Kind
+    var numbers: [Double] = []      // int/float; NaN = missing
+    var codes: [Int32] = []         // string; -1 = missing
+
+    init(kind: FieldSchema.Kind) { self.kind = kind }
+
+    func grow(to n: Int) {
+        if kind == .string {
+            if codes.count < n { codes += Array(repeating: -1, count: n - codes.count) }
+        } else if numbers.count < n {
+            numbers += Array(repeating: .nan, count: n - numbers.count)
+        }
+    }
+
+    func setString(_ rid: UInt32, _ s: String) {
+        clear(rid)
+        let c = code(s)
+        codes[Int(rid)] = c
+        postings[Int(c)].insert(rid)
+    }
+
+    func setNumber(_ rid: UInt32, _ d: Double) { numbers[Int(rid)] = d }
+
+    func clear(_ rid: UInt32) {
+        let r = Int(rid)
+        if kind == .string {
+            guard r < codes.count, codes[r] >= 0 else { return }
+            postings[Int(codes[r])].remove(rid)
+            codes[r] = -1
+        } else if r < numbers.count {
+            numbers[r] = .nan
+        }
+    }
+
+    /// Records whose value satisfies `op`; a missing value satisfies nothing.
+    func matching(_ op: FilterPredicate.Op, _ values: [Literal], capacity: Int) -> Bitset {
+        var b = Bitset(capacity: capacity)
+        if kind == .string {
+            let targets = values.map { foldKey($0.stringValue) }
+            switch op {
+            case .eq, .in:
+                for t in targets { if let c = codeOf[t] { postings[Int(c)].add(to: &b) } }
+            default:
+                // != and ranges: decide per distinct value, then take its postings.
+                for (c, k) in keys.enumerated() where compare(k, op, targets) { postings[c].add(to: &b) }
+            }
+            return b
+        }
+        let t = values.map(\.numberValue)
+        numbers.withUnsafeBufferPointer { col in
+            for r in 0..<min(col.count, capacity) {
+                let x = col[r]
+                if !x.isNaN && compare(x, op, t) { b.insert(r) }
+            }
+        }
+        return b
+    }
+
+    @inline(__always)
+    private func compare<T: Comparable>(_ x: T, _ op: FilterPredicate.Op, _ t: [T]) -> Bool {
+        switch op {
+        case .eq: return x == t[0]
+        case .ne: return x != t[0]
+        case .lt: return x < t[0]
+        case .le: return x <= t[0]
+        case .gt: return x > t[0]
+        case .ge: return x >= t[0]
+        case .in: return t.contains(x)
+        case .between: return x >= t[0] && x <= t[1]
+        case .contains, .containsAny, .containsAll: return false
+        }
+    }
+}

@@ -1,0 +1,431 @@
+import Foundation
+import HNSW
+
+/// One collection: its SQLite tables (truth), the HNSW graph and the attribute mirror (both
+/// rebuilt or caught up from SQLite on open). Writes commit to SQLite first and touch memory
+/// only after the commit, so a failed write changes nothing.
+public final class Collection: @unchecked Sendable {
+    public let config: CollectionConfig
+    unowned let db: Database
+    let lock = ReadWriteLock()
+    let tables: Tables
+    var index: HNSWIndex
+    var attributes: AttributeIndex
+    var ridOfId: [String: UInt32] = [:]
+    var idOfRid: [String?] = []
+    var nextRid: UInt32 = 0
+    /// Last log sequence reflected in `index`, and the one in the index file on disk.
+    var appliedSeq: Int64 = 0
+    var savedSeq: Int64 = 0
+    var isDropped = false
+    public private(set) var openReport = OpenReport()
+
+    /// How the index came to be at open: loaded, caught up, or rebuilt (and why).
+    public struct OpenReport: Sendable, Equatable {
+        public enum Source: String, Sendable { case empty, loaded, rebuilt }
+        public var source: Source = .empty
+        public var replayedOperations = 0
+        public var rebuildReason: String?
+    }
+
+    init(open config: CollectionConfig, in db: Database, logFloor: Int64) throws {
+        self.config = config
+        self.db = db
+        tables = Tables(config)
+        index = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
+        attributes = AttributeIndex(schema: config.schema)
+        try db.sqlLock.withLock {
+            try loadAttributes()
+            try openIndex(logFloor: logFloor)
+        }
+        if openReport.source == .rebuilt || openReport.replayedOperations > 0 {
+            try? saveIndex()   // best effort: the next open can load instead of redoing this
+        }
+    }
+
+    // MARK: - Open
+
+    private func loadAttributes() throws {
+        let sql = db.sql
+        let scalars = tables.scalarFields.filter { $0.type != .text }
+        let cols = scalars.map { ", " + Tables.column($0.name) }.joined()
+        var records: [UInt32: Record] = [:]
+        try sql.statement("SELECT rid, id\(cols) FROM \(tables.records)").forEachRow { row in
+            let rid = UInt32(row.int(0))
+            var r = Record(id: row.text(1) ?? "")
+            for (i, f) in scalars.enumerated() {
+                let c = Int32(i + 2)
+                if row.isNull(c) { continue }
+                switch f.type {
+                case .int: r.attributes[f.name] = .int(row.int(c))
+                case .float: r.attributes[f.name] = .float(row.double(c))
+                default: r.attributes[f.name] = .string(row.text(c) ?? "")
+                }
+            }
+            records[rid] = r
+        }
+        for f in tables.setFields {
+            let tiered = f.type == .tieredSet
+            try sql.statement("SELECT rid, value\(tiered ? ", tier" : "") FROM \(tables.set(f.name)) ORDER BY rid, ord").forEachRow { row in
+                let rid = UInt32(row.int(0))
+                let value = row.text(1) ?? ""
+                if tiered {
+                    let tier = row.text(2) ?? ""
+                    if case .tiered(var t) = records[rid]?.attributes[f.name] {
+                        t[tier, default: []].append(value)
+                        records[rid]?.attributes[f.name] = .tiered(t)
+                    } else {
+                        records[rid]?.attributes[f.name] = .tiered([tier: [value]])
+                    }
+                } else if case .strings(var list) = records[rid]?.attributes[f.name] {
+                    list.append(value)
+                    records[rid]?.attributes[f.name] = .strings(list)
+                } else {
+                    records[rid]?.attributes[f.name] = .strings([value])
+                }
+            }
+        }
+        for (rid, r) in records.sorted(by: { $0.key < $1.key }) {
+            attributes.set(rid, r)
+            remember(rid, r.id)
+        }
+    }
+
+    private func remember(_ rid: UInt32, _ id: String) {
+        ridOfId[id] = rid
+        if Int(rid) >= idOfRid.count { idOfRid += Array(repeating: nil, count: Int(rid) + 1 - idOfRid.count) }
+        idOfRid[Int(rid)] = id
+        nextRid = max(nextRid, rid + 1)
+    }
+
+    private func forget(_ rid: UInt32) {
+        if let id = idOfRid[Int(rid)] { ridOfId[id] = nil }
+        idOfRid[Int(rid)] = nil
+    }
+
+    private func currentSeq() throws -> Int64 {
+        var seq: Int64 = 0
+        try db.sql.statement("SELECT seq FROM sqlite_sequence WHERE name = ?").forEachRow(.text(tables.logName)) { seq = $0.int(0) }
+        return seq
+    }
+
+    private func openIndex(logFloor: Int64) throws {
+        let url = db.indexURL(config.name)
+        let head = try currentSeq()
+        appliedSeq = head
+        do {
+            let loaded = try IndexFile.read(url)
+            let l = loaded.index
+            guard l.dimension == config.dimension, l.metric == config.metric, l.parameters == config.hnsw else {
+                throw IndexFile.Failure.torn("index file was built with other parameters")
+            }
+            guard loaded.appliedSeq >= logFloor else {
+                throw IndexFile.Failure.torn("index file is older (seq \(loaded.appliedSeq)) than the trimmed log (\(logFloor))")
+            }
+            guard loaded.appliedSeq <= head else {
+                throw IndexFile.Failure.torn("index file is ahead of the database (seq \(loaded.appliedSeq) > \(head))")
+            }
+            index = l
+            savedSeq = loaded.appliedSeq
+            openReport.source = .loaded
+            openReport.replayedOperations = try replayLog(after: loaded.appliedSeq)
+            guard index.liveCount == attributes.liveCount else {
+                throw IndexFile.Failure.torn("index holds \(index.liveCount) vectors, database \(attributes.liveCount) records")
+            }
+        } catch let failure as IndexFile.Failure {
+            if case .missing = failure, attributes.liveCount == 0 {
+                openReport = OpenReport(source: .empty)
+            } else {
+                openReport = OpenReport(source: .rebuilt, rebuildReason: failure.description)
+                try rebuildIndex()
+            }
+            savedSeq = -1   // force a save at the next checkpoint
+        }
+    }
+
+    /// Applies logged operations newer than `seq` to the loaded index, in order of record.
+    private func replayLog(after seq: Int64) throws -> Int {
+        var touched = Set<UInt32>()
+        var n = 0
+        try db.sql.statement("SELECT rid FROM \(tables.log) WHERE seq > ?").forEachRow(.int(seq)) {
+            touched.insert(UInt32($0.int(0)))
+            n += 1
+        }
+        for rid in touched.sorted() {
+            if let v = try storedVector(rid) { index.insert(v, label: rid) } else { index.markDeleted(label: rid) }
+        }
+        return n
+    }
+
+    private func storedVector(_ rid: UInt32) throws -> [Float]? {
+        var v: [Float]?
+        try db.sql.statement("SELECT vector FROM \(tables.records) WHERE rid = ?").forEachRow(.int(Int64(rid))) { v = $0.floats(0) }
+        return v
+    }
+
+    private func rebuildIndex() throws {
+        let fresh = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
+        try db.sql.statement("SELECT rid, vector FROM \(tables.records) ORDER BY rid").forEachRow { row in
+            if let v = row.floats(1), v.count == config.dimension { fresh.insert(v, label: UInt32(row.int(0))) }
+        }
+        index = fresh
+    }
+
+    // MARK: - Writes
+
+    public struct WriteResult: Sendable, Equatable {
+        public var inserted = 0
+        public var updated = 0
+        public var deleted = 0
+    }
+
+    /// Inserts or replaces records by id, all in one transaction: every record is validated
+    /// first, and nothing is stored unless all are.
+    @discardableResult
+    public func upsert(_ records: [Record]) throws -> WriteResult {
+        let normalised = try records.map {
+            try config.schema.normalise($0, dimension: config.dimension, requireVector: true)
+        }
+        return try lock.write {
+            try checkOpen()
+            var result = WriteResult()
+            var assigned: [(UInt32, Record)] = []
+            var batchRids: [String: UInt32] = [:]
+            var next = nextRid
+            let lastSeq: Int64 = try db.sqlLock.withLock {
+                try db.sql.transaction {
+                    for r in normalised {
+                        let existing = batchRids[r.id] ?? ridOfId[r.id]
+                        let rid = existing ?? next
+                        if existing == nil { next += 1; result.inserted += 1 } else { result.updated += 1 }
+                        batchRids[r.id] = rid
+                        try writeRow(rid, r, replacing: existing != nil)
+                        try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 1)").run(.int(Int64(rid)))
+                        assigned.append((rid, r))
+                    }
+                    return db.sql.lastInsertRowID
+                }
+            }
+            for (rid, r) in assigned {
+                attributes.set(rid, r)
+                remember(rid, r.id)
+                index.insert(r.vector!, label: rid)
+            }
+            if !assigned.isEmpty { appliedSeq = lastSeq }
+            try maintain()
+            return result
+        }
+    }
+
+    private func writeRow(_ rid: UInt32, _ r: Record, replacing: Bool) throws {
+        let sql = db.sql
+        let fields = tables.scalarFields
+        var values: [Statement.Value] = [.int(Int64(rid)), .text(r.id), r.vector.map { v in .blob(v.withUnsafeBytes { Array($0) }) } ?? .null]
+        for f in fields {
+            switch r.attributes[f.name] {
+            case .string(let s): values.append(.text(s))
+            case .int(let i): values.append(.int(i))
+            case .float(let d): values.append(.double(d))
+            default: values.append(.null)
+            }
+        }
+        let cols = fields.map { ", " + Tables.column($0.name) }.joined()
+        let marks = String(repeating: ", ?", count: fields.count)
+        try sql.statement("INSERT OR REPLACE INTO \(tables.records)(rid, id, vector\(cols)) VALUES(?, ?, ?\(marks))").bind(values).run()
+        for f in tables.setFields {
+            if replacing { try sql.statement("DELETE FROM \(tables.set(f.name)) WHERE rid = ?").run(.int(Int64(rid))) }
+            switch r.attributes[f.name] {
+            case .strings(let list):
+                for (i, v) in list.enumerated() {
+                    try sql.statement("INSERT INTO \(tables.set(f.name))(value, rid, ord) VALUES(?, ?, ?)")
+                        .run(.text(v), .int(Int64(rid)), .int(Int64(i)))
+                }
+            case .tiered(let tiers):
+                for (tier, list) in tiers.sorted(by: { $0.key < $1.key }) {
+                    for (i, v) in list.enumerated() {
+                        try sql.statement("INSERT INTO \(tables.set(f.name))(value, rid, tier, ord) VALUES(?, ?, ?, ?)")
+                            .run(.text(v), .int(Int64(rid)), .text(tier), .int(Int64(i)))
+                    }
+                }
+            default: break
+            }
+        }
+    }
+
+    /// Deletes records by id; unknown ids are skipped. Returns how many were deleted.
+    @discardableResult
+    public func delete(_ ids: [String]) throws -> Int {
+        try lock.write {
+            try checkOpen()
+            let rids = Array(Set(ids.compactMap { ridOfId[$0] })).sorted()
+            guard !rids.isEmpty else { return 0 }
+            let lastSeq: Int64 = try db.sqlLock.withLock {
+                try db.sql.transaction {
+                    for rid in rids {
+                        try db.sql.statement("DELETE FROM \(tables.records) WHERE rid = ?").run(.int(Int64(rid)))
+                        for f in tables.setFields {
+                            try db.sql.statement("DELETE FROM \(tables.set(f.name)) WHERE rid = ?").run(.int(Int64(rid)))
+                        }
+                        try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 2)").run(.int(Int64(rid)))
+                    }
+                    return db.sql.lastInsertRowID
+                }
+            }
+            for rid in rids {
+                attributes.remove(rid)
+                index.markDeleted(label: rid)
+                forget(rid)
+            }
+            appliedSeq = lastSeq
+            try maintain()
+            return rids.count
+        }
+    }
+
+    /// Compacts the graph when tombstones pass the threshold, saves the index file when the
+    /// log has grown enough. Called with the write lock held.
+    private func maintain() throws {
+        let o = db.options
+        if index.deletedCount >= o.compactionMinDeleted && Double(index.deletedCount) > o.compactionRatio * Double(index.count) {
+            index = index.compacted()
+            try saveIndex()
+        } else if appliedSeq - savedSeq >= Int64(o.checkpointEvery) {
+            try saveIndex()
+        }
+    }
+
+    /// Writes the index file and trims the log it covers.
+    public func checkpoint() throws {
+        try lock.write {
+            guard !isDropped, appliedSeq != savedSeq else { return }
+            try saveIndex()
+        }
+    }
+
+    /// Rebuilds the graph from live vectors now, dropping every tombstone.
+    public func compact() throws {
+        try lock.write {
+            try checkOpen()
+            index = index.compacted()
+            try saveIndex()
+        }
+    }
+
+    private func saveIndex() throws {
+        try IndexFile.write(index, appliedSeq: appliedSeq, to: db.indexURL(config.name))
+        savedSeq = appliedSeq
+        try db.sqlLock.withLock {
+            try db.sql.transaction {
+                try db.sql.statement("DELETE FROM \(tables.log) WHERE seq <= ?").run(.int(appliedSeq))
+                try db.sql.statement("UPDATE collections SET log_floor = ? WHERE name = ?").run(.int(appliedSeq), .text(config.name))
+            }
+        }
+    }
+
+    /// Fills a new, empty collection from a snapshot, keeping row ids so `graph` fits as is.
+    func load(rows: [(UInt32, Record)], graph: HNSWIndex) throws {
+        try lock.write {
+            try db.sqlLock.withLock {
+                try db.sql.transaction {
+                    for (rid, r) in rows { try writeRow(rid, r, replacing: false) }
+                }
+            }
+            for (rid, r) in rows {
+                attributes.set(rid, r)
+                remember(rid, r.id)
+            }
+            index = graph
+            try saveIndex()
+        }
+    }
+
+    private func checkOpen() throws {
+        if isDropped { throw StoreError(.notFound, "collection '\(config.name)' was dropped") }
+    }
+
+    // MARK: - Reads
+
+    public var count: Int { lock.read { attributes.liveCount } }
+
+    /// Records matching a filter (all records without one).
+    public func count(filter: String?) throws -> Int {
+        guard let filter else { return count }
+        let expr = try FilterParser.parse(filter)
+        return try lock.read { try attributes.evaluate(expr).allowed.count }
+    }
+
+    /// Ids of records matching a filter, in insertion order, at most `limit`.
+    public func ids(matching filter: String, limit: Int = .max) throws -> [String] {
+        let expr = try FilterParser.parse(filter)
+        return try lock.read {
+            var out: [String] = []
+            let allowed = try attributes.evaluate(expr).allowed
+            for rid in allowed.members {
+                if out.count >= limit { break }
+                if let id = idOfRid[rid] { out.append(id) }
+            }
+            return out
+        }
+    }
+
+    public func get(_ id: String) throws -> Record? {
+        try lock.read {
+            try checkOpen()
+            guard let rid = ridOfId[id] else { return nil }
+            return try db.sqlLock.withLock { try readRecordUnlocked(rid) }
+        }
+    }
+
+    /// Reads a record from SQLite; the caller holds `db.sqlLock`.
+    func readRecordUnlocked(_ rid: UInt32) throws -> Record? {
+        let sql = db.sql
+        let fields = tables.scalarFields
+        let cols = fields.map { ", " + Tables.column($0.name) }.joined()
+        var record: Record?
+        try sql.statement("SELECT id, vector\(cols) FROM \(tables.records) WHERE rid = ?").forEachRow(.int(Int64(rid))) { row in
+            var r = Record(id: row.text(0) ?? "", vector: row.floats(1))
+            for (i, f) in fields.enumerated() {
+                let c = Int32(i + 2)
+                if row.isNull(c) { continue }
+                switch f.type {
+                case .int: r.attributes[f.name] = .int(row.int(c))
+                case .float: r.attributes[f.name] = .float(row.double(c))
+                default: r.attributes[f.name] = .string(row.text(c) ?? "")
+                }
+            }
+            record = r
+        }
+        guard var r = record else { return nil }
+        for f in tables.setFields {
+            if f.type == .tieredSet {
+                var tiers: [String: [String]] = [:]
+                try sql.statement("SELECT value, tier FROM \(tables.set(f.name)) WHERE rid = ? ORDER BY tier, ord").forEachRow(.int(Int64(rid))) {
+                    tiers[$0.text(1) ?? "", default: []].append($0.text(0) ?? "")
+                }
+                if !tiers.isEmpty { r.attributes[f.name] = .tiered(tiers) }
+            } else {
+                var list: [String] = []
+                try sql.statement("SELECT value FROM \(tables.set(f.name)) WHERE rid = ? ORDER BY ord").forEachRow(.int(Int64(rid))) {
+                    list.append($0.text(0) ?? "")
+                }
+                if !list.isEmpty { r.attributes[f.name] = .strings(list) }
+            }
+        }
+        return r
+    }
+
+    public struct Stats: Sendable {
+        public var records: Int
+        public var graphNodes: Int
+        public var tombstones: Int
+        public var indexBytes: Int
+        public var unsavedOperations: Int64
+    }
+
+    public var stats: Stats {
+        lock.read {
+            Stats(records: attributes.liveCount, graphNodes: index.count, tombstones: index.deletedCount,
+                  indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - savedSeq)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import HNSW
+
+/// A data directory: `catalog.sqlite` (WAL mode, the source of truth for every collection) and
+/// one `<collection>.hnsw` derivative per collection.
+public final class Database: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// FULL fsyncs the WAL at every commit (survives power loss); NORMAL survives a killed
+        /// process but may lose the last commits on power loss.
+        public var durability: Durability = .full
+        /// Save the index file after this many logged vector operations (the log is then trimmed).
+        public var checkpointEvery = 20_000
+        /// Compact the graph once tombstones exceed this share of its nodes…
+        public var compactionRatio = 0.2
+        /// …and at least this many.
+        public var compactionMinDeleted = 256
+        public init() {}
+    }
+
+    public enum Durability: String, Sendable { case full = "FULL", normal = "NORMAL" }
+
+    public let directory: URL
+    public let options: Options
+    let sql: SQLiteDatabase
+    /// One connection serves every collection; statements and transactions go through this.
+    let sqlLock = NSLock()
+    private let registryLock = NSLock()
+    private var collections: [String: Collection] = [:]
+
+    public init(directory: URL, options: Options = .init()) throws {
+        self.directory = directory
+        self.options = options
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            sql = try SQLiteDatabase(path: directory.appendingPathComponent("catalog.sqlite").path)
+            try sql.execute("PRAGMA journal_mode=WAL")
+            try sql.execute("PRAGMA synchronous=\(options.durability.rawValue)")
+            try sql.execute("PRAGMA foreign_keys=ON")
+            try sql.execute("""
+                CREATE TABLE IF NOT EXISTS collections(
+                    name TEXT PRIMARY KEY,
+                    config TEXT NOT NULL,
+                    log_floor INTEGER NOT NULL DEFAULT 0,
+                    created_at TEXT NOT NULL DEFAULT (datetime('now')))
+                """)
+        } catch let e as SQLiteError {
+            throw StoreError(.io, "cannot open \(directory.path): \(e)")
+        }
+        var configs: [(CollectionConfig, Int64)] = []
+        try sql.statement("SELECT config, log_floor FROM collections ORDER BY name").forEachRow { row in
+            let config = try JSONDecoder().decode(CollectionConfig.self, from: Data((row.text(0) ?? "").utf8))
+            configs.append((config, row.int(1)))
+        }
+        for (config, floor) in configs {
+            collections[config.name] = try Collection(open: config, in: self, logFloor: floor)
+        }
+    }
+
+    public var collectionNames: [String] { registryLock.withLock { collections.keys.sorted() } }
+
+    public func collection(_ name: String) throws -> Collection {
+        guard let c = registryLock.withLock({ collections[name] }) else {
+            throw StoreError(.notFound, "no collection named '\(name)'")
+        }
+        return c
+    }
+
+    @discardableResult
+    public func createCollection(_ config: CollectionConfig) throws -> Collection {
+        try config.validate()
+        return try registryLock.withLock {
+            guard collections[config.name] == nil else { throw StoreError(.alreadyExists, "collection '\(config.name)' already exists") }
+            try sqlLock.withLock {
+                try sql.transaction {
+                    try sql.statement("INSERT INTO collections(name, config) VALUES(?, ?)")
+                        .run(.text(config.name), .text(String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self)))
+                    for stmt in Tables(config).createStatements { try sql.execute(stmt) }
+                }
+            }
+            let c = try Collection(open: config, in: self, logFloor: 0)
+            collections[config.name] = c
+            return c
+        }
+    }
+
+    public func dropCollection(_ name: String) throws {
+        try registryLock.withLock {
+            guard let c = collections[name] else { throw StoreError(.notFound, "no collection named '\(name)'") }
+            try c.lock.write {
+                try sqlLock.withLock {
+                    let t = Tables(c.config)
+                    try sql.transaction {
+                        for stmt in t.dropStatements { try sql.execute(stmt) }
+                        try sql.statement("DELETE FROM collections WHERE name = ?").run(.text(name))
+                    }
+                    sql.forgetStatements(containing: t.prefix)
+                }
+                c.isDropped = true
+            }
+            try? FileManager.default.removeItem(at: indexURL(name))
+            collections[name] = nil
+        }
+    }
+
+    /// Saves every index file so the next open loads instead of replaying.
+    public func close() throws {
+        for c in registryLock.withLock({ Array(collections.values) }) { try c.checkpoint() }
+        sqlLock.withLock { sql.close() }
+    }
+
+    func indexURL(_ name: String) -> URL { directory.appendingPathComponent("\(name).hnsw") }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+}
+
+/// Everything that defines a collection; stored as JSON in the `collections` table.
+public struct CollectionConfig: Codable, Sendable, Equatable {
+    public var name: String
+    public var dimension: Int
+    public var metric: Metric
+    public var schema: CollectionSchema
+    public var hnsw: HNSWParameters
+    /// Which embedder fills vectors from text (`minilm`), or nil when clients send vectors.
+    public var embedder: String?
+
+    public init(name: String, dimension: Int, metric: Metric = .cosine, schema: CollectionSchema = .perfume,
+                hnsw: HNSWParameters = .init(), embedder: String? = nil) {
+        self.name = name
+        self.dimension = dimension
+        self.metric = metric
+        self.schema = schema
+        self.hnsw = hnsw
+        self.embedder = embedder
+    }
+
+    func validate() throws {
+        guard !name.isEmpty, name.count <= 64,
+              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") })
+        else { throw StoreError(.badRequest, "collection name '\(name)' must be 1-64 letters, digits, '_' or '-'") }
+        guard (1...4096).contains(dimension) else { throw StoreError(.badRequest, "dimension must be 1 to 4096, got \(dimension)") }
+        guard (2...128).contains(hnsw.m) else { throw StoreError(.badRequest, "M must be 2 to 128, got \(hnsw.m)") }
+        guard (1...4096).contains(hnsw.efConstruction), (1...4096).contains(hnsw.efSearch) else {
+            throw StoreError(.badRequest, "ef_construction and ef_search must be 1 to 4096")
+        }
+        try schema.validate()
+    }
+}
+
+/// Table and column names of one collection (all quoted: collection names may hold '-').
+struct Tables {
+    let config: CollectionConfig
+    init(_ config: CollectionConfig) { self.config = config }
+
+    var prefix: String { "\"c_\(config.name)__" }
+    var records: String { "\"c_\(config.name)__records\"" }
+    var log: String { "\"c_\(config.name)__log\"" }
+    var logName: String { "c_\(config.name)__log" }
+    func set(_ field: String) -> String { "\"c_\(config.name)__set_\(field)\"" }
+    static func column(_ field: String) -> String { "\"f_\(field)\"" }
+
+    var scalarFields: [FieldSchema] { config.schema.fields.filter { $0.isScalar || $0.type == .text } }
+    var setFields: [FieldSchema] { config.schema.fields.filter(\.isSet) }
+
+    var createStatements: [String] {
+        let cols = scalarFields.map { f -> String in
+            let type = f.type == .int ? "INTEGER" : f.type == .float ? "REAL" : "TEXT"
+            return ", \(Tables.column(f.name)) \(type)"
+        }.joined()
+        var out = ["CREATE TABLE \(records)(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, vector BLOB\(cols))"]
+        for f in scalarFields where f.type != .text {
+            out.append("CREATE INDEX \"c_\(config.name)__by_\(f.name)\" ON \(records)(\(Tables.column(f.name)))")
+        }
+        for f in setFields {
+            let tier = f.type == .tieredSet ? ", tier TEXT NOT NULL" : ""
+            let key = f.type == .tieredSet ? "value, rid, tier" : "value, rid"
+            // ord keeps the members' order (accords are listed strongest first).
+            out.append("CREATE TABLE \(set(f.name))(value TEXT NOT NULL, rid INTEGER NOT NULL\(tier), ord INTEGER NOT NULL, PRIMARY KEY(\(key))) WITHOUT ROWID")
+            out.append("CREATE INDEX \"c_\(config.name)__set_\(f.name)_by_rid\" ON \(set(f.name))(rid)")
+        }
+        out.append("CREATE TABLE \(log)(seq INTEGER PRIMARY KEY AUTOINCREMENT, rid INTEGER NOT NULL, op INTEGER NOT NULL)")
+        return out
+    }
+
+    var dropStatements: [String] {
+        ["DROP TABLE IF EXISTS \(records)", "DROP TABLE IF EXISTS \(log)"] + setFields.map { "DROP TABLE IF EXISTS \(set($0.name))" }
+    }
+}

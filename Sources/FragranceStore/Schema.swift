@@ -1,0 +1,93 @@
+/// A collection's typed attribute schema. Scalars become typed, indexed SQLite columns; sets
+/// become side tables keyed (value, record); `text` is stored but not filterable.
+public struct FieldSchema: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case string, int, float, set
+        case tieredSet = "tiered_set"
+        case text
+    }
+
+    public var name: String
+    public var type: Kind
+    /// Allowed values (case-insensitive) for `string` and `set`; nil = open vocabulary.
+    public var values: [String]?
+    /// Tier names for `tiered_set`, e.g. top/heart/base.
+    public var tiers: [String]?
+
+    public init(_ name: String, _ type: Kind, values: [String]? = nil, tiers: [String]? = nil) {
+        self.name = name
+        self.type = type
+        self.values = values
+        self.tiers = tiers
+    }
+
+    var isScalar: Bool { type == .string || type == .int || type == .float }
+    var isSet: Bool { type == .set || type == .tieredSet }
+}
+
+public struct CollectionSchema: Codable, Sendable, Equatable {
+    public var fields: [FieldSchema]
+
+    public init(fields: [FieldSchema]) { self.fields = fields }
+
+    public func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
+
+    /// The perfume schema of the design card.
+    public static let perfume = CollectionSchema(fields: [
+        FieldSchema("name", .text),
+        FieldSchema("description", .text),
+        FieldSchema("family", .string),
+        FieldSchema("seasons", .set, values: ["spring", "summer", "fall", "winter"]),
+        FieldSchema("intensity", .string, values: ["light", "moderate", "strong"]),
+        FieldSchema("gender", .string, values: ["female", "male", "unisex"]),
+        FieldSchema("year", .int),
+        FieldSchema("brand", .string),
+        FieldSchema("accords", .set),
+        FieldSchema("notes", .tieredSet, tiers: ["top", "heart", "base", "unspecified"]),
+        FieldSchema("rating", .float),
+    ])
+
+    static let reservedNames: Set<String> = ["id", "rid", "vector", "score", "distance"]
+
+    func validate() throws {
+        var seen = Set<String>()
+        for f in fields {
+            guard isIdentifier(f.name), f.name.count <= 64 else {
+                throw StoreError(.badSchema, "field name '\(f.name)' must be letters, digits and _, starting with a letter or _")
+            }
+            guard !CollectionSchema.reservedNames.contains(f.name.lowercased()) else {
+                throw StoreError(.badSchema, "field name '\(f.name)' is reserved")
+            }
+            guard seen.insert(f.name.lowercased()).inserted else { throw StoreError(.badSchema, "field '\(f.name)' declared twice") }
+            if f.values != nil && f.type != .string && f.type != .set {
+                throw StoreError(.badSchema, "field '\(f.name)': only string and set fields take 'values'")
+            }
+            if f.type == .tieredSet {
+                guard let tiers = f.tiers, !tiers.isEmpty, tiers.allSatisfy(isIdentifier) else {
+                    throw StoreError(.badSchema, "field '\(f.name)': a tiered_set needs 'tiers', e.g. [\"top\",\"heart\",\"base\"]")
+                }
+            } else if f.tiers != nil {
+                throw StoreError(.badSchema, "field '\(f.name)': only tiered_set fields take 'tiers'")
+            }
+        }
+    }
+}
+
+func isIdentifier(_ s: String) -> Bool {
+    guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+    return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+}
+
+/// Case-insensitive matching for strings and set members: trimmed and lower-cased.
+func foldKey(_ s: String) -> String {
+    s.trimmingCharactersInWhitespace().lowercased()
+}
+
+extension String {
+    func trimmingCharactersInWhitespace() -> String {
+        var sub = Substring(self)
+        while let c = sub.first, c.isWhitespace { sub.removeFirst() }
+        while let c = sub.last, c.isWhitespace { sub.removeLast() }
+        return String(sub)
+    }
+}

@@ -1,0 +1,28 @@
+/// Every failure the store reports: a stable code (the same one the TCP `-ERR` line and the HTTP
+/// error body carry) and a message that names what was wrong.
+public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Code: String, Sendable {
+        case badRequest = "BAD_REQUEST"
+        case badFilter = "BAD_FILTER"
+        case badSchema = "BAD_SCHEMA"
+        case badRecord = "BAD_RECORD"
+        case dimensionMismatch = "DIM_MISMATCH"
+        case notFound = "NOT_FOUND"
+        case alreadyExists = "EXISTS"
+        case corrupt = "CORRUPT"
+        case io = "IO"
+    }
+
+    public let code: Code
+    public let message: String
+    /// For parse errors: 1-based character position in the input.
+    public let position: Int?
+
+    public init(_ code: Code, _ message: String, position: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.position = position
+    }
+
+    public var description: String { "\(code.rawValue) \(message)" }
+}
