@@ -6,7 +6,7 @@ import HNSW
 /// only after the commit, so a failed write changes nothing.
 public final class Collection: @unchecked Sendable {
     public let config: CollectionConfig
-    unowned let db: Database
+    let db: Database   // strong: a collection handle keeps its database open; close() breaks the cycle
     let lock = ReadWriteLock()
     let tables: Tables
     var index: HNSWIndex

@@ -105,6 +105,7 @@ public final class Database: @unchecked Sendable {
     /// Saves every index file so the next open loads instead of replaying.
     public func close() throws {
         for c in registryLock.withLock({ Array(collections.values) }) { try c.checkpoint() }
+        registryLock.withLock { collections = [:] }
         sqlLock.withLock { sql.close() }
     }
 

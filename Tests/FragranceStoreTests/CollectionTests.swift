@@ -1,0 +1,277 @@
+import XCTest
+@testable import FragranceStore
+import HNSW
+
+final class CollectionTests: XCTestCase {
+    let dim = 16
+    var dir: URL!
+
+    override func setUp() { dir = temporaryDirectory(name) }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    func open() throws -> Database { try Database(directory: dir) }
+
+    func testCreateListDropAndNameErrors() throws {
+        let db = try open()
+        try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim))
+        try db.createCollection(CollectionConfig(name: "materials-v2", dimension: 8, metric: .l2, schema: CollectionSchema(fields: [FieldSchema("cas", .string)])))
+        XCTAssertEqual(db.collectionNames, ["materials-v2", "perfumes"])
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim))) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .alreadyExists)
+        }
+        for bad in ["", "a b", "x;drop", String(repeating: "a", count: 65)] {
+            XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: bad, dimension: dim)), bad)
+        }
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "z", dimension: 0)))
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "z", dimension: 4, schema: CollectionSchema(fields: [FieldSchema("id", .string)])))) {
+            XCTAssertTrue(($0 as? StoreError)?.message.contains("reserved") ?? false)
+        }
+        try db.collection("perfumes").upsert(Synthetic.records(count: 10, dim: dim))
+        try db.dropCollection("perfumes")
+        XCTAssertEqual(db.collectionNames, ["materials-v2"])
+        XCTAssertThrowsError(try db.collection("perfumes")) { XCTAssertEqual(($0 as? StoreError)?.code, .notFound) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("perfumes.hnsw").path))
+        try db.close()
+
+        let again = try open()
+        XCTAssertEqual(again.collectionNames, ["materials-v2"])
+        let c = try again.createCollection(CollectionConfig(name: "perfumes", dimension: dim))
+        XCTAssertEqual(c.count, 0, "a re-created collection starts empty")
+    }
+
+    func testUpsertGetDeleteCountAndReplaceById() throws {
+        let db = try open()
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let records = Synthetic.records(count: 200, dim: dim)
+        let r = try c.upsert(records)
+        XCTAssertEqual(r, Collection.WriteResult(inserted: 200, updated: 0, deleted: 0))
+        XCTAssertEqual(c.count, 200)
+        XCTAssertEqual(try c.get("p7"), records[7])
+        XCTAssertNil(try c.get("nope"))
+
+        var changed = records[7]
+        changed.attributes["family"] = .string("woody")
+        changed.attributes["seasons"] = .strings(["winter"])
+        changed.vector = records[8].vector
+        XCTAssertEqual(try c.upsert([changed]).updated, 1)
+        XCTAssertEqual(c.count, 200)
+        XCTAssertEqual(try c.get("p7"), changed)
+        XCTAssertTrue(try c.ids(matching: "seasons CONTAINS 'winter' AND family = 'woody'").contains("p7"))
+        let near = try c.search(SearchRequest(vector: records[8].vector!, k: 2, exact: true))
+        XCTAssertEqual(Set(near.hits.map(\.id)), ["p7", "p8"])
+
+        XCTAssertEqual(try c.delete(["p7", "p9", "p9", "unknown"]), 2)
+        XCTAssertEqual(c.count, 198)
+        XCTAssertNil(try c.get("p7"))
+        XCTAssertFalse(try c.search(SearchRequest(vector: records[8].vector!, k: 5)).hits.contains { $0.id == "p7" })
+        XCTAssertEqual(try c.count(filter: "year > 0"), records.filter { $0.id != "p7" && $0.id != "p9" && $0.attributes["year"] != nil }.count)
+
+        // The same id twice in a batch: the last one wins.
+        var a = records[0], b = records[0]
+        a.attributes["brand"] = .string("First")
+        b.attributes["brand"] = .string("Second")
+        XCTAssertEqual(try c.upsert([a, b]), Collection.WriteResult(inserted: 0, updated: 2, deleted: 0))
+        XCTAssertEqual(try c.get("p0")?.attributes["brand"], .string("Second"))
+    }
+
+    func testValuesAreNormalisedOnTheWayIn() throws {
+        let c = try open().createCollection(CollectionConfig(name: "p", dimension: 2))
+        try c.upsert([Record(id: "x", vector: [1, 0], attributes: [
+            "seasons": .strings([" Spring", "spring ", "SUMMER"]),
+            "rating": .int(4), "year": .float(2001),
+            "notes": .tiered(["top": ["Bergamot", " bergamot"], "base": []]),
+        ])])
+        XCTAssertEqual(try c.get("x")?.attributes, [
+            "seasons": .strings(["Spring", "SUMMER"]), "rating": .float(4), "year": .int(2001), "notes": .tiered(["top": ["Bergamot"]]),
+        ])
+        XCTAssertEqual(try c.count(filter: "seasons CONTAINS 'summer'"), 1)
+    }
+
+    func testABadRecordRejectsTheWholeBatchAndSaysWhy() throws {
+        let db = try open()
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let good = Synthetic.records(count: 20, dim: dim)
+        try c.upsert(Array(good.prefix(10)))
+        let cases: [(Record, StoreError.Code, String)] = [
+            (Record(id: "v", vector: [1, 2]), .dimensionMismatch, "2 dimensions, collection has 16"),
+            (Record(id: "n"), .badRecord, "no vector"),
+            (Record(id: "", vector: good[0].vector), .badRecord, "id"),
+            (Record(id: "nan", vector: [Float.nan] + Array(repeating: 0, count: dim - 1)), .badRecord, "NaN"),
+            (Record(id: "f", vector: good[0].vector, attributes: ["colour": .string("red")]), .badRecord, "unknown field 'colour'"),
+            (Record(id: "t", vector: good[0].vector, attributes: ["year": .string("1990")]), .badRecord, "'year' must be an integer"),
+            (Record(id: "s", vector: good[0].vector, attributes: ["seasons": .strings(["monsoon"])]), .badRecord, "'monsoon' is not a valid seasons"),
+            (Record(id: "g", vector: good[0].vector, attributes: ["notes": .tiered(["middle": ["rose"]])]), .badRecord, "unknown tier 'middle'"),
+        ]
+        for (bad, code, text) in cases {
+            XCTAssertThrowsError(try c.upsert(Array(good.suffix(10)) + [bad])) { error in
+                let e = error as? StoreError
+                XCTAssertEqual(e?.code, code, "\(error)")
+                XCTAssertTrue(e?.message.contains(text) ?? false, "'\(e?.message ?? "")' should mention \(text)")
+            }
+            XCTAssertEqual(c.count, 10, "nothing of a rejected batch is stored")
+            XCTAssertNil(try c.get("p15"))
+        }
+        try db.close()
+        XCTAssertEqual(try open().collection("p").count, 10)
+    }
+
+    func testReopenLoadsTheIndexFileAndCatchesUpFromTheLog() throws {
+        var options = Database.Options()
+        options.checkpointEvery = 1_000_000
+        let records = Synthetic.records(count: 600, dim: dim)
+        do {
+            let db = try Database(directory: dir, options: options)
+            let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+            try c.upsert(Array(records.prefix(500)))
+            try db.close()   // saves the index file, trims the log
+        }
+        do {
+            let db = try Database(directory: dir, options: options)
+            let c = try db.collection("p")
+            XCTAssertEqual(c.openReport, .init(source: .loaded, replayedOperations: 0, rebuildReason: nil))
+            try c.upsert(Array(records.suffix(100)))
+            try c.delete(["p1", "p2"])
+            // No close: the index file on disk is now 102 operations behind.
+        }
+        let db = try Database(directory: dir, options: options)
+        let c = try db.collection("p")
+        XCTAssertEqual(c.openReport.source, .loaded)
+        XCTAssertEqual(c.openReport.replayedOperations, 102)
+        XCTAssertEqual(c.count, 598)
+        let hits = try c.search(SearchRequest(vector: records[550].vector!, k: 1))
+        XCTAssertEqual(hits.hits.first?.id, "p550")
+        XCTAssertFalse(try c.search(SearchRequest(vector: records[1].vector!, k: 10)).hits.contains { $0.id == "p1" })
+    }
+
+    func testTornStaleOrForeignIndexFilesAreRebuiltNotTrusted() throws {
+        let records = Synthetic.records(count: 300, dim: dim)
+        do {
+            let db = try open()
+            try db.createCollection(CollectionConfig(name: "p", dimension: dim)).upsert(records)
+            try db.close()
+        }
+        let file = dir.appendingPathComponent("p.hnsw")
+        let good = try Data(contentsOf: file)
+        let damage: [(String, (Data) -> Data)] = [
+            ("truncated", { $0.prefix($0.count / 2) }),
+            ("one byte flipped", { var d = $0; d[d.count / 2] ^= 0x40; return d }),
+            ("empty", { _ in Data() }),
+            ("garbage", { _ in Data((0..<5000).map { UInt8($0 % 251) }) }),
+        ]
+        for (what, mutate) in damage {
+            try mutate(good).write(to: file)
+            let db = try open()
+            let c = try db.collection("p")
+            XCTAssertEqual(c.openReport.source, .rebuilt, what)
+            XCTAssertNotNil(c.openReport.rebuildReason, what)
+            XCTAssertEqual(c.count, 300, what)
+            XCTAssertEqual(try c.search(SearchRequest(vector: records[42].vector!, k: 1)).hits.first?.id, "p42", what)
+            try db.close()
+            XCTAssertEqual(try open().collection("p").openReport.source, .loaded, "after \(what) the rebuilt index was saved")
+        }
+
+        // An index file older than the trimmed log cannot be caught up: rebuild.
+        let old = try Data(contentsOf: file)
+        do {
+            let db = try open()
+            try db.collection("p").delete(["p1"])
+            try db.close()
+        }
+        try old.write(to: file)
+        let c = try open().collection("p")
+        XCTAssertEqual(c.openReport.source, .rebuilt)
+        XCTAssertTrue(c.openReport.rebuildReason?.contains("older") ?? false, c.openReport.rebuildReason ?? "")
+        XCTAssertEqual(c.count, 299)
+
+        // A missing index file with records in SQLite: rebuild.
+        try FileManager.default.removeItem(at: file)
+        XCTAssertEqual(try open().collection("p").openReport.source, .rebuilt)
+    }
+
+    func testChurnKeepsRecallAndBoundsTheGraph() throws {
+        var options = Database.Options()
+        options.compactionMinDeleted = 100
+        let db = try Database(directory: dir, options: options)
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        var live = Dictionary(uniqueKeysWithValues: Synthetic.records(count: 1000, dim: dim).map { ($0.id, $0) })
+        try c.upsert(Array(live.values))
+        var rng = SplitMix(9)
+        var fresh = 1000
+        for round in 0..<10 {
+            // Update 100 vectors, delete 100 records, insert 100 new ones.
+            let ids = live.keys.sorted()
+            var updates: [Record] = []
+            for _ in 0..<100 {
+                var r = live[rng.pick(ids)]!
+                r.vector = Synthetic.query(dim: dim, seed: rng.next())
+                updates.append(r)
+                live[r.id] = r
+            }
+            try c.upsert(updates)
+            let gone = Array(Set((0..<100).map { _ in rng.pick(ids) }))
+            try c.delete(gone)
+            gone.forEach { live[$0] = nil }
+            let added = Synthetic.records(count: 100, dim: dim, seed: UInt64(100 + round)).map { r -> Record in
+                var r = r
+                r.id = "n\(fresh)"
+                fresh += 1
+                return r
+            }
+            try c.upsert(added)
+            added.forEach { live[$0.id] = $0 }
+            let s = c.stats
+            XCTAssertEqual(s.records, live.count)
+            XCTAssertLessThanOrEqual(s.tombstones, max(100, Int(0.2 * Double(s.graphNodes))) + 100, "round \(round)")
+            XCTAssertLessThanOrEqual(s.graphNodes, Int(Double(live.count) * 1.3) + 100, "round \(round): graph must not grow without bound")
+        }
+        var total = 0.0
+        for q in 0..<40 {
+            let query = Synthetic.query(dim: dim, seed: UInt64(5000 + q))
+            let truth = live.values.sorted { cosineDistance($0.vector!, query) < cosineDistance($1.vector!, query) }.prefix(10).map(\.id)
+            let got = try c.search(SearchRequest(vector: query, k: 10), planner: .forcingGraph).hits.map(\.id)
+            XCTAssertTrue(got.allSatisfy { live[$0] != nil }, "a deleted record came back")
+            total += Double(Set(got).intersection(truth).count) / 10
+        }
+        XCTAssertGreaterThanOrEqual(total / 40, 0.95)
+    }
+
+    func testSnapshotRestoresAnEqualCollectionAndRejectsDamage() throws {
+        let db = try open()
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let records = Synthetic.records(count: 400, dim: dim)
+        try c.upsert(records)
+        try c.delete(["p3"])
+        let snap = dir.appendingPathComponent("p.fdbz")
+        try c.snapshot(to: snap)
+
+        let copy = try db.restore(from: snap, as: "copy")
+        XCTAssertEqual(copy.count, 399)
+        XCTAssertEqual(try copy.get("p10"), records[10])
+        XCTAssertNil(try copy.get("p3"))
+        let q = Synthetic.query(dim: dim, seed: 77)
+        XCTAssertEqual(try copy.search(SearchRequest(vector: q, k: 10)).hits, try c.search(SearchRequest(vector: q, k: 10)).hits)
+        XCTAssertEqual(try copy.count(filter: "family = 'floral'"), try c.count(filter: "family = 'floral'"))
+        XCTAssertThrowsError(try db.restore(from: snap)) { XCTAssertEqual(($0 as? StoreError)?.code, .alreadyExists) }
+        try db.close()
+        XCTAssertEqual(try open().collection("copy").openReport.source, .loaded)
+
+        let bytes = try Data(contentsOf: snap)
+        let db2 = try open()
+        for (i, bad) in [bytes.prefix(bytes.count - 10), { var d = bytes; d[d.count / 2] ^= 1; return d }(), Data("FDBSNAP1junk".utf8), Data()].enumerated() {
+            let f = dir.appendingPathComponent("bad\(i).fdbz")
+            try bad.write(to: f)
+            XCTAssertThrowsError(try db2.restore(from: f, as: "bad\(i)"), "damage \(i)")
+            XCTAssertFalse(db2.collectionNames.contains("bad\(i)"), "nothing is created from a damaged snapshot")
+        }
+    }
+}
+
+extension QueryPlanner {
+    /// Graph search whenever possible (exact only as the never-fewer-than-k fallback).
+    static var forcingGraph: QueryPlanner {
+        var p = QueryPlanner()
+        p.graphCostFactor = 0
+        p.alwaysExactBelow = 0
+        return p
+    }
+}
