@@ -21,7 +21,8 @@ let package = Package(
 
         // Optimised even in debug builds: the tests build real graphs, and -Onone numeric Swift is
         // 10-50x slower. (unsafeFlags are fine in a root package.)
-        .target(name: "HNSW", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "CKernels"),
+        .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FragranceStore", dependencies: ["HNSW", "CSQLite", "CZstd"]),
         .executableTarget(
             name: "fragrancedb",

@@ -322,13 +322,35 @@ final class ScalarColumn: ValueDictionary {
             return b
         }
         let t = values.map(\.numberValue)
+        // Build the bitset a word at a time: this scan runs on every query that filters on a number.
+        var words = [UInt64](repeating: 0, count: (capacity + 63) >> 6)
+        let lo: Double, hi: Double
+        switch op {
+        case .eq: (lo, hi) = (t[0], t[0])
+        case .lt: (lo, hi) = (-.infinity, t[0].nextDown)
+        case .le: (lo, hi) = (-.infinity, t[0])
+        case .gt: (lo, hi) = (t[0].nextUp, .infinity)
+        case .ge: (lo, hi) = (t[0], .infinity)
+        case .between: (lo, hi) = (t[0], t[1])
+        default: (lo, hi) = (.nan, .nan)
+        }
         numbers.withUnsafeBufferPointer { col in
-            for r in 0..<min(col.count, capacity) {
-                let x = col[r]
-                if !x.isNaN && compare(x, op, t) { b.insert(r) }
+            let n = min(col.count, capacity)
+            for w in 0..<((n + 63) >> 6) {
+                var bits: UInt64 = 0
+                let base = w << 6
+                for j in 0..<min(64, n - base) {
+                    let x = col[base + j]
+                    let hit: Bool
+                    if !lo.isNaN { hit = x >= lo && x <= hi }          // NaN (missing) fails both
+                    else if op == .ne { hit = !x.isNaN && x != t[0] }
+                    else { hit = t.contains(x) }                      // IN
+                    if hit { bits |= 1 << UInt64(j) }
+                }
+                words[w] = bits
             }
         }
-        return b
+        return Bitset(capacity: capacity, words: words)
     }
 
     @inline(__always)

@@ -1,12 +1,24 @@
 /// A fixed-universe set of small integers (record ids): the currency between the attribute
 /// filter and the index. Word-wise AND/OR/NOT make compound filters cost microseconds.
+@frozen
 public struct Bitset: Sendable, Equatable {
-    public private(set) var words: [UInt64]
+    @usableFromInline var words: [UInt64]
     public let capacity: Int
+
+    /// The bits as 64-bit words, least significant bit first.
+    public var wordArray: [UInt64] { words }
 
     public init(capacity: Int) {
         self.capacity = capacity
         words = [UInt64](repeating: 0, count: (capacity + 63) >> 6)
+    }
+
+    /// Bits given as 64-bit words, least significant bit first; bits past `capacity` are dropped.
+    public init(capacity: Int, words: [UInt64]) {
+        precondition(words.count == (capacity + 63) >> 6, "\(words.count) words for \(capacity) bits")
+        self.capacity = capacity
+        self.words = words
+        clearTail()
     }
 
     public static func full(capacity: Int) -> Bitset {
@@ -16,19 +28,19 @@ public struct Bitset: Sendable, Equatable {
         return b
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func contains(_ i: Int) -> Bool {
         guard i >= 0 && i < capacity else { return false }
         return words[i >> 6] & (1 << UInt64(i & 63)) != 0
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func insert(_ i: Int) {
         precondition(i >= 0 && i < capacity, "bit \(i) outside capacity \(capacity)")
         words[i >> 6] |= 1 << UInt64(i & 63)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func remove(_ i: Int) {
         guard i >= 0 && i < capacity else { return }
         words[i >> 6] &= ~(1 << UInt64(i & 63))
@@ -64,7 +76,7 @@ public struct Bitset: Sendable, Equatable {
     }
 
     /// Calls `body` for each member in increasing order.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func forEach(_ body: (Int) throws -> Void) rethrows {
         for (wi, w0) in words.enumerated() where w0 != 0 {
             var w = w0

@@ -1,5 +1,7 @@
-// Distance kernels. `acc += x * y` on SIMD16 rather than `addingProduct`: at the baseline
-// x86-64 target the latter lowers to one `fmaf` call per lane (25x slower, measured).
+// Distance kernels. On x86-64 the C kernels (AVX2+FMA when the CPU has them, chosen at run
+// time); elsewhere Swift SIMD with `acc += x * y` rather than `addingProduct`, which at a
+// baseline target lowers to one `fmaf` call per lane (25x slower, measured).
+import CKernels
 
 public enum Metric: String, Sendable, Codable, CaseIterable {
     case cosine, dot, l2
@@ -47,11 +49,19 @@ extension Metric {
     /// Smaller is closer. Cosine vectors are stored unit-length, so cosine is `1 - dot`.
     @inline(__always)
     func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        #if arch(x86_64)
+        switch self {
+        case .cosine: return 1 - fdb_dot(a, b, n)
+        case .dot: return -fdb_dot(a, b, n)
+        case .l2: return fdb_l2sq(a, b, n)
+        }
+        #else
         switch self {
         case .cosine: return 1 - dotProduct(a, b, n)
         case .dot: return -dotProduct(a, b, n)
         case .l2: return squaredL2(a, b, n)
         }
+        #endif
     }
 
     /// The vector as the index stores it (unit length for cosine).

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
 import Synchronization
 
 /// Build and query parameters. Defaults follow hnswlib's common choices for 384-d text vectors.
@@ -312,6 +313,8 @@ public final class HNSWIndex: @unchecked Sendable {
             results.push(d0, UInt32(entry))
             bound = d0
         }
+        let fresh = UnsafeMutablePointer<UInt32>.allocate(capacity: maxM0 + 1)
+        defer { fresh.deallocate() }
         visited.marks.withUnsafeMutableBufferPointer { marks in
             marks[entry] = gen
             while !candidates.isEmpty {
@@ -322,10 +325,20 @@ public final class HNSWIndex: @unchecked Sendable {
                 let list: [UInt32] = level == 0 ? [] : neighbors(Int(c), level: level)
                 let p0 = level0(Int(c))
                 let n = level == 0 ? Int(p0[0]) : list.count
+                // Unvisited neighbours first, then their distances, each vector prefetched one
+                // step ahead (hnswlib's pattern: a hint per vector, not a flood).
+                var freshCount = 0
                 for j in 0..<n {
                     let nb = Int(level == 0 ? p0[1 + j] : list[j])
                     if marks[nb] == gen { continue }
                     marks[nb] = gen
+                    fresh[freshCount] = UInt32(nb)
+                    freshCount += 1
+                }
+                if freshCount > 0 { fdb_prefetch_range(vector(Int(fresh[0])), dimension * 4) }
+                for j in 0..<freshCount {
+                    let nb = Int(fresh[j])
+                    if j + 1 < freshCount { fdb_prefetch_range(vector(Int(fresh[j + 1])), dimension * 4) }
                     let dn = metric.distance(q, vector(nb), dimension)
                     stats.distanceComputations += 1
                     if results.count < ef || dn < bound {
@@ -376,24 +389,43 @@ public final class HNSWIndex: @unchecked Sendable {
         guard k > 0 else { return ([], stats) }
         let q = metric.prepare(query)
         var top = DistanceHeap(isMax: true, capacity: k + 1)
+        var worst = Float.infinity
+        var computed = 0
         q.withUnsafeBufferPointer { qb in
             let qp = qb.baseAddress!
-            func consider(_ s: Int) {
+            @inline(__always) func consider(_ s: Int) {
                 let d = metric.distance(qp, vector(s), dimension)
-                stats.distanceComputations += 1
-                if top.count < k { top.push(d, UInt32(s)) } else if d < top.top.distance {
+                computed &+= 1
+                if top.count < k {
+                    top.push(d, UInt32(s))
+                    if top.count == k { worst = top.top.distance }
+                } else if d < worst {
                     top.pop()
                     top.push(d, UInt32(s))
+                    worst = top.top.distance
                 }
             }
+            let bytes = dimension * 4
             if let filter {
-                filter.forEach { label in
-                    if label < slotOfLabel.count, slotOfLabel[label] >= 0 { consider(Int(slotOfLabel[label])) }
+                // Allowed records sit at irregular strides: prefetch one ahead.
+                slotOfLabel.withUnsafeBufferPointer { slots in
+                    var pending = -1
+                    filter.forEach { label in
+                        guard label < slots.count, slots[label] >= 0 else { return }
+                        let s = Int(slots[label])
+                        fdb_prefetch_range(vector(s), bytes)
+                        if pending >= 0 { consider(pending) }
+                        pending = s
+                    }
+                    if pending >= 0 { consider(pending) }
                 }
             } else {
-                for s in 0..<count where !deleted[s] { consider(s) }
+                deleted.withUnsafeBufferPointer { dead in
+                    for s in 0..<count where !dead[s] { consider(s) }
+                }
             }
         }
+        stats.distanceComputations = computed
         let hits = top.sortedAscending().map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
         return (hits, stats)
     }
