@@ -28,6 +28,7 @@ cases = [
     ("10%", lambda c: rating >= 4.6 - 1e-6),
     ("1%", lambda c: rating >= 4.96 - 1e-6),
     ("0.1%", lambda c: rating >= 4.996 - 1e-6),
+    ("anti-corr 50%", lambda c: np.isin(family, [(c + j) % 8 for j in (1, 2, 3, 4)])),
     ("anti-corr 12.5%", lambda c: family == (c + 4) % 8),
     ("anti-corr 1%", lambda c: (family == (c + 4) % 8) & (rating >= 4.68 - 1e-6)),
 ]

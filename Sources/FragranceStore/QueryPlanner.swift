@@ -1,3 +1,4 @@
+import Foundation
 import HNSW
 
 public struct SearchRequest: Sendable {
@@ -61,12 +62,25 @@ public struct SearchResult: Sendable {
 /// Exact costs one distance per allowed record (c). Filtered HNSW keeps searching until it
 /// holds ef allowed results, so it computes about `graphCostFactor · ef / s` distances at
 /// selectivity s = c / n. Exact is chosen when c ≤ graphCostFactor · ef · n / c, i.e. when
-/// c² ≤ graphCostFactor · ef · n. The factor comes from `index-bench planner` (see
-/// Benchmarks/README.md), which measures both paths across selectivities.
+/// c² ≤ graphCostFactor · ef · n. The factor is measured by `index-bench` (its "planner
+/// crossover" table; Benchmarks/README.md): on 100k × 384-d the two paths cost the same at
+/// about 5,000 allowed records with ef 64, so c²/(ef·n) ≈ 4.
+///
+/// A filtered graph search runs under a `FilterGuard`: if the query's neighbourhood holds less
+/// than half the collection's share of allowed records (the filter is anti-correlated with
+/// the query), or the search costs more distances than scanning would, it stops and the
+/// planner scans instead. Recall stays ≥ 0.95 in those cases at no more than twice a scan.
 public struct QueryPlanner: Sendable {
-    public var graphCostFactor: Double = 12
+    public var graphCostFactor: Double = 4
     /// Below this many records an exact scan is always cheap enough.
     public var alwaysExactBelow = 2048
+    /// Guard: the probe is the first `max(probeEfMultiple · ef, probeMinimum)` distances…
+    public var probeEfMultiple = 4
+    public var probeMinimum = 256
+    /// …and anti-correlation is an allowed share below this fraction of the global share.
+    public var anticorrelationRatio = 0.5
+    /// Off only to measure the raw filtered graph search (index-bench).
+    public var guardsFilteredSearch = true
 
     public init() {}
 
@@ -112,14 +126,33 @@ extension Collection {
                     : "\(candidates) of \(n) records allowed: scanning them beats filtered graph search"
                 hits = exactScan(request, allowed, &plan)
             } else {
-                let (h, stats) = index.search(request.vector, k: request.k, ef: ef, filter: allowed)
+                let share = Double(candidates) / Double(max(n, 1))
+                let limits = FilterGuard(maxDistanceComputations: candidates,
+                                         probeWindow: max(planner.probeEfMultiple * ef, planner.probeMinimum),
+                                         minProbeShare: share * planner.anticorrelationRatio)
+                let (h, stats) = index.search(request.vector, k: request.k, ef: ef, filter: allowed,
+                                              guard: planner.guardsFilteredSearch ? limits : nil)
                 plan.path = .hnsw
                 plan.exact = false
                 plan.nodesVisited = stats.expanded
                 plan.distanceComputations = stats.distanceComputations
                 plan.reason = allowed == nil ? "graph search" : "\(candidates) of \(n) records allowed: filtered graph search"
                 hits = h
-                if hits.count < min(request.k, candidates) {
+                switch stats.outcome {
+                case .complete: break
+                case .sparseNeighbourhood:
+                    plan.reason += String(format: "; only %d of the first %d nodes near the query were allowed (%.1f%% vs %.1f%% overall: the filter is anti-correlated with the query)",
+                                          stats.allowedInProbe, limits.probeWindow,
+                                          100 * Double(stats.allowedInProbe) / Double(limits.probeWindow), 100 * share)
+                case .overBudget:
+                    plan.reason += "; it cost more distances than a scan would"
+                }
+                if stats.outcome != .complete {
+                    plan.path = .hnswThenExact
+                    plan.exact = true
+                    plan.reason += ", so an exact scan answered"
+                    hits = exactScan(request, allowed, &plan)
+                } else if hits.count < min(request.k, candidates) {
                     // The beam ran out before k allowed records; never return fewer than exist.
                     plan.path = .hnswThenExact
                     plan.exact = true

@@ -65,6 +65,7 @@ extension HNSWIndex {
         entryPoint = entry
         maxLevel = top
         deletedCount = nDeleted
+        labelsAreSlots = labels.enumerated().allSatisfy { Int($0.element) == $0.offset }
         try validateStructure()
     }
 

@@ -31,6 +31,35 @@ public struct HNSWSearchStats: Sendable, Equatable {
     public var distanceComputations = 0
     /// Nodes taken off the candidate queue and expanded.
     public var expanded = 0
+    /// Of the first `FilterGuard.probeWindow` computed nodes, how many the filter allowed.
+    public var allowedInProbe = 0
+    public var outcome: Outcome = .complete
+
+    public enum Outcome: String, Sendable {
+        case complete
+        /// The search computed more distances than the guard allowed.
+        case overBudget = "over_budget"
+        /// The query's neighbourhood holds far fewer allowed nodes than the collection does.
+        case sparseNeighbourhood = "sparse_neighbourhood"
+    }
+}
+
+/// Limits that stop a filtered search early when it is going badly, so the caller can switch
+/// to an exact scan: a filter anti-correlated with the query makes hnswlib-style filtering
+/// wander through disallowed regions, costing more than a scan and still missing neighbours.
+public struct FilterGuard: Sendable, Equatable {
+    /// Stop once this many distances are computed (the cost of scanning the allowed set).
+    public var maxDistanceComputations: Int
+    /// Look at the share of allowed nodes among the first `probeWindow` computed…
+    public var probeWindow: Int
+    /// …and stop if it is below this.
+    public var minProbeShare: Double
+
+    public init(maxDistanceComputations: Int, probeWindow: Int, minProbeShare: Double) {
+        self.maxDistanceComputations = maxDistanceComputations
+        self.probeWindow = probeWindow
+        self.minProbeShare = minProbeShare
+    }
 }
 
 /// Hierarchical navigable small world graph (Malkov & Yashunin), laid out like hnswlib:
@@ -61,6 +90,8 @@ public final class HNSWIndex: @unchecked Sendable {
     var upperOffset: [Int32] = []              // into upperPool, -1 for level-0-only nodes
     var upperPool: [UInt32] = []               // per upper level: [count, n0 … n(maxM-1)]
     var slotOfLabel: [Int32] = []
+    /// Every node's label equals its slot (a build without updates): filters need no translation.
+    var labelsAreSlots = true
     var entryPoint: Int32 = -1
     var maxLevel = 0
     var rngState: UInt64
@@ -116,6 +147,7 @@ public final class HNSWIndex: @unchecked Sendable {
         vectors.deallocate()
         vectors = v
         let l = UnsafeMutablePointer<UInt32>.allocate(capacity: newCap * (maxM0 + 1))
+        l.initialize(repeating: 0, count: newCap * (maxM0 + 1))   // unused link slots serialise as zeros
         l.update(from: links0, count: count * (maxM0 + 1))
         links0.deallocate()
         links0 = l
@@ -182,6 +214,7 @@ public final class HNSWIndex: @unchecked Sendable {
             slotOfLabel += [Int32](repeating: -1, count: Int(label) + 1 - slotOfLabel.count)
         }
         slotOfLabel[Int(label)] = Int32(slot)
+        if Int(label) != slot { labelsAreSlots = false }
         count += 1
 
         guard entryPoint >= 0 else {
@@ -298,7 +331,7 @@ public final class HNSWIndex: @unchecked Sendable {
     /// filtered search); the planner keeps this for selectivities where that ends quickly.
     func searchLayer(
         _ q: UnsafePointer<Float>, entry: Int, ef: Int, level: Int,
-        accept: ((Int) -> Bool)?, stats: inout HNSWSearchStats
+        accept: ((Int) -> Bool)?, guard limits: FilterGuard? = nil, stats: inout HNSWSearchStats
     ) -> DistanceHeap {
         let visited = borrowVisited()
         defer { giveBack(visited) }
@@ -312,6 +345,7 @@ public final class HNSWIndex: @unchecked Sendable {
         if accept?(entry) ?? true {
             results.push(d0, UInt32(entry))
             bound = d0
+            stats.allowedInProbe += 1
         }
         let fresh = UnsafeMutablePointer<UInt32>.allocate(capacity: maxM0 + 1)
         defer { fresh.deallocate() }
@@ -341,9 +375,22 @@ public final class HNSWIndex: @unchecked Sendable {
                     if j + 1 < freshCount { fdb_prefetch_range(vector(Int(fresh[j + 1])), dimension * 4) }
                     let dn = metric.distance(q, vector(nb), dimension)
                     stats.distanceComputations += 1
+                    let allowed = accept?(nb) ?? true
+                    if let limits {
+                        if allowed && stats.distanceComputations <= limits.probeWindow { stats.allowedInProbe += 1 }
+                        if stats.distanceComputations == limits.probeWindow,
+                           Double(stats.allowedInProbe) < limits.minProbeShare * Double(limits.probeWindow) {
+                            stats.outcome = .sparseNeighbourhood
+                            return
+                        }
+                        if stats.distanceComputations >= limits.maxDistanceComputations {
+                            stats.outcome = .overBudget
+                            return
+                        }
+                    }
                     if results.count < ef || dn < bound {
                         candidates.push(dn, UInt32(nb))
-                        if accept?(nb) ?? true {
+                        if allowed {
                             results.push(dn, UInt32(nb))
                             if results.count > ef { results.pop() }
                             bound = results.top.distance
@@ -356,7 +403,10 @@ public final class HNSWIndex: @unchecked Sendable {
     }
 
     /// Approximate k nearest live nodes; with `filter`, only labels in it.
-    public func search(_ query: [Float], k: Int, ef: Int? = nil, filter: Bitset? = nil) -> (hits: [HNSWHit], stats: HNSWSearchStats) {
+    /// With `guard`, a filtered search may stop early (see `HNSWSearchStats.outcome`); its
+    /// hits are then incomplete and the caller should scan.
+    public func search(_ query: [Float], k: Int, ef: Int? = nil, filter: Bitset? = nil,
+                       guard limits: FilterGuard? = nil) -> (hits: [HNSWHit], stats: HNSWSearchStats) {
         precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
         var stats = HNSWSearchStats()
         guard entryPoint >= 0, k > 0 else { return ([], stats) }
@@ -370,16 +420,31 @@ public final class HNSWIndex: @unchecked Sendable {
             }
             let accept: ((Int) -> Bool)?
             if let filter {
-                accept = { [labels, deleted] s in !deleted[s] && filter.contains(Int(labels[s])) }
+                // The filter speaks labels; the search visits slots. Looking up labels[s] per
+                // visited node costs a cache miss, so translate the filter to slots once.
+                let allowed = slotFilter(filter)
+                accept = { s in allowed.contains(s) }
             } else if deletedCount > 0 {
                 accept = { [deleted] s in !deleted[s] }
             } else {
                 accept = nil
             }
-            let found = searchLayer(qp, entry: cur, ef: max(ef ?? parameters.efSearch, k), level: 0, accept: accept, stats: &stats)
+            let found = searchLayer(qp, entry: cur, ef: max(ef ?? parameters.efSearch, k), level: 0, accept: accept, guard: filter == nil ? nil : limits, stats: &stats)
             return found.sortedAscending().prefix(k).map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
         }
         return (hits, stats)
+    }
+
+    /// The live slots whose labels are in `filter`.
+    func slotFilter(_ filter: Bitset) -> Bitset {
+        if labelsAreSlots && deletedCount == 0 { return filter }
+        var slots = Bitset(capacity: count)
+        slotOfLabel.withUnsafeBufferPointer { map in
+            filter.forEach { label in
+                if label < map.count, map[label] >= 0 { slots.insert(Int(map[label])) }
+            }
+        }
+        return slots
     }
 
     /// Exact k nearest live nodes by scanning (all of them, or the labels in `filter`).

@@ -68,6 +68,7 @@ final class FilteredRecallTests: XCTestCase {
             // Anti-correlated: only records from the two clusters after the query's own (~10%).
             ("anti-correlated 10%", { cl in "cluster IN (\((cl + 1) % 20), \((cl + 2) % 20))" }),
             ("anti-correlated 2%", { cl in "cluster = \((cl + 7) % 20) AND bucket < 400" }),
+            ("anti-correlated 50%", { cl in "cluster IN (\((1...10).map { String((cl + $0) % 20) }.joined(separator: ", ")))" }),
         ]
         for (name, f) in cases {
             for (plannerName, planner) in [("planner", QueryPlanner()), ("graph", QueryPlanner.forcingGraph)] {
