@@ -1,7 +1,8 @@
 // Child process for the crash test: writes batches into a data directory and prints each
 // acknowledged write, one line per commit, until it is killed.
 //   crash-writer <data-dir> <seed>
-// Lines: "U id id …" after an upsert commits, "D id" after a delete commits.
+// Lines: "U id id …" after an upsert commits; "d id" before a delete starts and "D id" after
+// it commits (a kill between the two leaves that id's fate open).
 import Foundation
 import FragranceStore
 
@@ -43,6 +44,7 @@ while true {
     out.write(Data(("U " + ids.joined(separator: " ") + "\n").utf8))
     written += ids
     if rng.next() % 4 == 0, let victim = written.randomElement() {
+        out.write(Data("d \(victim)\n".utf8))
         try c.delete([victim])
         out.write(Data("D \(victim)\n".utf8))
     }
