@@ -180,19 +180,20 @@ for (name, filter) in cases where only == nil || only == name {
         say(String(format: "%-18@ | %-21@ | %-4d | %9.3f | %8.0f | %8.0f", name as NSString, g.paths.sorted().joined(separator: "+") as NSString, ef, recall(g.results, exact.results), g.qps, g.dist))
     }
     let auto = try run(filter, ef: nil, planner: QueryPlanner())
-    say(String(format: "%-18@ | %-21@ | %-4d | %9.3f | %8.0f | %8.0f", name as NSString, ("planner:" + auto.paths.sorted().joined(separator: "+")) as NSString, 64, recall(auto.results, exact.results), auto.qps, auto.dist))
+    say(String(format: "%-18@ | %-21@ | %-4d | %9.3f | %8.0f | %8.0f", name as NSString, ("planner:" + auto.paths.sorted().joined(separator: "+")) as NSString, c.config.hnsw.efSearch, recall(auto.results, exact.results), auto.qps, auto.dist))
 }
 
 // Planner calibration: time both paths at ef=64 across selectivities.
 if only != nil { exit(0) }
-say("\nplanner crossover at ef=64: exact scan vs filtered graph (QPS)")
-say("allowed  | exact QPS | graph QPS | graph dist/query | exact/graph cost | implied factor c²/(ef·n)")
+let ef0 = c.config.hnsw.efSearch
+say("\nplanner crossover at the default ef \(ef0): exact scan vs filtered graph (QPS)")
+say("allowed  | exact QPS | graph QPS | graph dist/query | graph/exact speed | c²/(ef·n)")
 for t in [4.99, 4.95, 4.9, 4.8, 4.6, 4.4, 4.2, 4.0, 3.5, 3.0] {
     let f: (Int) -> String = { _ in "rating >= \(t)" }
     let allowed = try c.count(filter: f(0))
-    let e = try run(f, ef: 64, planner: QueryPlanner(), exact: true)
-    let g = try run(f, ef: 64, planner: graph)
+    let e = try run(f, ef: ef0, planner: QueryPlanner(), exact: true)
+    let g = try run(f, ef: ef0, planner: graph)
     say(String(format: "%8d | %9.0f | %9.0f | %16.0f | %16.2f | %.2f", allowed, e.qps, g.qps, g.dist, g.qps / e.qps,
-                 Double(allowed) * Double(allowed) / (64 * Double(args.n))))
+                 Double(allowed) * Double(allowed) / (Double(ef0) * Double(args.n))))
 }
 try db.close()

@@ -53,15 +53,7 @@ public final class Collection: @unchecked Sendable {
         try sql.statement("SELECT rid, id\(cols) FROM \(tables.records)").forEachRow { row in
             let rid = UInt32(row.int(0))
             var r = Record(id: row.text(1) ?? "")
-            for (i, f) in scalars.enumerated() {
-                let c = Int32(i + 2)
-                if row.isNull(c) { continue }
-                switch f.type {
-                case .int: r.attributes[f.name] = .int(row.int(c))
-                case .float: r.attributes[f.name] = .float(row.double(c))
-                default: r.attributes[f.name] = .string(row.text(c) ?? "")
-                }
-            }
+            row.readScalars(scalars, from: 2, into: &r)
             records[rid] = r
         }
         for f in tables.setFields {
@@ -384,15 +376,7 @@ public final class Collection: @unchecked Sendable {
         var record: Record?
         try sql.statement("SELECT id, vector\(cols) FROM \(tables.records) WHERE rid = ?").forEachRow(.int(Int64(rid))) { row in
             var r = Record(id: row.text(0) ?? "", vector: row.floats(1))
-            for (i, f) in fields.enumerated() {
-                let c = Int32(i + 2)
-                if row.isNull(c) { continue }
-                switch f.type {
-                case .int: r.attributes[f.name] = .int(row.int(c))
-                case .float: r.attributes[f.name] = .float(row.double(c))
-                default: r.attributes[f.name] = .string(row.text(c) ?? "")
-                }
-            }
+            row.readScalars(fields, from: 2, into: &r)
             record = r
         }
         guard var r = record else { return nil }
@@ -426,6 +410,21 @@ public final class Collection: @unchecked Sendable {
         lock.read {
             Stats(records: attributes.liveCount, graphNodes: index.count, tombstones: index.deletedCount,
                   indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - savedSeq)
+        }
+    }
+}
+
+extension Statement.Row {
+    /// Scalar and text attribute columns, in `fields` order from column `first`.
+    func readScalars(_ fields: [FieldSchema], from first: Int32, into r: inout Record) {
+        for (i, f) in fields.enumerated() {
+            let c = first + Int32(i)
+            if isNull(c) { continue }
+            switch f.type {
+            case .int: r.attributes[f.name] = .int(int(c))
+            case .float: r.attributes[f.name] = .float(double(c))
+            default: r.attributes[f.name] = .string(text(c) ?? "")
+            }
         }
     }
 }

@@ -63,8 +63,10 @@ public struct SearchResult: Sendable {
 /// holds ef allowed results, so it computes about `graphCostFactor · ef / s` distances at
 /// selectivity s = c / n. Exact is chosen when c ≤ graphCostFactor · ef · n / c, i.e. when
 /// c² ≤ graphCostFactor · ef · n. The factor is measured by `index-bench` (its "planner
-/// crossover" table; Benchmarks/README.md): on 100k × 384-d the two paths cost the same at
-/// about 5,000 allowed records with ef 64, so c²/(ef·n) ≈ 4.
+/// crossover" table; Benchmarks/README.md): on 100k × 384-d, at ef 64 and at the default
+/// 128, exact was 2-3x faster at 4,929 allowed records and graph 1.4-2x faster at 9,933, so
+/// they cross near 7,000: c²/(ef·n) ≈ 4 at ef 128. (Runs on the shared 2-core machine
+/// differed by up to 2x, so the factor is rounded towards exact, whose recall is 1.)
 ///
 /// A filtered graph search runs under a `FilterGuard`: if the query's neighbourhood holds less
 /// than half the collection's share of allowed records (the filter is anti-correlated with

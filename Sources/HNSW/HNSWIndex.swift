@@ -6,14 +6,16 @@ import Darwin
 import CKernels
 import Synchronization
 
-/// Build and query parameters. Defaults follow hnswlib's common choices for 384-d text vectors.
+/// Build and query parameters. ef_search 128 is the smallest power of two that keeps
+/// recall@10 ≥ 0.95 unfiltered on 100k × 384-d clustered vectors (index-bench: 0.934 at 64,
+/// 0.983 at 128).
 public struct HNSWParameters: Sendable, Codable, Equatable {
     public var m: Int
     public var efConstruction: Int
     public var efSearch: Int
     public var seed: UInt64
 
-    public init(m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64, seed: UInt64 = 42) {
+    public init(m: Int = 16, efConstruction: Int = 200, efSearch: Int = 128, seed: UInt64 = 42) {
         self.m = m
         self.efConstruction = efConstruction
         self.efSearch = efSearch

@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import FragranceStore
 import HNSW
@@ -233,6 +234,39 @@ final class CollectionTests: XCTestCase {
             total += Double(Set(got).intersection(truth).count) / 10
         }
         XCTAssertGreaterThanOrEqual(total / 40, 0.95)
+    }
+
+    func testConcurrentSearchesDuringWritesSeeOnlyWholeRecords() throws {
+        let db = try open()
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let records = Synthetic.records(count: 1200, dim: dim)
+        try c.upsert(Array(records.prefix(400)))
+        let known = Set(records.map(\.id))
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            do {
+                if worker == 0 {
+                    for start in stride(from: 400, to: 1200, by: 50) {
+                        try c.upsert(Array(records[start..<(start + 50)]))
+                        try c.delete(["p\(start - 400)"])
+                    }
+                } else {
+                    for i in 0..<300 {
+                        let r = try c.search(SearchRequest(vector: records[i % 1200].vector!, k: 5, filter: i % 2 == 0 ? "year > 1970" : nil))
+                        if r.hits.count != 5 { failures.withLock { $0.append("\(r.hits.count) hits") } }
+                        if r.hits.map(\.distance) != r.hits.map(\.distance).sorted() { failures.withLock { $0.append("unsorted hits") } }
+                        if let bad = r.hits.first(where: { !known.contains($0.id) }) { failures.withLock { $0.append("unknown id \(bad.id)") } }
+                    }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(c.count, 1200 - 16)
+        XCTAssertEqual(c.stats.records, 1184)
+        XCTAssertNil(try c.get("p50"))
+        XCTAssertFalse(try c.search(SearchRequest(vector: records[50].vector!, k: 10)).hits.contains { $0.id == "p50" })
     }
 
     func testSnapshotRestoresAnEqualCollectionAndRejectsDamage() throws {
