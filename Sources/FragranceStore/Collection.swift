@@ -18,6 +18,9 @@ public final class Collection: @unchecked Sendable {
     var appliedSeq: Int64 = 0
     var savedSeq: Int64 = 0
     var isDropped = false
+    /// Bumped by every write; cached filter results are valid for one generation.
+    var generation: UInt64 = 0
+    let filterCache = FilterCache()
     public private(set) var openReport = OpenReport()
 
     /// How the index came to be at open: loaded, caught up, or rebuilt (and why).
@@ -204,6 +207,7 @@ public final class Collection: @unchecked Sendable {
                 index.insert(r.vector!, label: rid)
             }
             if !assigned.isEmpty { appliedSeq = lastSeq }
+            generation &+= 1
             try maintain()
             return result
         }
@@ -269,6 +273,7 @@ public final class Collection: @unchecked Sendable {
                 forget(rid)
             }
             appliedSeq = lastSeq
+            generation &+= 1
             try maintain()
             return rids.count
         }
@@ -327,6 +332,7 @@ public final class Collection: @unchecked Sendable {
                 remember(rid, r.id)
             }
             index = graph
+            generation &+= 1
             try saveIndex()
         }
     }
@@ -342,16 +348,24 @@ public final class Collection: @unchecked Sendable {
     /// Records matching a filter (all records without one).
     public func count(filter: String?) throws -> Int {
         guard let filter else { return count }
-        let expr = try FilterParser.parse(filter)
-        return try lock.read { try attributes.evaluate(expr).allowed.count }
+        return try lock.read { try evaluate(filter).allowed.count }
+    }
+
+    /// The records a filter allows, from the cache when this generation already evaluated it.
+    /// Called with the read lock held.
+    func evaluate(_ filter: String, cached: Bool = true) throws -> AttributeIndex.Evaluation {
+        guard cached else { return try attributes.evaluate(try FilterParser.parse(filter)) }
+        if let hit = filterCache.lookup(filter, generation: generation) { return hit }
+        let e = try attributes.evaluate(try FilterParser.parse(filter))
+        filterCache.store(filter, generation: generation, e)
+        return e
     }
 
     /// Ids of records matching a filter, in insertion order, at most `limit`.
     public func ids(matching filter: String, limit: Int = .max) throws -> [String] {
-        let expr = try FilterParser.parse(filter)
-        return try lock.read {
+        try lock.read {
             var out: [String] = []
-            let allowed = try attributes.evaluate(expr).allowed
+            let allowed = try evaluate(filter).allowed
             for rid in allowed.members {
                 if out.count >= limit { break }
                 if let id = idOfRid[rid] { out.append(id) }

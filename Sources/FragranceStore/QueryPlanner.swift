@@ -83,6 +83,8 @@ public struct QueryPlanner: Sendable {
     public var anticorrelationRatio = 0.5
     /// Off only to measure the raw filtered graph search (index-bench).
     public var guardsFilteredSearch = true
+    /// Reuse the evaluation of a filter text seen since the last write (off: measure the cold cost).
+    public var usesFilterCache = true
 
     public init() {}
 
@@ -100,15 +102,14 @@ extension Collection {
         guard request.vector.allSatisfy(\.isFinite) else { throw StoreError(.badRequest, "query vector has a NaN or infinite component") }
         guard (1...10_000).contains(request.k) else { throw StoreError(.badRequest, "k must be 1 to 10000, got \(request.k)") }
         if let ef = request.ef, !(1...10_000).contains(ef) { throw StoreError(.badRequest, "ef must be 1 to 10000, got \(ef)") }
-        let expr = try request.filter.map(FilterParser.parse)
 
         return try lock.read {
             let n = attributes.liveCount
             let ef = max(request.ef ?? config.hnsw.efSearch, request.k)
             var allowed: Bitset?
             var estimated = Double(n), candidates = n
-            if let expr {
-                let e = try attributes.evaluate(expr)
+            if let filter = request.filter {
+                let e = try evaluate(filter, cached: planner.usesFilterCache)
                 allowed = e.allowed
                 estimated = e.estimated
                 candidates = e.allowed.count

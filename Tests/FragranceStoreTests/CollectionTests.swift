@@ -75,6 +75,29 @@ final class CollectionTests: XCTestCase {
         XCTAssertEqual(try c.get("p0")?.attributes["brand"], .string("Second"))
     }
 
+    func testRepeatedFiltersSeeEveryWrite() throws {
+        let c = try open().createCollection(CollectionConfig(name: "p", dimension: dim))
+        let records = Synthetic.records(count: 100, dim: dim)
+        try c.upsert(records)
+        let filter = "family = 'chypre' AND year >= 1950"
+        let before = try c.count(filter: filter)
+        XCTAssertEqual(try c.count(filter: filter), before, "a cached answer")
+        var r = records[0]
+        r.id = "new"
+        r.attributes["family"] = .string("Chypre")
+        r.attributes["year"] = .int(2000)
+        try c.upsert([r])
+        XCTAssertEqual(try c.count(filter: filter), before + 1, "an insert invalidates cached filters")
+        XCTAssertTrue(try c.search(SearchRequest(vector: r.vector!, k: 1, filter: filter)).hits.map(\.id) == ["new"])
+        r.attributes["family"] = .string("woody")
+        try c.upsert([r])
+        XCTAssertEqual(try c.count(filter: filter), before, "an update invalidates cached filters")
+        let victim = try c.ids(matching: filter).first!
+        try c.delete([victim])
+        XCTAssertEqual(try c.count(filter: filter), before - 1, "a delete invalidates cached filters")
+        XCTAssertFalse(try c.ids(matching: filter).contains(victim))
+    }
+
     func testValuesAreNormalisedOnTheWayIn() throws {
         let c = try open().createCollection(CollectionConfig(name: "p", dimension: 2))
         try c.upsert([Record(id: "x", vector: [1, 0], attributes: [
