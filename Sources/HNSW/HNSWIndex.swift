@@ -334,12 +334,12 @@ public final class HNSWIndex: @unchecked Sendable {
     func searchLayer(
         _ q: UnsafePointer<Float>, entry: Int, ef: Int, level: Int,
         accept: ((Int) -> Bool)?, guard limits: FilterGuard? = nil, stats: inout HNSWSearchStats
-    ) -> DistanceHeap {
+    ) -> MaxHeap {
         let visited = borrowVisited()
         defer { giveBack(visited) }
         let gen = visited.generation
-        var candidates = DistanceHeap(isMax: false, capacity: ef * 4)
-        var results = DistanceHeap(isMax: true, capacity: ef + 1)
+        var candidates = MinHeap(capacity: ef * 4)
+        var results = MaxHeap(capacity: ef + 1)
         let d0 = metric.distance(q, vector(entry), dimension)
         stats.distanceComputations += 1
         candidates.push(d0, UInt32(entry))
@@ -361,8 +361,8 @@ public final class HNSWIndex: @unchecked Sendable {
                 let list: [UInt32] = level == 0 ? [] : neighbors(Int(c), level: level)
                 let p0 = level0(Int(c))
                 let n = level == 0 ? Int(p0[0]) : list.count
-                // Unvisited neighbours first, then their distances, each vector prefetched one
-                // step ahead (hnswlib's pattern: a hint per vector, not a flood).
+                // Unvisited neighbours first, then their distances, each vector prefetched two
+                // steps ahead so that two vectors are in flight while one is computed.
                 var freshCount = 0
                 for j in 0..<n {
                     let nb = Int(level == 0 ? p0[1 + j] : list[j])
@@ -371,10 +371,10 @@ public final class HNSWIndex: @unchecked Sendable {
                     fresh[freshCount] = UInt32(nb)
                     freshCount += 1
                 }
-                if freshCount > 0 { fdb_prefetch_range(vector(Int(fresh[0])), dimension * 4) }
+                for j in 0..<min(freshCount, 2) { fdb_prefetch_range(vector(Int(fresh[j])), dimension * 4) }
                 for j in 0..<freshCount {
                     let nb = Int(fresh[j])
-                    if j + 1 < freshCount { fdb_prefetch_range(vector(Int(fresh[j + 1])), dimension * 4) }
+                    if j + 2 < freshCount { fdb_prefetch_range(vector(Int(fresh[j + 2])), dimension * 4) }
                     let dn = metric.distance(q, vector(nb), dimension)
                     stats.distanceComputations += 1
                     let allowed = accept?(nb) ?? true
@@ -455,7 +455,7 @@ public final class HNSWIndex: @unchecked Sendable {
         var stats = HNSWSearchStats()
         guard k > 0 else { return ([], stats) }
         let q = metric.prepare(query)
-        var top = DistanceHeap(isMax: true, capacity: k + 1)
+        var top = MaxHeap(capacity: k + 1)
         var worst = Float.infinity
         var computed = 0
         q.withUnsafeBufferPointer { qb in

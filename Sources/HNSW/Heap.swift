@@ -1,48 +1,56 @@
-/// A binary heap of (distance, slot) pairs; `isMax` picks the order. Small and branch-light
-/// because the search loop lives in it.
-struct DistanceHeap {
-    private(set) var items: [(distance: Float, slot: UInt32)] = []
-    let isMax: Bool
+/// Which end of a heap comes out first. A type parameter rather than a stored flag, so the
+/// comparison in the search loop's hottest code is a single instruction.
+protocol HeapOrder { static func before(_ a: Float, _ b: Float) -> Bool }
+enum NearestFirst: HeapOrder { @inline(__always) static func before(_ a: Float, _ b: Float) -> Bool { a < b } }
+enum FarthestFirst: HeapOrder { @inline(__always) static func before(_ a: Float, _ b: Float) -> Bool { a > b } }
 
-    init(isMax: Bool, capacity: Int = 0) {
-        self.isMax = isMax
-        items.reserveCapacity(capacity)
-    }
+typealias MinHeap = DistanceHeap<NearestFirst>
+typealias MaxHeap = DistanceHeap<FarthestFirst>
+
+/// A binary heap of (distance, slot) pairs.
+struct DistanceHeap<Order: HeapOrder> {
+    private(set) var items: [(distance: Float, slot: UInt32)] = []
+
+    init(capacity: Int = 0) { items.reserveCapacity(capacity) }
 
     var count: Int { items.count }
     var isEmpty: Bool { items.isEmpty }
     var top: (distance: Float, slot: UInt32) { items[0] }
 
     @inline(__always)
-    private func before(_ a: Float, _ b: Float) -> Bool { isMax ? a > b : a < b }
-
     mutating func push(_ distance: Float, _ slot: UInt32) {
         items.append((distance, slot))
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) >> 1
-            guard before(items[i].distance, items[p].distance) else { break }
-            items.swapAt(i, p)
-            i = p
+        items.withUnsafeMutableBufferPointer { h in
+            var i = h.count - 1
+            let x = h[i]
+            while i > 0 {
+                let p = (i - 1) >> 1
+                guard Order.before(x.distance, h[p].distance) else { break }
+                h[i] = h[p]
+                i = p
+            }
+            h[i] = x
         }
     }
 
-    @discardableResult
+    @discardableResult @inline(__always)
     mutating func pop() -> (distance: Float, slot: UInt32) {
         let first = items[0]
         let last = items.removeLast()
         if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            let n = items.count
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < n && before(items[l].distance, items[m].distance) { m = l }
-                if r < n && before(items[r].distance, items[m].distance) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
+            items.withUnsafeMutableBufferPointer { h in
+                let n = h.count
+                var i = 0
+                while true {
+                    let l = 2 * i + 1
+                    if l >= n { break }
+                    let r = l + 1
+                    let m = r < n && Order.before(h[r].distance, h[l].distance) ? r : l
+                    guard Order.before(h[m].distance, last.distance) else { break }
+                    h[i] = h[m]
+                    i = m
+                }
+                h[i] = last
             }
         }
         return first
