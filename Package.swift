@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "fragrancedb", targets: ["fragrancedb"]),
         .library(name: "FragranceStore", targets: ["FragranceStore"]),
         .library(name: "HNSW", targets: ["HNSW"]),
+        .library(name: "Embedding", targets: ["Embedding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -23,6 +24,7 @@ let package = Package(
         // 10-50x slower. (unsafeFlags are fine in a root package.)
         .target(name: "CKernels"),
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "Embedding", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FragranceStore", dependencies: ["HNSW", "CSQLite", "CZstd"]),
         .executableTarget(
             name: "fragrancedb",
@@ -33,7 +35,9 @@ let package = Package(
         .executableTarget(name: "crash-writer", dependencies: ["FragranceStore"], path: "Tests/CrashWriter"),
         .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW"], path: "Benchmarks/IndexBench"),
 
+        .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW"]),
     ]
 )

@@ -1,0 +1,91 @@
+import Foundation
+import XCTest
+@testable import Embedding
+
+/// all-MiniLM-L6-v2 against the golden outputs of sentence-transformers (shared/golden).
+final class GoldenTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var modelDirectory: URL {
+        ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? repo.appendingPathComponent("models/all-MiniLM-L6-v2")
+    }
+    static let golden = repo.deletingLastPathComponent().appendingPathComponent("shared/golden/minilm_golden.jsonl")
+
+    struct Line: Decodable {
+        var id: Int
+        var category: String
+        var text: String
+        var input_ids: [Int32]
+        var embedding: [Float]
+    }
+
+    nonisolated(unsafe) static var embedder: TextEmbedder?
+
+    func loadEmbedder() throws -> TextEmbedder {
+        if let e = Self.embedder { return e }
+        // Not skipped when missing: tools/setup fetches the model before the tests run.
+        let e = try TextEmbedder(directory: Self.modelDirectory)
+        Self.embedder = e
+        return e
+    }
+
+    func goldenLines() throws -> [Line] {
+        let text = try String(contentsOf: Self.golden, encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+    }
+
+    func testEveryGoldenInputTokenisesExactly() throws {
+        let e = try loadEmbedder()
+        let lines = try goldenLines()
+        XCTAssertEqual(lines.count, 70)
+        for l in lines {
+            XCTAssertEqual(e.tokenizer.encode(l.text), l.input_ids, "input \(l.id) (\(l.category)): \(l.text.debugDescription)")
+        }
+    }
+
+    func testEveryGoldenEmbeddingMatchesInOneBatchedCall() throws {
+        let e = try loadEmbedder()
+        let lines = try goldenLines()
+        let vectors = e.embed(lines.map(\.text), batchSize: 32)
+        var worstCosine: Float = 1, worstDiff: Float = 0
+        defer { print("golden: worst cosine \(worstCosine), worst max |diff| \(worstDiff) over \(lines.count) inputs") }
+        for (l, v) in zip(lines, vectors) {
+            XCTAssertEqual(v.count, 384)
+            var dot: Float = 0, maxDiff: Float = 0
+            for j in 0..<384 {
+                dot += v[j] * l.embedding[j]
+                maxDiff = max(maxDiff, abs(v[j] - l.embedding[j]))
+            }
+            worstCosine = min(worstCosine, dot)
+            worstDiff = max(worstDiff, maxDiff)
+            XCTAssertGreaterThanOrEqual(dot, 0.9999, "input \(l.id) (\(l.category)) cosine")
+            XCTAssertLessThan(maxDiff, 1e-4, "input \(l.id) (\(l.category)) max |diff|")
+        }
+    }
+
+    func testBatchingDoesNotChangeVectors() throws {
+        let e = try loadEmbedder()
+        let texts = try goldenLines().prefix(12).map(\.text)
+        let batched = e.embed(texts, batchSize: 5)
+        for (t, b) in zip(texts, batched) {
+            let single = e.embed(t)
+            XCTAssertLessThan(zip(single, b).map { abs($0 - $1) }.max()!, 1e-5, t)
+        }
+    }
+
+    func testMissingOrBrokenModelFilesAreClearErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-model-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertThrowsError(try TextEmbedder(directory: dir)) { error in
+            XCTAssertTrue("\(error)".contains("tools/setup"), "\(error)")
+        }
+        try FileManager.default.copyItem(at: Self.modelDirectory.appendingPathComponent("vocab.txt"), to: dir.appendingPathComponent("vocab.txt"))
+        for bad in [Data([1, 2, 3]), Data(repeating: 0xFF, count: 64), Data("\u{10}\0\0\0\0\0\0\0{\"a\":1}".utf8)] {
+            try bad.write(to: dir.appendingPathComponent("model.safetensors"))
+            XCTAssertThrowsError(try TextEmbedder(directory: dir)) { error in
+                XCTAssertTrue("\(error)".contains("unusable"), "\(error)")
+            }
+        }
+    }
+}
