@@ -25,10 +25,10 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Embedding", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "FragranceStore", dependencies: ["HNSW", "CSQLite", "CZstd"]),
+        .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd"]),
         .executableTarget(
             name: "fragrancedb",
-            dependencies: ["FragranceStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FragranceStore", "Embedding", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.
@@ -38,6 +38,6 @@ let package = Package(
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
-        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW"]),
+        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),
     ]
 )

@@ -178,8 +178,23 @@ public final class Collection: @unchecked Sendable {
     /// first, and nothing is stored unless all are.
     @discardableResult
     public func upsert(_ records: [Record]) throws -> WriteResult {
-        let normalised = try records.map {
-            try config.schema.normalise($0, dimension: config.dimension, requireVector: true)
+        var normalised = try records.map {
+            try config.schema.normalise($0, dimension: config.dimension, requireVector: config.embedder == nil)
+        }
+        // Embed outside the lock: it is the slow part of a write.
+        let missing = normalised.indices.filter { normalised[$0].vector == nil }
+        if !missing.isEmpty {
+            let fields = config.textFieldsToEmbed
+            let texts = try missing.map { i -> String in
+                let parts = fields.compactMap { f -> String? in
+                    if case .string(let s) = normalised[i].attributes[f], !s.isEmpty { return s } else { return nil }
+                }
+                guard !parts.isEmpty else {
+                    throw StoreError(.badRecord, "record '\(normalised[i].id)': no vector and no text in \(fields.joined(separator: ", ")) to embed")
+                }
+                return parts.joined(separator: ". ")
+            }
+            for (i, v) in zip(missing, try embed(texts)) { normalised[i].vector = v }
         }
         return try lock.write {
             try checkOpen()
@@ -334,6 +349,21 @@ public final class Collection: @unchecked Sendable {
             index = graph
             generation &+= 1
             try saveIndex()
+        }
+    }
+
+    /// Vectors for texts from the collection's embedder (the shared, lazily loaded model).
+    func embed(_ texts: [String]) throws -> [[Float]] {
+        guard let name = config.embedder else {
+            throw StoreError(.badRequest, "collection '\(config.name)' has no embedder: send vectors, not text")
+        }
+        guard let models = db.options.models else {
+            throw StoreError(.modelUnavailable, "collection '\(config.name)' embeds with \(name), but no model directory is configured")
+        }
+        do {
+            return try models.embed(texts)
+        } catch {
+            throw StoreError(.modelUnavailable, "\(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import HNSW
 
@@ -14,6 +15,8 @@ public final class Database: @unchecked Sendable {
         public var compactionRatio = 0.2
         /// …and at least this many.
         public var compactionMinDeleted = 256
+        /// The embedding model, for collections whose `embedder` is `minilm`; loaded on first use.
+        public var models: ModelRegistry?
         public init() {}
     }
 
@@ -128,16 +131,26 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
     public var schema: CollectionSchema
     public var hnsw: HNSWParameters
     /// Which embedder fills vectors from text (`minilm`), or nil when clients send vectors.
+    /// Fixed at creation, so one collection never mixes vector spaces.
     public var embedder: String?
+    /// Text fields whose values (joined by ". ") are embedded when a record comes without a
+    /// vector; all text fields when nil.
+    public var embedFields: [String]?
 
     public init(name: String, dimension: Int, metric: Metric = .cosine, schema: CollectionSchema = .perfume,
-                hnsw: HNSWParameters = .init(), embedder: String? = nil) {
+                hnsw: HNSWParameters = .init(), embedder: String? = nil, embedFields: [String]? = nil) {
         self.name = name
         self.dimension = dimension
         self.metric = metric
         self.schema = schema
         self.hnsw = hnsw
         self.embedder = embedder
+        self.embedFields = embedFields
+    }
+
+    /// The text fields a record's vector is computed from.
+    var textFieldsToEmbed: [String] {
+        embedFields ?? schema.fields.filter { $0.type == .text }.map(\.name)
     }
 
     func validate() throws {
@@ -150,6 +163,20 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
             throw StoreError(.badRequest, "ef_construction and ef_search must be 1 to 4096")
         }
         try schema.validate()
+        if let e = embedder {
+            guard e == TextEmbedder.name else {
+                throw StoreError(.badRequest, "unknown embedder '\(e)' (known: \(TextEmbedder.name), or none to send vectors)")
+            }
+            guard dimension == TextEmbedder.dimension else {
+                throw StoreError(.dimensionMismatch, "embedder \(e) makes \(TextEmbedder.dimension)-dimensional vectors, collection '\(name)' declares \(dimension)")
+            }
+            guard !textFieldsToEmbed.isEmpty else { throw StoreError(.badSchema, "embedder \(e) needs at least one text field to embed") }
+            for f in textFieldsToEmbed where schema.field(f)?.type != .text {
+                throw StoreError(.badSchema, "embed field '\(f)' is not a text field of the schema")
+            }
+        } else if embedFields != nil {
+            throw StoreError(.badSchema, "embed_fields needs an embedder")
+        }
     }
 }
 

@@ -2,7 +2,10 @@ import Foundation
 import HNSW
 
 public struct SearchRequest: Sendable {
+    /// The query vector; ignored when `text` is set.
     public var vector: [Float]
+    /// A text query, embedded with the collection's embedder.
+    public var text: String?
     public var k: Int
     /// Beam width for graph search; the collection's ef_search when nil.
     public var ef: Int?
@@ -10,6 +13,11 @@ public struct SearchRequest: Sendable {
     public var filter: String?
     /// Force an exact scan (ground truth, or when recall must be 1).
     public var exact: Bool
+
+    public init(text: String, k: Int = 10, ef: Int? = nil, filter: String? = nil, exact: Bool = false) {
+        self.init(vector: [], k: k, ef: ef, filter: filter, exact: exact)
+        self.text = text
+    }
 
     public init(vector: [Float], k: Int = 10, ef: Int? = nil, filter: String? = nil, exact: Bool = false) {
         self.vector = vector
@@ -95,7 +103,12 @@ public struct QueryPlanner: Sendable {
 }
 
 extension Collection {
-    public func search(_ request: SearchRequest, planner: QueryPlanner = .init()) throws -> SearchResult {
+    public func search(_ query: SearchRequest, planner: QueryPlanner = .init()) throws -> SearchResult {
+        var request = query
+        if let text = request.text {
+            guard text.utf8.count <= 65536 else { throw StoreError(.badRequest, "query text is over 64 KiB") }
+            request.vector = try embed([text])[0]
+        }
         guard request.vector.count == config.dimension else {
             throw StoreError(.dimensionMismatch, "query vector has \(request.vector.count) dimensions, collection '\(config.name)' has \(config.dimension)")
         }

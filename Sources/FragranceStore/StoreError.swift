@@ -10,6 +10,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
         case notFound = "NOT_FOUND"
         case alreadyExists = "EXISTS"
         case corrupt = "CORRUPT"
+        /// Text needs the embedding model and it is not installed (or not configured).
+        case modelUnavailable = "MODEL_UNAVAILABLE"
         case io = "IO"
     }
 

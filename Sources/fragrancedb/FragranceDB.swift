@@ -1,4 +1,5 @@
 import ArgumentParser
+import Embedding
 import Foundation
 import FragranceStore
 
@@ -15,8 +16,14 @@ struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "Data directory (created if missing).")
     var data: String = "data"
 
+    @Option(name: .long, help: "Embedding model directory (all-MiniLM-L6-v2; tools/setup fetches it). Default: $FRAGRANCEDB_MODEL_DIR or models/all-MiniLM-L6-v2.")
+    var modelDir: String?
+
     func open() throws -> Database {
-        do { return try Database(directory: URL(fileURLWithPath: data)) }
+        var options = Database.Options()
+        let model = modelDir ?? ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"] ?? "models/all-MiniLM-L6-v2"
+        options.models = ModelRegistry(directory: URL(fileURLWithPath: model))   // loaded on first use
+        do { return try Database(directory: URL(fileURLWithPath: data), options: options) }
         catch let e as StoreError { throw ValidationError("\(e)") }
     }
 }
