@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -26,9 +28,16 @@ let package = Package(
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Embedding", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd"]),
+        .target(name: "FragranceProtocol"),
+        .target(name: "FragranceServer", dependencies: [
+            "FragranceStore", "FragranceProtocol", "Embedding",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOExtras", package: "swift-nio-extras"),
+        ]),
         .executableTarget(
             name: "fragrancedb",
-            dependencies: ["FragranceStore", "Embedding", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FragranceStore", "FragranceServer", "Embedding", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.
@@ -38,6 +47,9 @@ let package = Package(
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
+        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore",
+                                                        .product(name: "NIOCore", package: "swift-nio"),
+                                                        .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),
     ]
 )

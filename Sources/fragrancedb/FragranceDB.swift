@@ -1,6 +1,7 @@
 import ArgumentParser
 import Embedding
 import Foundation
+import FragranceServer
 import FragranceStore
 
 @main
@@ -31,8 +32,10 @@ struct DataOptions: ParsableArguments {
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Open the data directory and serve it until SIGINT/SIGTERM.")
+    static let configuration = CommandConfiguration(abstract: "Serve a data directory over the line protocol until SIGINT/SIGTERM.")
     @OptionGroup var options: DataOptions
+    @Option(help: "TCP address to listen on (loopback unless you opt in).") var host = "127.0.0.1"
+    @Option(help: "TCP port of the line protocol.") var port = 7700
 
     func run() throws {
         let db = try options.open()
@@ -42,8 +45,13 @@ struct Serve: ParsableCommand {
             print("  \(name): \(c.count) records, dim \(c.config.dimension), \(c.config.metric.rawValue), index \(c.openReport.source.rawValue)"
                   + (c.openReport.rebuildReason.map { " (\($0))" } ?? ""))
         }
-        // The TCP protocol (port 7700) and HTTP API (port 8000) listeners are issues #4 and #5.
-        print("fragrancedb: storage open; network listeners are not built yet. Ctrl-C to stop.")
+        var config = LineServer.Configuration()
+        config.host = host
+        config.port = port
+        let server = LineServer(router: CommandRouter(database: db), configuration: config)
+        let bound = try server.start()
+        // The HTTP API (port 8000) is issue #5.
+        print("fragrancedb: line protocol on \(host):\(bound) (try: printf 'PING\\r\\n' | nc \(host) \(bound)). Ctrl-C to stop.")
         fflush(nil)
         let stop = DispatchSemaphore(value: 0)
         signal(SIGINT, SIG_IGN)
@@ -56,6 +64,7 @@ struct Serve: ParsableCommand {
         }
         stop.wait()
         sources.forEach { $0.cancel() }
+        server.stop()
         try db.close()
         print("fragrancedb: index files saved, stopped.")
     }

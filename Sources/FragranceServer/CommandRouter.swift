@@ -1,0 +1,253 @@
+import Embedding
+import FragranceProtocol
+import FragranceStore
+import Foundation
+import HNSW
+
+/// The command table of the line protocol (schemas/protocol.md): each command parses its
+/// arguments and calls the store. Runs off the event loops (storage work may block).
+public struct CommandRouter: Sendable {
+    public struct Limits: Sendable {
+        public var maxK = 1000
+        public var maxEf = 4096
+        public var maxBatch = 10_000
+        public init() {}
+    }
+
+    struct Command: Sendable {
+        var usage: String
+        var summary: String
+        var run: @Sendable (CommandRouter, ArraySlice<Token>) throws -> Reply
+    }
+
+    public let database: Database
+    public let limits: Limits
+    public var models: ModelRegistry? { database.options.models }
+
+    public init(database: Database, limits: Limits = .init()) {
+        self.database = database
+        self.limits = limits
+    }
+
+    /// Handles one request line. `close` is true after QUIT.
+    public func handle(line: String) -> (reply: Reply, close: Bool) {
+        do {
+            let tokens = try LineTokenizer.tokenize(line)
+            guard let first = tokens.first, case .word(let name) = first else {
+                return (.error(code: "SYNTAX", message: "expected a command name; try HELP"), false)
+            }
+            let upper = name.uppercased()
+            if upper == "QUIT" { return (.ok("bye"), true) }
+            guard let command = Self.commands[upper] else {
+                return (.error(code: "UNKNOWN_COMMAND", message: "unknown command '\(name)'; try HELP"), false)
+            }
+            return (try command.run(self, tokens.dropFirst()), false)
+        } catch let e as StoreError {
+            return (.error(code: e.code.rawValue, message: e.message), false)
+        } catch let e as ProtocolError {
+            return (.error(code: e.code, message: e.message), false)
+        } catch {
+            return (.error(code: "INTERNAL", message: "\(error)"), false)
+        }
+    }
+
+    static let order = ["PING", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "DEL", "COUNT", "SEARCH", "QUIT"]
+
+    static let commands: [String: Command] = [
+        "PING": Command(usage: "PING", summary: "liveness check; replies +PONG") { _, _ in .ok("PONG") },
+        "HELP": Command(usage: "HELP [command]", summary: "list commands, or one command's usage") { _, args in
+            if let name = args.first?.text.uppercased() {
+                if name == "QUIT" { return .lines([jsonText("QUIT — close the connection")]) }
+                guard let c = commands[name] else { throw ProtocolError("UNKNOWN_COMMAND", "no command '\(name)'") }
+                return .lines([jsonText("\(c.usage) — \(c.summary)")])
+            }
+            return .lines(order.map { n in n == "QUIT" ? jsonText("QUIT — close the connection") : jsonText("\(commands[n]!.usage) — \(commands[n]!.summary)") })
+        },
+        "INFO": Command(usage: "INFO", summary: "server, model and per-collection figures as one JSON line") { r, _ in
+            var collections: [[String: Any]] = []
+            for name in r.database.collectionNames {
+                guard let c = try? r.database.collection(name) else { continue }
+                let s = c.stats
+                collections.append(["name": name, "records": s.records, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
+                                    "embedder": c.config.embedder ?? NSNull(), "graph_nodes": s.graphNodes, "tombstones": s.tombstones,
+                                    "index_bytes": s.indexBytes])
+            }
+            var model: Any = NSNull()
+            if let m = r.models?.stats {
+                model = ["directory": m.directory, "loaded": m.loaded, "mapped_bytes": m.mappedBytes, "calls": m.calls,
+                         "texts_embedded": m.textsEmbedded, "load_seconds": m.loadSeconds, "last_error": m.lastError ?? NSNull()] as [String: Any]
+            }
+            return .lines([jsonText(["server": "fragrancedb", "collections": collections, "model": model] as [String: Any])])
+        },
+        "COLLECTIONS": Command(usage: "COLLECTIONS", summary: "one JSON line per collection") { r, _ in
+            .lines(try r.database.collectionNames.map { n in
+                let c = try r.database.collection(n)
+                return jsonText(["name": n, "records": c.count, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
+                                 "embedder": c.config.embedder ?? NSNull()] as [String: Any])
+            })
+        },
+        "CREATE": Command(usage: "CREATE <name> {\"dimension\": 384, \"metric\": \"cosine\", \"embedder\": \"minilm\", \"schema\": \"perfume\", \"m\": 16, \"ef_construction\": 200, \"ef_search\": 128}",
+                          summary: "create a collection") { r, args in
+            let name = try r.name(args, 0)
+            guard let json = args.dropFirst().first, case .json(let text) = json else {
+                throw ProtocolError("SYNTAX", "CREATE needs a JSON object after the name, e.g. {\"dimension\": 384}")
+            }
+            try r.database.createCollection(try collectionConfig(name: name, json: text))
+            return .ok("created \(name)")
+        },
+        "DROP": Command(usage: "DROP <name>", summary: "delete a collection and all its records") { r, args in
+            let name = try r.name(args, 0)
+            try r.database.dropCollection(name)
+            return .ok("dropped \(name)")
+        },
+        "UPSERT": Command(usage: "UPSERT <collection> {record} | [{record}, …]", summary: "insert or replace records by id, all or none") { r, args in
+            let c = try r.collection(args)
+            guard let json = args.dropFirst().first, case .json(let text) = json else {
+                throw ProtocolError("SYNTAX", "UPSERT needs a JSON record or array after the collection name")
+            }
+            let records = try Record.decodeList(json: text)
+            guard records.count <= r.limits.maxBatch else {
+                throw ProtocolError("TOO_LARGE", "\(records.count) records in one UPSERT; the limit is \(r.limits.maxBatch)")
+            }
+            let w = try c.upsert(records)
+            return .ok("inserted=\(w.inserted) updated=\(w.updated)")
+        },
+        "GET": Command(usage: "GET <collection> <id>", summary: "one record as JSON (without its vector)") { r, args in
+            let c = try r.collection(args)
+            guard let id = args.dropFirst().first?.text else { throw ProtocolError("SYNTAX", "GET needs a record id") }
+            guard let record = try c.get(id) else { throw StoreError(.notFound, "no record '\(id)' in '\(c.config.name)'") }
+            return .lines([jsonText(record.jsonObject())])
+        },
+        "DEL": Command(usage: "DEL <collection> <id> [id …]", summary: "delete records; replies how many existed") { r, args in
+            let c = try r.collection(args)
+            let ids = args.dropFirst().map(\.text)
+            guard !ids.isEmpty else { throw ProtocolError("SYNTAX", "DEL needs at least one id") }
+            return .ok("deleted=\(try c.delete(ids))")
+        },
+        "COUNT": Command(usage: "COUNT <collection> [FILTER \"<expression>\"]", summary: "records, or records matching a filter") { r, args in
+            let c = try r.collection(args)
+            let options = try SearchOptions(args.dropFirst(), allowed: ["FILTER"])
+            return .ok(String(try c.count(filter: options.filter)))
+        },
+        "SEARCH": Command(usage: "SEARCH <collection> TEXT \"<query>\" | VECTOR [..] [FILTER \"<expression>\"] [K n] [EF n] [EXACT] [EXPLAIN]",
+                          summary: "nearest records; one JSON line per hit, then the plan with EXPLAIN; VECTOR must come last") { r, args in
+            let c = try r.collection(args)
+            let o = try SearchOptions(args.dropFirst(), allowed: ["TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN"])
+            guard o.k <= r.limits.maxK else { throw ProtocolError("TOO_LARGE", "K \(o.k) is over the limit of \(r.limits.maxK)") }
+            if let ef = o.ef, ef > r.limits.maxEf { throw ProtocolError("TOO_LARGE", "EF \(ef) is over the limit of \(r.limits.maxEf)") }
+            var request: SearchRequest
+            if let text = o.text { request = SearchRequest(text: text, k: o.k, ef: o.ef, filter: o.filter, exact: o.exact) }
+            else if let v = o.vector { request = SearchRequest(vector: v, k: o.k, ef: o.ef, filter: o.filter, exact: o.exact) }
+            else { throw ProtocolError("SYNTAX", "SEARCH needs TEXT \"…\" or VECTOR [..]") }
+            let result = try c.search(request)
+            var lines = result.hits.map { jsonText(["id": $0.id, "score": Double($0.score), "distance": Double($0.distance)] as [String: Any]) }
+            if o.explain {
+                let p = result.plan
+                lines.append(jsonText(["plan": ["path": p.path.rawValue, "exact": p.exact, "reason": p.reason, "records": p.records,
+                                                "estimated_candidates": p.estimatedCandidates, "candidates": p.candidates, "ef": p.ef,
+                                                "nodes_visited": p.nodesVisited, "distance_computations": p.distanceComputations] as [String: Any]]))
+            }
+            return .lines(lines)
+        },
+    ]
+
+    func name(_ args: ArraySlice<Token>, _ i: Int) throws -> String {
+        guard let t = args.dropFirst(i).first, case .word(let n) = t else { throw ProtocolError("SYNTAX", "expected a collection name") }
+        return n
+    }
+
+    func collection(_ args: ArraySlice<Token>) throws -> Collection {
+        try database.collection(try name(args, 0))
+    }
+
+    static func collectionConfig(name: String, json: String) throws -> CollectionConfig {
+        guard let data = json.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ProtocolError("BAD_JSON", "the collection definition is not a JSON object")
+        }
+        let known: Set<String> = ["dimension", "metric", "embedder", "schema", "m", "ef_construction", "ef_search", "seed", "embed_fields"]
+        if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ProtocolError("BAD_REQUEST", "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        func int(_ k: String) throws -> Int? {
+            guard let v = o[k] else { return nil }
+            guard let n = v as? Int else { throw ProtocolError("BAD_REQUEST", "'\(k)' must be an integer") }
+            return n
+        }
+        let embedder = o["embedder"] as? String
+        guard let dimension = try int("dimension") ?? (embedder == TextEmbedder.name ? TextEmbedder.dimension : nil) else {
+            throw ProtocolError("BAD_REQUEST", "'dimension' is required (or \"embedder\": \"minilm\", which implies 384)")
+        }
+        var metric = Metric.cosine
+        if let m = o["metric"] {
+            guard let s = m as? String, let parsed = Metric(rawValue: s.lowercased()) else {
+                throw ProtocolError("BAD_REQUEST", "'metric' must be one of cosine, dot, l2")
+            }
+            metric = parsed
+        }
+        var schema = CollectionSchema.perfume
+        if let s = o["schema"] {
+            if let named = s as? String {
+                guard named == "perfume" else { throw ProtocolError("BAD_REQUEST", "unknown schema '\(named)' (known: perfume, or an object)") }
+            } else {
+                do { schema = try JSONDecoder().decode(CollectionSchema.self, from: JSONSerialization.data(withJSONObject: s)) }
+                catch { throw ProtocolError("BAD_SCHEMA", "schema must be {\"fields\": [{\"name\": …, \"type\": string|int|float|set|tiered_set|text}]}") }
+            }
+        }
+        var hnsw = HNSWParameters()
+        if let m = try int("m") { hnsw.m = m }
+        if let e = try int("ef_construction") { hnsw.efConstruction = e }
+        if let e = try int("ef_search") { hnsw.efSearch = e }
+        if let s = try int("seed") { hnsw.seed = UInt64(s) }
+        return CollectionConfig(name: name, dimension: dimension, metric: metric, schema: schema, hnsw: hnsw,
+                                embedder: embedder, embedFields: o["embed_fields"] as? [String])
+    }
+}
+
+/// Keyword options of COUNT and SEARCH.
+struct SearchOptions {
+    var text: String?
+    var vector: [Float]?
+    var filter: String?
+    var k = 10
+    var ef: Int?
+    var exact = false
+    var explain = false
+
+    init(_ args: ArraySlice<Token>, allowed: Set<String>) throws {
+        var it = args.makeIterator()
+        while let t = it.next() {
+            if case .json = t { throw ProtocolError("SYNTAX", "unexpected JSON; only VECTOR takes a JSON array") }
+            let key = t.text.uppercased()
+            guard allowed.contains(key) else {
+                throw ProtocolError("SYNTAX", "unexpected '\(t.text)' (expected one of \(allowed.sorted().joined(separator: ", ")))")
+            }
+            func value() throws -> Token {
+                guard let v = it.next() else { throw ProtocolError("SYNTAX", "\(key) needs a value") }
+                return v
+            }
+            func number() throws -> Int {
+                let v = try value()
+                guard let n = Int(v.text), n > 0 else { throw ProtocolError("SYNTAX", "\(key) needs a positive integer, got '\(v.text)'") }
+                return n
+            }
+            switch key {
+            case "TEXT": text = try value().text
+            case "FILTER": filter = try value().text
+            case "K": k = try number()
+            case "EF": ef = try number()
+            case "EXACT": exact = true
+            case "EXPLAIN": explain = true
+            case "VECTOR":
+                guard case .json(let j) = try value(), let data = j.data(using: .utf8),
+                      let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+                    throw ProtocolError("SYNTAX", "VECTOR needs a JSON array of numbers, last on the line")
+                }
+                vector = try list.map { x in
+                    guard let n = x as? NSNumber else { throw ProtocolError("SYNTAX", "VECTOR must hold only numbers") }
+                    return n.floatValue
+                }
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+// Records as flat JSON objects, the shape every interface uses:
+// {"id": "fr-1", "vector": [..], "name": "…", "seasons": ["spring"], "notes": {"top": [..]}, …}
+extension Record {
+    /// Decodes a flat JSON object; every key but `id` and `vector` is an attribute.
+    public init(jsonObject: Any) throws {
+        guard let o = jsonObject as? [String: Any] else { throw StoreError(.badRecord, "a record must be a JSON object") }
+        guard let id = o["id"] as? String else { throw StoreError(.badRecord, "a record needs a string \"id\"") }
+        var r = Record(id: id)
+        if let v = o["vector"], !(v is NSNull) {
+            guard let list = v as? [Any] else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must be an array of numbers") }
+            r.vector = try list.map { x -> Float in
+                guard let n = x as? NSNumber, String(cString: n.objCType) != "c" else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must hold only numbers") }
+                return n.floatValue
+            }
+        }
+        for (key, value) in o where key != "id" && key != "vector" {
+            if value is NSNull { continue }
+            r.attributes[key] = try AttributeValue(json: value, field: key, record: id)
+        }
+        self = r
+    }
+
+    /// Parses one JSON record or an array of them.
+    public static func decodeList(json text: String) throws -> [Record] {
+        guard let data = text.data(using: .utf8), let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw StoreError(.badRecord, "not valid JSON")
+        }
+        if let list = value as? [Any] { return try list.map(Record.init(jsonObject:)) }
+        return [try Record(jsonObject: value)]
+    }
+
+    /// The flat JSON object (sorted keys), with or without the vector.
+    public func jsonObject(includeVector: Bool = false) -> [String: Any] {
+        var o: [String: Any] = ["id": id]
+        if includeVector, let vector { o["vector"] = vector.map { Double($0) } }
+        for (k, v) in attributes { o[k] = v.jsonValue }
+        return o
+    }
+}
+
+extension AttributeValue {
+    init(json value: Any, field: String, record: String) throws {
+        func bad() -> StoreError {
+            StoreError(.badRecord, "record '\(record)': '\(field)' must be a string, a number, a list of strings or an object of lists")
+        }
+        if let s = value as? String { self = .string(s); return }
+        if let n = value as? NSNumber {
+            // JSONSerialization's booleans are NSNumbers of type "c"; floats are "d".
+            switch String(cString: n.objCType) {
+            case "c", "B": throw bad()
+            case "d", "f": self = .float(n.doubleValue)
+            default: self = .int(n.int64Value)
+            }
+            return
+        }
+        if let list = value as? [Any] {
+            guard let strings = list as? [String] else { throw bad() }
+            self = .strings(strings)
+            return
+        }
+        if let object = value as? [String: Any] {
+            var tiers: [String: [String]] = [:]
+            for (k, v) in object {
+                guard let strings = v as? [String] else { throw bad() }
+                tiers[k] = strings
+            }
+            self = .tiered(tiers)
+            return
+        }
+        throw bad()
+    }
+
+    var jsonValue: Any {
+        switch self {
+        case .string(let s): return s
+        case .int(let i): return i
+        case .float(let d): return d
+        case .strings(let a): return a
+        case .tiered(let t): return t
+        }
+    }
+}
+
+/// Compact JSON text with sorted keys (stable output for people and tests).
+public func jsonText(_ value: Any) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) else {
+        return "null"
+    }
+    return String(decoding: data, as: UTF8.self)
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import FragranceProtocol
+@testable import FragranceServer
+@testable import FragranceStore
+
+/// A blocking TCP client over POSIX sockets, so the tests talk to the server as `nc` would.
+final class TestClient {
+    let fd: Int32
+    private var pending = [UInt8]()
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+    func send(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    /// One line without its CRLF; nil at end of stream.
+    func line() -> String? {
+        while true {
+            if let i = pending.firstIndex(of: 0x0A) {
+                var l = Array(pending[..<i])
+                pending.removeFirst(i + 1)
+                if l.last == 0x0D { l.removeLast() }
+                return String(decoding: l, as: UTF8.self)
+            }
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { return nil }
+            pending += buf[..<n]
+        }
+    }
+
+    /// One whole reply: the status line, plus the counted block for `*N`.
+    func reply() -> [String] {
+        guard let status = line() else { return [] }
+        guard status.hasPrefix("*"), let n = Int(status.dropFirst()) else { return [status] }
+        return [status] + (0..<n).compactMap { _ in line() }
+    }
+
+    func call(_ command: String) -> [String] {
+        send(command + "\r\n")
+        return reply()
+    }
+}
+
+final class LineServerTests: XCTestCase {
+    var dir: URL!
+    var db: Database!
+    var server: LineServer!
+    var port = 0
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-server-\(UUID().uuidString.prefix(8))")
+        db = try Database(directory: dir)
+        var config = LineServer.Configuration()
+        config.port = 0
+        config.maxLineBytes = 64 * 1024
+        config.maxConnections = 32
+        server = LineServer(router: CommandRouter(database: db), configuration: config)
+        port = try server.start()
+    }
+
+    override func tearDownWithError() throws {
+        server.stop()
+        try db.close()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func createPerfumes(_ c: TestClient) {
+        XCTAssertEqual(c.call(#"CREATE p {"dimension": 3, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "year", "type": "int"}, {"name": "seasons", "type": "set"}]}}"#), ["+OK created p"])
+        XCTAssertEqual(c.call(#"UPSERT p [{"id": "a", "vector": [1, 0, 0], "family": "floral", "year": 1990, "seasons": ["spring"]}, {"id": "b", "vector": [0, 1, 0], "family": "woody", "year": 2010}]"#),
+                       ["+OK inserted=2 updated=0"])
+    }
+
+    func testEveryCommandOverARealSocket() throws {
+        let c = try TestClient(port: port)
+        XCTAssertEqual(c.call("PING"), ["+OK PONG"])
+        XCTAssertEqual(c.call("ping"), ["+OK PONG"], "command names are case-insensitive")
+        createPerfumes(c)
+        XCTAssertEqual(c.call("COLLECTIONS"), ["*1", #"{"dimension":3,"embedder":null,"metric":"cosine","name":"p","records":2}"#])
+        XCTAssertEqual(c.call("GET p a"), ["*1", #"{"family":"floral","id":"a","seasons":["spring"],"year":1990}"#])
+        XCTAssertEqual(c.call("COUNT p"), ["+OK 2"])
+        XCTAssertEqual(c.call(#"COUNT p FILTER "year > 2000""#), ["+OK 1"])
+        let hits = c.call(#"SEARCH p K 1 FILTER "seasons CONTAINS 'spring'" VECTOR [0.1, 0.9, 0]"#)
+        XCTAssertEqual(hits.count, 2)
+        XCTAssertTrue(hits[1].contains(#""id":"a""#), hits[1])
+        let explained = c.call("SEARCH p K 2 EXACT EXPLAIN VECTOR [0, 1, 0]")
+        XCTAssertEqual(explained[0], "*3")
+        XCTAssertTrue(explained[1].contains(#""id":"b""#))
+        XCTAssertTrue(explained[3].contains(#""plan":{"#) && explained[3].contains(#""exact":true"#), explained[3])
+        XCTAssertEqual(c.call(#"UPSERT p {"id": "a", "vector": [1, 0, 0], "family": "citrus"}"#), ["+OK inserted=0 updated=1"])
+        XCTAssertEqual(c.call("DEL p a zzz"), ["+OK deleted=1"])
+        XCTAssertEqual(c.call("GET p a"), ["-ERR NOT_FOUND no record 'a' in 'p'"])
+        let info = c.call("INFO")
+        XCTAssertEqual(info.first, "*1")
+        XCTAssertTrue(info.last?.contains(#""records":1"#) ?? false, info.last ?? "")
+        XCTAssertEqual(c.call("HELP SEARCH").count, 2)
+        XCTAssertEqual(c.call("HELP").first, "*12")
+        XCTAssertEqual(c.call("DROP p"), ["+OK dropped p"])
+        XCTAssertEqual(c.call("QUIT"), ["+OK bye"])
+        XCTAssertNil(c.line(), "QUIT closes the connection")
+    }
+
+    func testErrorsNameWhatWasWrongAndTheConnectionStaysUsable() throws {
+        let c = try TestClient(port: port)
+        createPerfumes(c)
+        let cases: [(String, String)] = [
+            ("FROB", "-ERR UNKNOWN_COMMAND unknown command 'FROB'; try HELP"),
+            (#"GET nope a"#, "-ERR NOT_FOUND no collection named 'nope'"),
+            (#"UPSERT p {"id": "x", "vector": [1, 0"#, "-ERR BAD_RECORD not valid JSON"),
+            (#"UPSERT p {"id": "x", "vector": [1, 0, 0], "colour": "red"}"#, "-ERR BAD_RECORD record 'x': unknown field 'colour'"),
+            (#"UPSERT p {"id": "x", "vector": [1, 0]}"#, "-ERR DIM_MISMATCH record 'x': vector has 2 dimensions, collection has 3"),
+            (#"UPSERT p {"id": "x", "vector": [1, 0, 0], "year": true}"#, "-ERR BAD_RECORD record 'x': 'year' must be"),
+            (#"COUNT p FILTER "year >""#, "-ERR BAD_FILTER expected a value after '>', found the end of the filter at position 7"),
+            (#"COUNT p FILTER "colour = 'red'""#, "-ERR BAD_FILTER unknown field 'colour'"),
+            (#"SEARCH p VECTOR [1, 0, 0, 0]"#, "-ERR DIM_MISMATCH query vector has 4 dimensions"),
+            (#"SEARCH p K 5000 VECTOR [1, 0, 0]"#, "-ERR TOO_LARGE K 5000 is over the limit of 1000"),
+            (#"SEARCH p TEXT "rose""#, "-ERR BAD_REQUEST collection 'p' has no embedder"),
+            (#"SEARCH p K 1"#, "-ERR SYNTAX SEARCH needs TEXT"),
+            (#"SEARCH p "unterminated"#, "-ERR SYNTAX unterminated string"),
+            (#"CREATE q {"dimension": 3, "colour": 1}"#, "-ERR BAD_REQUEST unknown field 'colour'"),
+            (#"CREATE q {"metric": "cosine"}"#, "-ERR BAD_REQUEST 'dimension' is required"),
+            ("\u{01}\u{02}\u{7F}garbage", "-ERR SYNTAX expected a command name"),
+        ]
+        for (request, prefix) in cases {
+            let r = c.call(request)
+            XCTAssertEqual(r.count, 1, request)
+            XCTAssertTrue(r[0].hasPrefix(prefix) || (prefix.hasPrefix("-ERR SYNTAX expected") && r[0].hasPrefix("-ERR UNKNOWN_COMMAND")),
+                          "\(request) → \(r[0])")
+        }
+        XCTAssertEqual(c.call("COUNT p"), ["+OK 2"], "nothing stored by the failed requests")
+        XCTAssertEqual(c.call("PING"), ["+OK PONG"])
+    }
+
+    func testPipelinedRequestsAreAnsweredInOrder() throws {
+        let c = try TestClient(port: port)
+        createPerfumes(c)
+        var batch = ""
+        for i in 0..<300 {
+            batch += #"UPSERT p {"id": "n\#(i)", "vector": [\#(i), 1, 0]}"# + "\r\n" + "COUNT p\r\n"
+        }
+        c.send(batch)
+        for i in 0..<300 {
+            XCTAssertEqual(c.reply(), ["+OK inserted=1 updated=0"])
+            XCTAssertEqual(c.reply(), ["+OK \(i + 3)"], "replies come back in request order")
+        }
+    }
+
+    func testManyConcurrentClients() throws {
+        let setup = try TestClient(port: port)
+        createPerfumes(setup)
+        let errors = Mutex<[String]>([])
+        let port = self.port
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            do {
+                let c = try TestClient(port: port)
+                for i in 0..<40 {
+                    let up = c.call(#"UPSERT p {"id": "t\#(t)-\#(i)", "vector": [1, \#(t + 1), \#(i + 1)]}"#)
+                    let hit = c.call("SEARCH p K 1 EXACT VECTOR [1, \(t + 1), \(i + 1)]")
+                    if up != ["+OK inserted=1 updated=0"] || hit.count != 2 || !hit[1].contains("t\(t)-\(i)") {
+                        errors.withLock { $0.append("\(t)/\(i): \(up) \(hit)") }
+                    }
+                }
+            } catch {
+                errors.withLock { $0.append("\(error)") }
+            }
+        }
+        XCTAssertEqual(errors.withLock { $0 }, [])
+        XCTAssertEqual(setup.call("COUNT p"), ["+OK \(2 + 8 * 40)"])
+    }
+
+    func testOversizedLinesHalfLinesAndGarbageDoNotHurtTheServer() throws {
+        let c = try TestClient(port: port)
+        createPerfumes(c)
+        // A line over the limit: a clear error, then the server closes that connection.
+        let big = try TestClient(port: port)
+        big.send("UPSERT p " + String(repeating: "x", count: 70 * 1024))
+        XCTAssertTrue(big.line()?.hasPrefix("-ERR LINE_TOO_LONG") ?? false)
+        XCTAssertNil(big.line())
+        // Half a line, then the client goes away.
+        do {
+            let half = try TestClient(port: port)
+            half.send(#"UPSERT p {"id": "half", "vector": [1, 0"#)
+        }
+        // Binary noise with a newline.
+        let noise = try TestClient(port: port)
+        noise.send((0..<2000).map { UInt8(truncatingIfNeeded: $0 &* 37) }.filter { $0 != 0x0A } + [0x0A])
+        XCTAssertTrue(noise.line()?.hasPrefix("-ERR") ?? false)
+        XCTAssertEqual(noise.call("PING"), ["+OK PONG"])
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(c.call("COUNT p"), ["+OK 2"], "nothing half-written was stored")
+        XCTAssertEqual(c.call("GET p half"), ["-ERR NOT_FOUND no record 'half' in 'p'"])
+    }
+
+    func testTokenizerAndReplyEncoding() throws {
+        XCTAssertEqual(try LineTokenizer.tokenize(#"SEARCH p TEXT "a \"b\" c" FILTER 'x = ''y''' VECTOR [1, 2]"#),
+                       [.word("SEARCH"), .word("p"), .word("TEXT"), .quoted("a \"b\" c"), .word("FILTER"), .quoted("x = "), .quoted("y"), .quoted(""), .word("VECTOR"), .json("[1, 2]")])
+        XCTAssertThrowsError(try LineTokenizer.tokenize(#"GET "open"#))
+        XCTAssertEqual(Reply.lines(["{}", "[]"]).encoded, "*2\r\n{}\r\n[]\r\n")
+        XCTAssertEqual(Reply.error(code: "X", message: "two\nlines").encoded, "-ERR X two lines\r\n")
+    }
+}
