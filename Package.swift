@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FragranceStore", targets: ["FragranceStore"]),
         .library(name: "HNSW", targets: ["HNSW"]),
         .library(name: "Embedding", targets: ["Embedding"]),
+        .library(name: "FragranceClient", targets: ["FragranceClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -35,6 +36,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
         ]),
+        .target(name: "FragranceClient", dependencies: [
+            "FragranceProtocol",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOExtras", package: "swift-nio-extras"),
+        ]),
         .executableTarget(
             name: "fragrancedb",
             dependencies: ["FragranceStore", "FragranceServer", "Embedding", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -47,7 +54,7 @@ let package = Package(
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
-        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore",
+        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient",
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),

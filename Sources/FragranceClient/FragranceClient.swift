@@ -1,0 +1,248 @@
+import FragranceProtocol
+import Foundation
+import NIOCore
+import NIOExtras
+import NIOPosix
+import Synchronization
+
+/// An async client for the line protocol (schemas/protocol.md): a small pool of connections,
+/// pipelined requests, a timeout per request, reconnection on the next call after a failure,
+/// and the server's `-ERR` codes as a Swift enum.
+///
+/// ```swift
+/// let client = FragranceClient(host: "127.0.0.1", port: 7700)
+/// let hits = try await client.search("perfumes", text: "fresh citrus summer fragrance for men",
+///                                    filter: "gender = 'male'", k: 5)
+/// ```
+public final class FragranceClient: Sendable {
+    public let host: String
+    public let port: Int
+    public let timeout: TimeAmount
+    let group: MultiThreadedEventLoopGroup
+    let ownsGroup: Bool
+    private let slots: Int
+    private let connections: Mutex<[Connection?]>
+    private let next = Atomic<Int>(0)
+
+    public init(host: String = "127.0.0.1", port: Int = 7700, connections: Int = 2, timeout: TimeAmount = .seconds(30),
+                group: MultiThreadedEventLoopGroup? = nil) {
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        ownsGroup = group == nil
+        slots = max(connections, 1)
+        self.connections = Mutex(Array(repeating: nil, count: max(connections, 1)))
+    }
+
+    /// Closes every connection (and the event loop the client made for itself).
+    public func close() async {
+        let open = connections.withLock { list -> [Connection] in
+            defer { list = Array(repeating: nil, count: list.count) }
+            return list.compactMap { $0 }
+        }
+        for c in open { try? await c.channel.close() }
+        if ownsGroup { try? await group.shutdownGracefully() }
+    }
+
+    // MARK: - Raw requests
+
+    /// Sends one request line and returns its reply (`-ERR` becomes a thrown error).
+    public func send(_ line: String) async throws -> Reply {
+        try await send([line])[0]
+    }
+
+    /// Sends lines back to back on one connection and returns their replies in order; errors
+    /// are returned, not thrown, so one bad line does not hide the others' results.
+    public func pipeline(_ lines: [String]) async throws -> [Reply] {
+        for l in lines where l.contains("\n") || l.contains("\r") {
+            throw FragranceClientError.badRequest("a request must be one line: \(l.prefix(60))")
+        }
+        let c = try await connection()
+        do {
+            return try await c.send(lines, timeout: timeout)
+        } catch {
+            drop(c)
+            throw error
+        }
+    }
+
+    func send(_ lines: [String]) async throws -> [Reply] {
+        let replies = try await pipeline(lines)
+        for r in replies { if case .error(let code, let message) = r { throw FragranceClientError.server(ServerErrorCode(code), message) } }
+        return replies
+    }
+
+    private func connection() async throws -> Connection {
+        let i = next.add(1, ordering: .relaxed).newValue % slots
+        if let c = connections.withLock({ $0[i] }), c.channel.isActive { return c }
+        let c = try await Connection.open(host: host, port: port, group: group)
+        connections.withLock { $0[i] = c }
+        return c
+    }
+
+    private func drop(_ c: Connection) {
+        connections.withLock { list in
+            for i in list.indices where list[i] === c { list[i] = nil }
+        }
+        c.channel.close(promise: nil)
+    }
+
+    // MARK: - Typed commands
+
+    public func ping() async throws {
+        guard case .ok("PONG") = try await send("PING") else { throw FragranceClientError.protocolViolation("PING did not answer PONG") }
+    }
+
+    public struct Hit: Decodable, Sendable, Equatable {
+        public var id: String
+        public var score: Double
+        public var distance: Double
+    }
+
+    public struct Plan: Decodable, Sendable {
+        public var path: String
+        public var exact: Bool
+        public var reason: String
+        public var records: Int
+        public var candidates: Int
+        public var estimated_candidates: Double
+        public var ef: Int
+        public var nodes_visited: Int
+        public var distance_computations: Int
+    }
+
+    public struct SearchResult: Sendable {
+        public var hits: [Hit]
+        public var plan: Plan?
+    }
+
+    /// Nearest records to a text (embedded by the server) or a vector.
+    public func search(_ collection: String, text: String? = nil, vector: [Float]? = nil, filter: String? = nil,
+                       k: Int = 10, ef: Int? = nil, exact: Bool = false, explain: Bool = false) async throws -> SearchResult {
+        var line = "SEARCH \(collection) K \(k)"
+        if let ef { line += " EF \(ef)" }
+        if let filter { line += " FILTER \(quote(filter))" }
+        if exact { line += " EXACT" }
+        if explain { line += " EXPLAIN" }
+        if let text { line += " TEXT \(quote(text))" } else if let vector {
+            line += " VECTOR [" + vector.map { String($0) }.joined(separator: ",") + "]"
+        } else {
+            throw FragranceClientError.badRequest("search needs a text or a vector")
+        }
+        let rows = try jsonLines(try await send(line))
+        var result = SearchResult(hits: [], plan: nil)
+        for row in rows {
+            if row.hasPrefix("{\"plan\"") {
+                struct Wrapper: Decodable { var plan: Plan }
+                result.plan = try decode(Wrapper.self, row).plan
+            } else {
+                result.hits.append(try decode(Hit.self, row))
+            }
+        }
+        return result
+    }
+
+    public struct WriteCount: Sendable, Equatable {
+        public var inserted: Int
+        public var updated: Int
+    }
+
+    /// Inserts or replaces records (any Encodable with `id`, optional `vector` and attribute
+    /// fields), in pipelined batches of `batchSize`; each batch is all-or-nothing.
+    public func upsert<R: Encodable>(_ collection: String, _ records: [R], batchSize: Int = 500) async throws -> WriteCount {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var lines: [String] = []
+        for start in stride(from: 0, to: records.count, by: max(batchSize, 1)) {
+            let batch = Array(records[start..<min(start + max(batchSize, 1), records.count)])
+            lines.append("UPSERT \(collection) " + String(decoding: try encoder.encode(batch), as: UTF8.self))
+        }
+        var total = WriteCount(inserted: 0, updated: 0)
+        for reply in try await send(lines) {
+            guard case .ok(let text?) = reply else { throw FragranceClientError.protocolViolation("UPSERT replied \(reply)") }
+            for part in text.split(separator: " ") {
+                let kv = part.split(separator: "=")
+                if kv.count == 2, let n = Int(kv[1]) {
+                    if kv[0] == "inserted" { total.inserted += n } else if kv[0] == "updated" { total.updated += n }
+                }
+            }
+        }
+        return total
+    }
+
+    /// A record as its JSON object text, or nil when it does not exist.
+    public func get(_ collection: String, id: String) async throws -> String? {
+        do { return try jsonLines(try await send("GET \(collection) \(quote(id))")).first }
+        catch FragranceClientError.server(.notFound, _) { return nil }
+    }
+
+    @discardableResult
+    public func delete(_ collection: String, ids: [String]) async throws -> Int {
+        guard case .ok(let text?) = try await send("DEL \(collection) " + ids.map(quote).joined(separator: " ")),
+              let n = Int(text.replacingOccurrences(of: "deleted=", with: "")) else {
+            throw FragranceClientError.protocolViolation("DEL did not answer deleted=N")
+        }
+        return n
+    }
+
+    public func count(_ collection: String, filter: String? = nil) async throws -> Int {
+        guard case .ok(let text?) = try await send("COUNT \(collection)" + (filter.map { " FILTER \(quote($0))" } ?? "")),
+              let n = Int(text) else { throw FragranceClientError.protocolViolation("COUNT did not answer a number") }
+        return n
+    }
+
+    /// Creates a collection from its JSON definition (see CREATE in schemas/protocol.md).
+    public func createCollection(_ name: String, definition: String) async throws {
+        _ = try await send("CREATE \(name) \(definition)")
+    }
+
+    public func dropCollection(_ name: String) async throws {
+        _ = try await send("DROP \(name)")
+    }
+
+    private func jsonLines(_ reply: Reply) throws -> [String] {
+        guard case .lines(let rows) = reply else { throw FragranceClientError.protocolViolation("expected a counted block, got \(reply)") }
+        return rows
+    }
+
+    private func decode<T: Decodable>(_: T.Type, _ row: String) throws -> T {
+        do { return try JSONDecoder().decode(T.self, from: Data(row.utf8)) }
+        catch { throw FragranceClientError.protocolViolation("unexpected reply line \(row.prefix(120))") }
+    }
+}
+
+/// Quotes a protocol argument.
+func quote(_ s: String) -> String {
+    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        .replacingOccurrences(of: "\n", with: "\\n") + "\""
+}
+
+public enum ServerErrorCode: String, Sendable {
+    case syntax = "SYNTAX", unknownCommand = "UNKNOWN_COMMAND", badRequest = "BAD_REQUEST", badJSON = "BAD_JSON"
+    case badSchema = "BAD_SCHEMA", badRecord = "BAD_RECORD", badFilter = "BAD_FILTER", dimensionMismatch = "DIM_MISMATCH"
+    case notFound = "NOT_FOUND", exists = "EXISTS", tooLarge = "TOO_LARGE", modelUnavailable = "MODEL_UNAVAILABLE"
+    case corrupt = "CORRUPT", io = "IO", internalError = "INTERNAL", lineTooLong = "LINE_TOO_LONG"
+    case tooManyConnections = "TOO_MANY_CONNECTIONS", idle = "IDLE", protocolError = "PROTOCOL", other = "OTHER"
+
+    init(_ code: String) { self = ServerErrorCode(rawValue: code) ?? .other }
+}
+
+public enum FragranceClientError: Error, Sendable, CustomStringConvertible {
+    /// The server answered `-ERR CODE message`.
+    case server(ServerErrorCode, String)
+    case timeout
+    case disconnected
+    case badRequest(String)
+    case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .server(let code, let message): return "\(code.rawValue) \(message)"
+        case .timeout: return "the server did not answer in time"
+        case .disconnected: return "the connection closed before the reply"
+        case .badRequest(let s): return s
+        case .protocolViolation(let s): return "protocol violation: \(s)"
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import NIOCore
+import XCTest
+@testable import FragranceClient
+@testable import FragranceServer
+@testable import FragranceStore
+
+final class ClientTests: XCTestCase {
+    var dir: URL!
+    var db: Database!
+    var server: LineServer!
+    var port = 0
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-client-\(UUID().uuidString.prefix(8))")
+        db = try Database(directory: dir)
+        var config = LineServer.Configuration()
+        config.port = 0
+        server = LineServer(router: CommandRouter(database: db), configuration: config)
+        port = try server.start()
+    }
+
+    override func tearDownWithError() throws {
+        server.stop()
+        try db.close()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    struct Perfume: Encodable {
+        var id: String
+        var vector: [Float]
+        var family: String
+        var year: Int?
+    }
+
+    func testTypedCallsAgainstARealServer() async throws {
+        let client = FragranceClient(host: "127.0.0.1", port: port, connections: 2)
+        try await client.ping()
+        try await client.createCollection("p", definition: #"{"dimension": 3, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "year", "type": "int"}]}}"#)
+        let records = (0..<1200).map { i in
+            Perfume(id: "r\(i)", vector: [1, Float(i % 7), Float(i % 11)], family: ["floral", "woody", "citrus"][i % 3], year: i % 5 == 0 ? nil : 1950 + i % 70)
+        }
+        let written = try await client.upsert("p", records, batchSize: 250)
+        XCTAssertEqual(written, .init(inserted: 1200, updated: 0))
+        let again = try await client.upsert("p", Array(records.prefix(10)))
+        XCTAssertEqual(again, .init(inserted: 0, updated: 10))
+        let total = try await client.count("p")
+        XCTAssertEqual(total, 1200)
+        let woody = try await client.count("p", filter: "family = 'woody'")
+        XCTAssertEqual(woody, 400)
+
+        let result = try await client.search("p", vector: [1, 3, 5], filter: "family = 'floral' AND year > 1960", k: 5, explain: true)
+        XCTAssertEqual(result.hits.count, 5)
+        XCTAssertEqual(result.plan?.exact, true)
+        XCTAssertEqual(result.hits.map(\.score), result.hits.map(\.score).sorted(by: >))
+        for h in result.hits {
+            let row = try await client.get("p", id: h.id)
+            XCTAssertTrue(row?.contains(#""family":"floral""#) ?? false, row ?? "nil")
+        }
+        let missing = try await client.get("p", id: "nope")
+        XCTAssertNil(missing)
+        let deleted = try await client.delete("p", ids: ["r1", "r2", "nope"])
+        XCTAssertEqual(deleted, 2)
+        await client.close()
+    }
+
+    func testServerErrorsBecomeTypedErrors() async throws {
+        let client = FragranceClient(host: "127.0.0.1", port: port)
+        do {
+            _ = try await client.count("nope")
+            XCTFail("expected an error")
+        } catch FragranceClientError.server(let code, let message) {
+            XCTAssertEqual(code, .notFound)
+            XCTAssertTrue(message.contains("nope"))
+        }
+        try await client.createCollection("p", definition: #"{"dimension": 2, "schema": {"fields": [{"name": "year", "type": "int"}]}}"#)
+        do {
+            _ = try await client.count("p", filter: "year >")
+            XCTFail("expected an error")
+        } catch FragranceClientError.server(let code, _) {
+            XCTAssertEqual(code, .badFilter)
+        }
+        // A pipeline returns each reply, errors included, in order.
+        let replies = try await client.pipeline(["PING", "FROB", "COUNT p", #"SEARCH p VECTOR [1]"#])
+        XCTAssertEqual(replies[0], .ok("PONG"))
+        XCTAssertEqual(replies[2], .ok("0"))
+        guard case .error("UNKNOWN_COMMAND", _) = replies[1], case .error("DIM_MISMATCH", _) = replies[3] else {
+            return XCTFail("\(replies)")
+        }
+        await client.close()
+    }
+
+    func testReconnectsAfterTheServerClosesAndTimesOutOnASilentServer() async throws {
+        let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1)
+        _ = try await client.send("QUIT")
+        try await Task.sleep(for: .milliseconds(100))
+        try await client.ping()   // a fresh connection
+        await client.close()
+
+        // A listener that accepts connections (the kernel's backlog) but never answers.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(fd, 4)
+        var bound = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let silent = FragranceClient(host: "127.0.0.1", port: Int(UInt16(bigEndian: bound.sin_port)), timeout: .milliseconds(300))
+        do {
+            try await silent.ping()
+            XCTFail("expected a timeout")
+        } catch FragranceClientError.timeout {
+        }
+        await silent.close()
+    }
+}
