@@ -44,7 +44,8 @@ let package = Package(
         ]),
         .executableTarget(
             name: "fragrancedb",
-            dependencies: ["FragranceStore", "FragranceServer", "Embedding", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FragranceStore", "FragranceServer", "FragranceClient", "FragranceProtocol", "Embedding",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.

@@ -5,7 +5,7 @@ import FragranceServer
 import FragranceStore
 
 @main
-struct FragranceDB: ParsableCommand {
+struct FragranceDB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fragrancedb",
         abstract: "A hybrid vector + attribute search database for perfumery.",
@@ -131,11 +131,6 @@ struct Compact: ParsableCommand {
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Bulk import JSONL/CSV (not built yet: issue #6).")
     func run() throws { throw notBuilt("import", issue: 6) }
-}
-
-struct Shell: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Interactive admin shell over TCP (not built yet: issue #4).")
-    func run() throws { throw notBuilt("shell", issue: 4) }
 }
 
 func notBuilt(_ what: String, issue: Int) -> Error {
