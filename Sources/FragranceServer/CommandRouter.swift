@@ -51,7 +51,8 @@ public struct CommandRouter: Sendable {
         }
     }
 
-    static let order = ["PING", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "DEL", "COUNT", "SEARCH", "QUIT"]
+    static let order = ["PING", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "DEL", "COUNT", "SEARCH",
+                        "SNAPSHOT", "RESTORE", "QUIT"]
 
     static let commands: [String: Command] = [
         "PING": Command(usage: "PING", summary: "liveness check; replies +PONG") { _, _ in .ok("PONG") },
@@ -77,7 +78,8 @@ public struct CommandRouter: Sendable {
                 model = ["directory": m.directory, "loaded": m.loaded, "mapped_bytes": m.mappedBytes, "calls": m.calls,
                          "texts_embedded": m.textsEmbedded, "load_seconds": m.loadSeconds, "last_error": m.lastError ?? NSNull()] as [String: Any]
             }
-            return .lines([jsonText(["server": "fragrancedb", "collections": collections, "model": model] as [String: Any])])
+            return .lines([jsonText(["server": "fragrancedb", "memory": ["rss_bytes": residentBytes()], "collections": collections,
+                                     "model": model] as [String: Any])])
         },
         "COLLECTIONS": Command(usage: "COLLECTIONS", summary: "one JSON line per collection") { r, _ in
             .lines(try r.database.collectionNames.map { n in
@@ -148,6 +150,30 @@ public struct CommandRouter: Sendable {
                                                 "nodes_visited": p.nodesVisited, "distance_computations": p.distanceComputations] as [String: Any]]))
             }
             return .lines(lines)
+        },
+        "SNAPSHOT": Command(usage: "SNAPSHOT <collection>", summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory") { r, args in
+            let c = try r.collection(args)
+            let dir = r.database.directory.appendingPathComponent("snapshots")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            let file = dir.appendingPathComponent("\(c.config.name)-\(stamp).fdbz")
+            try c.snapshot(to: file)
+            return .ok("snapshots/\(file.lastPathComponent)")
+        },
+        "RESTORE": Command(usage: "RESTORE <snapshot file name> [AS <name>]", summary: "restore a file from the data directory's snapshots/ as a new collection") { r, args in
+            guard let file = args.first?.text, !file.isEmpty else { throw ProtocolError("SYNTAX", "RESTORE needs a snapshot file name") }
+            let name = file.hasPrefix("snapshots/") ? String(file.dropFirst("snapshots/".count)) : file
+            guard !name.contains("/"), !name.hasPrefix(".") else {
+                throw ProtocolError("BAD_REQUEST", "give a file name inside the data directory's snapshots/, not a path")
+            }
+            var target: String?
+            if args.count >= 3 {
+                guard args.dropFirst().first?.text.uppercased() == "AS" else { throw ProtocolError("SYNTAX", "expected AS <name>") }
+                target = args.dropFirst(2).first?.text
+            }
+            let url = r.database.directory.appendingPathComponent("snapshots").appendingPathComponent(name)
+            let c = try r.database.restore(from: url, as: target)
+            return .ok("restored \(c.config.name) records=\(c.count)")
         },
     ]
 
@@ -250,4 +276,12 @@ struct SearchOptions {
             }
         }
     }
+}
+
+/// Resident memory of this process, from /proc (0 where there is no /proc).
+func residentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb * 1024
 }
