@@ -52,6 +52,8 @@ let package = Package(
         .executableTarget(name: "crash-writer", dependencies: ["FragranceStore"], path: "Tests/CrashWriter"),
         .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW"], path: "Benchmarks/IndexBench"),
 
+        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore"],
+                          path: "Benchmarks/ProtocolBench"),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),

@@ -55,7 +55,7 @@ public final class FragranceClient: Sendable {
     /// Sends lines back to back on one connection and returns their replies in order; errors
     /// are returned, not thrown, so one bad line does not hide the others' results.
     public func pipeline(_ lines: [String]) async throws -> [Reply] {
-        for l in lines where l.contains("\n") || l.contains("\r") {
+        for l in lines where l.utf8.contains(0x0A) || l.utf8.contains(0x0D) {
             throw FragranceClientError.badRequest("a request must be one line: \(l.prefix(60))")
         }
         let c = try await connection()

@@ -142,7 +142,8 @@ public struct CommandRouter: Sendable {
             else if let v = o.vector { request = SearchRequest(vector: v, k: o.k, ef: o.ef, filter: o.filter, exact: o.exact) }
             else { throw ProtocolError("SYNTAX", "SEARCH needs TEXT \"…\" or VECTOR [..]") }
             let result = try c.search(request)
-            var lines = result.hits.map { jsonText(["id": $0.id, "score": Double($0.score), "distance": Double($0.distance)] as [String: Any]) }
+            // Written by hand: this is the hot path of every search reply.
+            var lines = result.hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }
             if o.explain {
                 let p = result.plan
                 lines.append(jsonText(["plan": ["path": p.path.rawValue, "exact": p.exact, "reason": p.reason, "records": p.records,
@@ -264,14 +265,10 @@ struct SearchOptions {
             case "EXACT": exact = true
             case "EXPLAIN": explain = true
             case "VECTOR":
-                guard case .json(let j) = try value(), let data = j.data(using: .utf8),
-                      let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+                guard case .json(let j) = try value() else {
                     throw ProtocolError("SYNTAX", "VECTOR needs a JSON array of numbers, last on the line")
                 }
-                vector = try list.map { x in
-                    guard let n = x as? NSNumber else { throw ProtocolError("SYNTAX", "VECTOR must hold only numbers") }
-                    return n.floatValue
-                }
+                vector = try parseNumberArray(j)
             default: break
             }
         }
@@ -284,4 +281,41 @@ func residentBytes() -> Int {
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
           let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kb * 1024
+}
+
+/// A JSON array of numbers, parsed directly (JSONSerialization costs more than the search).
+func parseNumberArray(_ text: String) throws -> [Float] {
+    let bytes = Array(text.utf8)
+    guard bytes.first == UInt8(ascii: "["), let close = bytes.lastIndex(of: UInt8(ascii: "]")),
+          bytes[(close + 1)...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else {
+        throw ProtocolError("SYNTAX", "VECTOR needs a JSON array of numbers, last on the line")
+    }
+    var out: [Float] = []
+    out.reserveCapacity(bytes.count / 8)
+    for part in bytes[1..<close].split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+        let trimmed = part.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+        if trimmed.isEmpty && out.isEmpty && close == 1 { break }   // []
+        guard let f = Float(String(decoding: trimmed, as: UTF8.self)), f.isFinite else {
+            throw ProtocolError("SYNTAX", "VECTOR must hold only finite numbers, got '\(String(decoding: trimmed, as: UTF8.self).prefix(40))'")
+        }
+        out.append(f)
+    }
+    return out
+}
+
+/// A JSON string literal.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
 }

@@ -42,6 +42,7 @@ public final class LineServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)   // replies are small: no Nagle delay
             .childChannelInitializer { [self] ch in
                 ch.eventLoop.makeCompletedFuture {
                     let sync = ch.pipeline.syncOperations

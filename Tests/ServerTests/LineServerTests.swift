@@ -224,6 +224,12 @@ final class LineServerTests: XCTestCase {
         XCTAssertEqual(try LineTokenizer.tokenize(#"SEARCH p TEXT "a \"b\" c" FILTER 'x = ''y''' VECTOR [1, 2]"#),
                        [.word("SEARCH"), .word("p"), .word("TEXT"), .quoted("a \"b\" c"), .word("FILTER"), .quoted("x = "), .quoted("y"), .quoted(""), .word("VECTOR"), .json("[1, 2]")])
         XCTAssertThrowsError(try LineTokenizer.tokenize(#"GET "open"#))
+        XCTAssertEqual(try parseNumberArray("[1, 2.5,-3e1 ]"), [1, 2.5, -30])
+        XCTAssertEqual(try parseNumberArray("[]"), [])
+        for bad in ["[1,,2]", "[1] x", "[1, 1e400]", "[nan]", "1, 2", "[\"1\"]"] {
+            XCTAssertThrowsError(try parseNumberArray(bad), bad)
+        }
+        XCTAssertEqual(jsonString("a\"b\\c\n\u{01}é"), #""a\"b\\c\n\u0001é""#)
         XCTAssertEqual(Reply.lines(["{}", "[]"]).encoded, "*2\r\n{}\r\n[]\r\n")
         XCTAssertEqual(Reply.error(code: "X", message: "two\nlines").encoded, "-ERR X two lines\r\n")
     }

@@ -1,0 +1,119 @@
+// Line protocol throughput: searches/s and p50/p99 latency over TCP with 1, 8 and 64
+// connections (each pipelining 8 requests at a time) against an in-process server on
+// 127.0.0.1, beside the same searches called in-process, so the protocol's cost shows as a
+// ratio.   swift run -c release protocol-bench [--n 100000] [--dim 384] [--requests 4000]
+import FragranceClient
+import FragranceServer
+import FragranceStore
+import Foundation
+
+func say(_ s: String) { print(s); fflush(nil) }
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+var n = 100_000, dim = 384, requests = 4000
+var it = CommandLine.arguments.dropFirst().makeIterator()
+while let a = it.next() {
+    switch a {
+    case "--n": n = Int(it.next()!)!
+    case "--dim": dim = Int(it.next()!)!
+    case "--requests": requests = Int(it.next()!)!
+    default: fatalError("unknown argument \(a)")
+    }
+}
+
+struct Rng {
+    var s: UInt64
+    mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 }
+    mutating func gaussian() -> Float {
+        let u1 = max(Double(next()) / Double(1 << 31), 1e-12), u2 = Double(next()) / Double(1 << 31)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+    }
+}
+
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-protocol-bench")
+try? FileManager.default.removeItem(at: dir)
+var options = Database.Options()
+options.durability = .normal
+let db = try Database(directory: dir, options: options)
+let c = try db.createCollection(CollectionConfig(name: "bench", dimension: dim))
+var rng = Rng(s: 1)
+let centres = (0..<64).map { _ in (0..<dim).map { _ in rng.gaussian() } }
+say("protocol-bench: building \(n) × \(dim) …")
+let t0 = now()
+for start in stride(from: 0, to: n, by: 1000) {
+    try c.upsert((start..<min(start + 1000, n)).map { i in
+        Record(id: "p\(i)", vector: centres[i % 64].map { $0 + 0.9 * rng.gaussian() },
+               attributes: ["family": .string(["floral", "woody", "citrus", "oriental"][i % 4]), "rating": .float(Double(i % 400) / 100 + 1)])
+    })
+}
+say(String(format: "built in %.1f s; load average %@", Double(now() - t0) / 1e9,
+           (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"))
+let queries = (0..<256).map { q in centres[q % 64].map { $0 + 0.9 * rng.gaussian() } }
+let filter = "family = 'woody' AND rating >= 3"
+
+func percentile(_ xs: [UInt64], _ p: Double) -> Double {
+    let s = xs.sorted()
+    return Double(s[min(s.count - 1, Int(Double(s.count) * p))]) / 1e6
+}
+
+var results: [(String, Double, Double, Double)] = []
+for (label, f) in [("unfiltered", nil as String?), ("filtered 12.5%", filter)] {
+    var lat: [UInt64] = []
+    let start = now()
+    for i in 0..<requests {
+        let t = now()
+        _ = try c.search(SearchRequest(vector: queries[i % queries.count], k: 10, filter: f))
+        lat.append(now() - t)
+    }
+    let qps = Double(requests) / (Double(now() - start) / 1e9)
+    results.append(("in-process \(label), 1 thread", qps, percentile(lat, 0.5), percentile(lat, 0.99)))
+    say(String(format: "in-process %@: %.0f searches/s, p50 %.3f ms, p99 %.3f ms", label, qps, percentile(lat, 0.5), percentile(lat, 0.99)))
+}
+
+var config = LineServer.Configuration()
+config.port = 0
+let server = LineServer(router: CommandRouter(database: db), configuration: config)
+let port = try server.start()
+
+func vectorText(_ v: [Float]) -> String { "[" + v.map { String($0) }.joined(separator: ",") + "]" }
+let lines = queries.map { "SEARCH bench K 10 VECTOR \(vectorText($0))" }
+let filteredLines = queries.map { "SEARCH bench K 10 FILTER \"\(filter)\" VECTOR \(vectorText($0))" }
+
+for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)] {
+    for connections in [1, 8, 64] {
+        let perConnection = max(requests / connections, 8)
+        let start = now()
+        let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for cIndex in 0..<connections {
+                group.addTask {
+                    let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1, timeout: .seconds(120))
+                    var lat: [UInt64] = []
+                    var sent = 0
+                    while sent < perConnection {
+                        let chunk = (0..<8).map { batch[(cIndex * 31 + sent + $0) % batch.count] }
+                        let t = now()
+                        let replies = try await client.pipeline(chunk)
+                        let dt = now() - t
+                        precondition(replies.allSatisfy { if case .lines(let r) = $0 { return r.count == 10 } else { return false } })
+                        lat += Array(repeating: dt, count: chunk.count)
+                        sent += chunk.count
+                    }
+                    await client.close()
+                    return lat
+                }
+            }
+            var all: [UInt64] = []
+            for try await l in group { all += l }
+            return all
+        }
+        let qps = Double(latencies.count) / (Double(now() - start) / 1e9)
+        let name = "TCP \(label), \(connections) connection\(connections == 1 ? "" : "s") × pipeline 8"
+        results.append((name, qps, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+        say(String(format: "%@: %.0f searches/s, p50 %.3f ms, p99 %.3f ms (latency of each pipelined batch of 8)", name, qps,
+                   percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    }
+}
+server.stop()
+try db.close()
+say("\nsummary (TCP / in-process searches/s):")
+for r in results { say(String(format: "  %-55@ %8.0f/s  p50 %7.3f ms  p99 %7.3f ms", r.0 as NSString, r.1, r.2, r.3)) }
