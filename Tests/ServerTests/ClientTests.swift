@@ -5,26 +5,7 @@ import XCTest
 @testable import FragranceServer
 @testable import FragranceStore
 
-final class ClientTests: XCTestCase {
-    var dir: URL!
-    var db: Database!
-    var server: LineServer!
-    var port = 0
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-client-\(UUID().uuidString.prefix(8))")
-        db = try Database(directory: dir)
-        var config = LineServer.Configuration()
-        config.port = 0
-        server = LineServer(router: CommandRouter(database: db), configuration: config)
-        port = try server.start()
-    }
-
-    override func tearDownWithError() throws {
-        server.stop()
-        try db.close()
-        try? FileManager.default.removeItem(at: dir)
-    }
+final class ClientTests: ServerTestCase {
 
     struct Perfume: Encodable {
         var id: String

@@ -63,27 +63,10 @@ final class TestClient {
     }
 }
 
-final class LineServerTests: XCTestCase {
-    var dir: URL!
-    var db: Database!
-    var server: LineServer!
-    var port = 0
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-server-\(UUID().uuidString.prefix(8))")
-        db = try Database(directory: dir)
-        var config = LineServer.Configuration()
-        config.port = 0
+final class LineServerTests: ServerTestCase {
+    override func configure(_ config: inout LineServer.Configuration) {
         config.maxLineBytes = 64 * 1024
         config.maxConnections = 32
-        server = LineServer(router: CommandRouter(database: db), configuration: config)
-        port = try server.start()
-    }
-
-    override func tearDownWithError() throws {
-        server.stop()
-        try db.close()
-        try? FileManager.default.removeItem(at: dir)
     }
 
     func createPerfumes(_ c: TestClient) {

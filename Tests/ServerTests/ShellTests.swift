@@ -6,26 +6,7 @@ import XCTest
 
 /// `fragrancedb shell` against a real server: scripted (--eval, stdin) and interactive
 /// through a pseudo-terminal (`script` from util-linux provides the pty).
-final class ShellTests: XCTestCase {
-    var dir: URL!
-    var db: Database!
-    var server: LineServer!
-    var port = 0
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-shell-\(UUID().uuidString.prefix(8))")
-        db = try Database(directory: dir)
-        var config = LineServer.Configuration()
-        config.port = 0
-        server = LineServer(router: CommandRouter(database: db), configuration: config)
-        port = try server.start()
-    }
-
-    override func tearDownWithError() throws {
-        server.stop()
-        try db.close()
-        try? FileManager.default.removeItem(at: dir)
-    }
+final class ShellTests: ServerTestCase {
 
     func binary() throws -> URL {
         let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fragrancedb")
