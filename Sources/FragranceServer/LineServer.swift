@@ -123,7 +123,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            write(.error(code: "IDLE", message: "no request for \(server.configuration.idleTimeout.nanoseconds / 1_000_000_000) s; closing"), on: context.channel)
+            write(.error(code: "IDLE", message: "no request for \(server.configuration.idleTimeout.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
