@@ -62,14 +62,17 @@ public final class LineServer: Sendable {
     }
 }
 
-/// One connection: decodes request lines, runs each after the previous one finished, writes
-/// the replies. State is touched only on the channel's event loop.
+/// One connection: decodes request lines and runs them on the thread pool in arrival order.
+/// Lines that arrive while a batch runs wait and go together in the next one, so a pipelining
+/// client pays one thread hop and one write per batch rather than per line. State is touched
+/// only on the channel's event loop.
 final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let server: LineServer
-    private var tail: EventLoopFuture<Void>?
+    private var queued: [String] = []
+    private var running = false
     private var closing = false
 
     init(server: LineServer) { self.server = server }
@@ -93,22 +96,39 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
         var buffer = unwrapInboundIn(data)
         var line = buffer.readString(length: buffer.readableBytes) ?? ""
         if line.hasSuffix("\r") { line.removeLast() }
-        let channel = context.channel
-        let loop = context.eventLoop
         guard line.utf8.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return }   // blank lines are ignored
+        queued.append(line)
+        if !running { runQueued(channel: context.channel, loop: context.eventLoop) }
+    }
+
+    private func runQueued(channel: Channel, loop: EventLoop) {
+        running = true
+        let batch = queued
+        queued = []
         let router = server.router
-        let pool = server.pool
-        let previous = tail ?? loop.makeSucceededVoidFuture()
-        tail = previous.flatMap {
-            pool.runIfActive(eventLoop: loop) { router.handle(line: line) }
-        }.map { [self] (reply, close) in
-            write(reply, on: channel)
-            if close {
-                closing = true
-                channel.close(promise: nil)
+        server.pool.runIfActive(eventLoop: loop) { () -> ([Reply], Bool) in
+            var replies: [Reply] = []
+            for line in batch {
+                let (reply, close) = router.handle(line: line)
+                replies.append(reply)
+                if close { return (replies, true) }
             }
-        }.recover { [self] error in
-            write(.error(code: "INTERNAL", message: "\(error)"), on: channel)
+            return (replies, false)
+        }.whenComplete { [self] result in
+            switch result {
+            case .success(let (replies, close)):
+                var out = channel.allocator.buffer(capacity: 256 * replies.count)
+                for r in replies { out.writeString(r.encoded) }
+                channel.writeAndFlush(out, promise: nil)
+                if close {
+                    closing = true
+                    channel.close(promise: nil)
+                }
+            case .failure(let error):
+                write(.error(code: "INTERNAL", message: "\(error)"), on: channel)
+            }
+            running = false
+            if !closing && !queued.isEmpty { runQueued(channel: channel, loop: loop) }
         }
     }
 
