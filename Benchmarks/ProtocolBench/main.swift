@@ -79,6 +79,21 @@ func vectorText(_ v: [Float]) -> String { "[" + v.map { String($0) }.joined(sepa
 let lines = queries.map { "SEARCH bench K 10 VECTOR \(vectorText($0))" }
 let filteredLines = queries.map { "SEARCH bench K 10 FILTER \"\(filter)\" VECTOR \(vectorText($0))" }
 
+// The command layer alone (tokenise, parse the VECTOR text, search, format hits), no sockets.
+let router = CommandRouter(database: db)
+for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)] {
+    var lat: [UInt64] = []
+    let start = now()
+    for i in 0..<requests {
+        let t = now()
+        _ = router.handle(line: batch[i % batch.count])
+        lat.append(now() - t)
+    }
+    let qps = Double(requests) / (Double(now() - start) / 1e9)
+    results.append(("command layer \(label), 1 thread", qps, percentile(lat, 0.5), percentile(lat, 0.99)))
+    say(String(format: "command layer %@: %.0f requests/s, p50 %.3f ms, p99 %.3f ms", label, qps, percentile(lat, 0.5), percentile(lat, 0.99)))
+}
+
 for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)] {
     for connections in [1, 8, 64] {
         let perConnection = max(requests / connections, 8)

@@ -27,45 +27,48 @@ public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible
 }
 
 public enum LineTokenizer {
-    /// Splits one request line (without its line ending) into tokens.
+    /// Splits one request line (without its line ending) into tokens. Works on UTF-8 bytes:
+    /// every delimiter is ASCII, and no byte of a multi-byte sequence is.
     public static func tokenize(_ line: String) throws -> [Token] {
         var tokens: [Token] = []
-        let chars = Array(line.unicodeScalars)
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if c == " " || c == "\t" { i += 1; continue }
-            if c == "{" || c == "[" {
-                tokens.append(.json(String(String.UnicodeScalarView(chars[i...]))))
-                break
-            }
-            if c == "\"" || c == "'" {
-                var s = String.UnicodeScalarView()
-                var j = i + 1
-                var closed = false
-                while j < chars.count {
-                    if chars[j] == "\\" && j + 1 < chars.count {
-                        switch chars[j + 1] {
-                        case "n": s.append("\n")
-                        case "t": s.append("\t")
-                        default: s.append(chars[j + 1])
-                        }
-                        j += 2
-                        continue
-                    }
-                    if chars[j] == c { closed = true; break }
-                    s.append(chars[j])
-                    j += 1
+        var line = line
+        try line.withUTF8 { b in
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                if c == 0x20 || c == 0x09 { i += 1; continue }
+                if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    tokens.append(.json(String(decoding: UnsafeBufferPointer(rebasing: b[i...]), as: UTF8.self)))
+                    return
                 }
-                guard closed else { throw ProtocolError("SYNTAX", "unterminated string starting at column \(i + 1)") }
-                tokens.append(.quoted(String(s)))
-                i = j + 1
-                continue
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+                    var s: [UInt8] = []
+                    var j = i + 1
+                    var closed = false
+                    while j < b.count {
+                        if b[j] == UInt8(ascii: "\\") && j + 1 < b.count {
+                            switch b[j + 1] {
+                            case UInt8(ascii: "n"): s.append(0x0A)
+                            case UInt8(ascii: "t"): s.append(0x09)
+                            default: s.append(b[j + 1])
+                            }
+                            j += 2
+                            continue
+                        }
+                        if b[j] == c { closed = true; break }
+                        s.append(b[j])
+                        j += 1
+                    }
+                    guard closed else { throw ProtocolError("SYNTAX", "unterminated string starting at byte \(i + 1)") }
+                    tokens.append(.quoted(String(decoding: s, as: UTF8.self)))
+                    i = j + 1
+                    continue
+                }
+                var j = i
+                while j < b.count && b[j] != 0x20 && b[j] != 0x09 { j += 1 }
+                tokens.append(.word(String(decoding: UnsafeBufferPointer(rebasing: b[i..<j]), as: UTF8.self)))
+                i = j
             }
-            var j = i
-            while j < chars.count && chars[j] != " " && chars[j] != "\t" { j += 1 }
-            tokens.append(.word(String(String.UnicodeScalarView(chars[i..<j]))))
-            i = j
         }
         return tokens
     }

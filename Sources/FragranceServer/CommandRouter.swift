@@ -283,24 +283,46 @@ func residentBytes() -> Int {
     return kb * 1024
 }
 
-/// A JSON array of numbers, parsed directly (JSONSerialization costs more than the search).
+/// A JSON array of numbers, parsed in place with strtof (JSONSerialization, or a String per
+/// number, cost more than the search itself: protocol-bench's "command layer" line).
 func parseNumberArray(_ text: String) throws -> [Float] {
-    let bytes = Array(text.utf8)
-    guard bytes.first == UInt8(ascii: "["), let close = bytes.lastIndex(of: UInt8(ascii: "]")),
-          bytes[(close + 1)...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else {
-        throw ProtocolError("SYNTAX", "VECTOR needs a JSON array of numbers, last on the line")
-    }
-    var out: [Float] = []
-    out.reserveCapacity(bytes.count / 8)
-    for part in bytes[1..<close].split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-        let trimmed = part.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
-        if trimmed.isEmpty && out.isEmpty && close == 1 { break }   // []
-        guard let f = Float(String(decoding: trimmed, as: UTF8.self)), f.isFinite else {
-            throw ProtocolError("SYNTAX", "VECTOR must hold only finite numbers, got '\(String(decoding: trimmed, as: UTF8.self).prefix(40))'")
+    func bad(_ why: String) -> ProtocolError { ProtocolError("SYNTAX", "VECTOR needs a JSON array of finite numbers, last on the line (\(why))") }
+    return try text.withCString { start -> [Float] in
+        var p = start
+        func skipSpace() { while p.pointee == 0x20 || p.pointee == 0x09 { p += 1 } }
+        skipSpace()
+        guard p.pointee == CChar(UInt8(ascii: "[")) else { throw bad("no '['") }
+        p += 1
+        var out: [Float] = []
+        out.reserveCapacity(strlen(p) / 8)
+        skipSpace()
+        if p.pointee == CChar(UInt8(ascii: "]")) {
+            p += 1
+        } else {
+            while true {
+                skipSpace()
+                // strtof also reads hex, "nan" and "inf": accept only what starts like a JSON number.
+                let c = UInt8(bitPattern: p.pointee)
+                guard c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) else {
+                    throw bad("'\(String(cString: p).prefix(20))' is not a number")
+                }
+                var end: UnsafeMutablePointer<CChar>?
+                let f = strtof(p, &end)
+                guard let end, end != UnsafeMutablePointer(mutating: p), f.isFinite,
+                      !UnsafeBufferPointer(start: p, count: end - UnsafeMutablePointer(mutating: p)).contains(where: { $0 == 0x78 || $0 == 0x58 })   // no hex
+                else { throw bad("'\(String(cString: p).prefix(20))' is not a finite number") }
+                out.append(f)
+                p = UnsafePointer(end)
+                skipSpace()
+                if p.pointee == CChar(UInt8(ascii: ",")) { p += 1; continue }
+                if p.pointee == CChar(UInt8(ascii: "]")) { p += 1; break }
+                throw bad("expected ',' or ']'")
+            }
         }
-        out.append(f)
+        skipSpace()
+        guard p.pointee == 0 else { throw bad("text after ']'") }
+        return out
     }
-    return out
 }
 
 /// A JSON string literal.

@@ -209,7 +209,7 @@ final class LineServerTests: ServerTestCase {
         XCTAssertThrowsError(try LineTokenizer.tokenize(#"GET "open"#))
         XCTAssertEqual(try parseNumberArray("[1, 2.5,-3e1 ]"), [1, 2.5, -30])
         XCTAssertEqual(try parseNumberArray("[]"), [])
-        for bad in ["[1,,2]", "[1] x", "[1, 1e400]", "[nan]", "1, 2", "[\"1\"]"] {
+        for bad in ["[1,,2]", "[1] x", "[1, 1e400]", "[nan]", "1, 2", "[\"1\"]", "[0x10]", "[1,]", "[inf]", "["] {
             XCTAssertThrowsError(try parseNumberArray(bad), bad)
         }
         XCTAssertEqual(jsonString("a\"b\\c\n\u{01}é"), #""a\"b\\c\n\u0001é""#)
