@@ -108,7 +108,7 @@ struct Table {
         case let s as String: return s
         case let n as NSNumber: return n.stringValue
         default:
-            guard let v, let data = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .fragmentsAllowed]) else { return "" }
+            guard let v, let data = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) else { return "" }
             let s = String(decoding: data, as: UTF8.self)
             return s.count > 80 ? String(s.prefix(77)) + "..." : s
         }
