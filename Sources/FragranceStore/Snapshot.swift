@@ -22,7 +22,7 @@ extension Collection {
             put(UInt64(rids.count))
             try db.sqlLock.withLock {
                 for rid in rids {
-                    guard let r = try readRecordForSnapshot(UInt32(rid)) else { continue }
+                    guard let r = try readRecordUnlocked(UInt32(rid)) else { continue }
                     let json = try JSONEncoder.sorted.encode(Record(id: r.id, attributes: r.attributes))
                     put(UInt32(rid)); put(UInt32(json.count)); out += json
                     let v = r.vector ?? []
@@ -38,10 +38,6 @@ extension Collection {
         try writeDurably(chunks: [SnapshotFormat.magic, compressed], to: tmp)
         guard rename(tmp.path, url.path) == 0 else { throw StoreError(.io, "rename to \(url.path): \(String(cString: strerror(errno)))") }
         syncDirectory(of: url)
-    }
-
-    func readRecordForSnapshot(_ rid: UInt32) throws -> Record? {
-        try readRecordUnlocked(rid)
     }
 }
 

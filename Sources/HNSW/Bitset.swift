@@ -5,8 +5,6 @@ public struct Bitset: Sendable, Equatable {
     @usableFromInline var words: [UInt64]
     public let capacity: Int
 
-    /// The bits as 64-bit words, least significant bit first.
-    public var wordArray: [UInt64] { words }
 
     public init(capacity: Int) {
         self.capacity = capacity

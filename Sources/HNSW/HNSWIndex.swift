@@ -118,7 +118,6 @@ public final class HNSWIndex: @unchecked Sendable {
     }
 
     public var liveCount: Int { count - deletedCount }
-    public var labelCapacity: Int { slotOfLabel.count }
 
     public func contains(label: UInt32) -> Bool { slot(of: label) != nil }
 
