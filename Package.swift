@@ -17,6 +17,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -35,7 +44,17 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
-        ]),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+        ], resources: [.copy("Resources/openapi.yaml")]),
         .target(name: "FragranceClient", dependencies: [
             "FragranceProtocol",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -45,7 +64,9 @@ let package = Package(
         .executableTarget(
             name: "fragrancedb",
             dependencies: ["FragranceStore", "FragranceServer", "FragranceClient", "FragranceProtocol", "Embedding",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Configuration", package: "swift-configuration"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.
@@ -58,6 +79,7 @@ let package = Package(
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
         .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient",
+                                                        .product(name: "JWTKit", package: "jwt-kit"),
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),

@@ -18,6 +18,8 @@ public final class FragranceClient: Sendable {
     public let host: String
     public let port: Int
     public let timeout: TimeAmount
+    /// Sent with AUTH on every new connection, so a reconnect keeps its role.
+    let token: String?
     let group: MultiThreadedEventLoopGroup
     let ownsGroup: Bool
     private let slots: Int
@@ -25,8 +27,9 @@ public final class FragranceClient: Sendable {
     private let next = Atomic<Int>(0)
 
     public init(host: String = "127.0.0.1", port: Int = 7700, connections: Int = 2, timeout: TimeAmount = .seconds(30),
-                group: MultiThreadedEventLoopGroup? = nil) {
+                token: String? = nil, group: MultiThreadedEventLoopGroup? = nil) {
         self.host = host
+        self.token = token
         self.port = port
         self.timeout = timeout
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -77,6 +80,13 @@ public final class FragranceClient: Sendable {
         let i = next.add(1, ordering: .relaxed).newValue % slots
         if let c = connections.withLock({ $0[i] }), c.channel.isActive { return c }
         let c = try await Connection.open(host: host, port: port, group: group)
+        if let token {
+            guard let reply = try await c.send(["AUTH \(quote(token))"], timeout: timeout).first else { throw FragranceClientError.disconnected }
+            if case .error(let code, let message) = reply {
+                c.channel.close(promise: nil)
+                throw FragranceClientError.server(ServerErrorCode(code), message)
+            }
+        }
         connections.withLock { $0[i] = c }
         return c
     }
@@ -223,7 +233,8 @@ public enum ServerErrorCode: String, Sendable {
     case badSchema = "BAD_SCHEMA", badRecord = "BAD_RECORD", badFilter = "BAD_FILTER", dimensionMismatch = "DIM_MISMATCH"
     case notFound = "NOT_FOUND", exists = "EXISTS", tooLarge = "TOO_LARGE", modelUnavailable = "MODEL_UNAVAILABLE"
     case corrupt = "CORRUPT", io = "IO", internalError = "INTERNAL", lineTooLong = "LINE_TOO_LONG"
-    case tooManyConnections = "TOO_MANY_CONNECTIONS", idle = "IDLE", protocolError = "PROTOCOL", other = "OTHER"
+    case tooManyConnections = "TOO_MANY_CONNECTIONS", idle = "IDLE", protocolError = "PROTOCOL"
+    case notAuthenticated = "NOAUTH", forbidden = "FORBIDDEN", wrongPassword = "WRONGPASS", other = "OTHER"
 
     init(_ code: String) { self = ServerErrorCode(rawValue: code) ?? .other }
 }

@@ -17,29 +17,79 @@ public struct CommandRouter: Sendable {
     struct Command: Sendable {
         var usage: String
         var summary: String
+        /// The least role that may run it; nil for commands open to anyone (PING, HELP, AUTH…).
+        var role: Role?
         var run: @Sendable (CommandRouter, ArraySlice<Token>) throws -> Reply
+
+        init(usage: String, summary: String, role: Role? = .read, run: @escaping @Sendable (CommandRouter, ArraySlice<Token>) throws -> Reply) {
+            self.usage = usage
+            self.summary = summary
+            self.role = role
+            self.run = run
+        }
+    }
+
+    /// One connection's state. Only the connection's own pool task touches it (one at a time).
+    public final class Session: @unchecked Sendable {
+        public var principal: Principal?
+        public init(principal: Principal? = nil) { self.principal = principal }
     }
 
     public let database: Database
     public let limits: Limits
+    /// nil: no authentication at all (embedded use, benchmarks).
+    public let access: AccessControl?
+    let metrics: ServerMetrics?
     public var models: ModelRegistry? { database.options.models }
 
-    public init(database: Database, limits: Limits = .init()) {
+    public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil) {
         self.database = database
         self.limits = limits
+        self.access = access
+        self.metrics = metrics
     }
 
-    /// Handles one request line. `close` is true after QUIT.
+    /// Handles one request line as an administrator (no session). `close` is true after QUIT.
     public func handle(line: String) -> (reply: Reply, close: Bool) {
+        handle(line: line, session: Session(principal: Principal(name: "local", role: .admin)))
+    }
+
+    /// Handles one request line for a connection. `close` is true after QUIT.
+    public func handle(line: String, session: Session) -> (reply: Reply, close: Bool) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var commandName = "?"
+        let (reply, close) = dispatch(line: line, session: session, name: &commandName)
+        if let metrics {
+            if case .error = reply { metrics.tcpCommand(commandName, ok: false, nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
+            else { metrics.tcpCommand(commandName, ok: true, nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
+        }
+        return (reply, close)
+    }
+
+    private func dispatch(line: String, session: Session, name commandName: inout String) -> (reply: Reply, close: Bool) {
         do {
             let tokens = try LineTokenizer.tokenize(line)
             guard let first = tokens.first, case .word(let name) = first else {
                 return (.error(code: "SYNTAX", message: "expected a command name; try HELP"), false)
             }
             let upper = name.uppercased()
-            if upper == "QUIT" { return (.ok("bye"), true) }
+            if upper == "QUIT" { commandName = upper; return (.ok("bye"), true) }
+            if upper == "AUTH" || upper == "HELLO" {
+                commandName = upper
+                return (try authenticate(upper, tokens.dropFirst(), session), false)
+            }
             guard let command = Self.commands[upper] else {
                 return (.error(code: "UNKNOWN_COMMAND", message: "unknown command '\(name)'; try HELP"), false)
+            }
+            commandName = upper
+            if let needed = command.role, let access {
+                let role = session.principal?.role ?? (access.isOpen ? .admin : nil)
+                guard let role else {
+                    return (.error(code: "NOAUTH", message: "\(upper) needs authentication: send AUTH <token> first"), false)
+                }
+                guard role >= needed else {
+                    return (.error(code: "FORBIDDEN", message: "\(upper) needs the \(needed) role; this connection has \(role)"), false)
+                }
             }
             return (try command.run(self, tokens.dropFirst()), false)
         } catch let e as StoreError {
@@ -51,45 +101,60 @@ public struct CommandRouter: Sendable {
         }
     }
 
-    static let order = ["PING", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "DEL", "COUNT", "SEARCH",
+    /// AUTH <token> | HELLO [token]: sets the connection's role; HELLO also says what the server is.
+    private func authenticate(_ verb: String, _ args: ArraySlice<Token>, _ session: Session) throws -> Reply {
+        if let token = args.first?.text {
+            guard args.count == 1 else { throw ProtocolError("SYNTAX", "\(verb) takes one token") }
+            guard let access else { throw ProtocolError("BAD_REQUEST", "this server has no authentication") }
+            guard let p = access.authenticateBlocking(token) else {
+                metrics?.authFailure("tcp")
+                session.principal = nil
+                throw ProtocolError("WRONGPASS", "invalid token")   // says nothing about which part was wrong
+            }
+            session.principal = p
+        } else if verb == "AUTH" {
+            throw ProtocolError("SYNTAX", "AUTH needs a token: AUTH <api key or JWT>")
+        }
+        let open = access?.isOpen ?? true
+        let role = session.principal?.role ?? (open ? .admin : nil)
+        if verb == "AUTH" { return .ok("authenticated as \(session.principal?.name ?? "?") role=\(role.map(String.init(describing:)) ?? "none")") }
+        return .lines([jsonText(["server": "fragrancedb", "protocol": 1, "auth": open ? "open" : "required",
+                                 "role": role.map(String.init(describing:)) ?? NSNull(),
+                                 "commands": Self.order] as [String: Any])])
+    }
+
+    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "DEL", "COUNT", "SEARCH",
                         "SNAPSHOT", "RESTORE", "QUIT"]
 
+    /// Commands handled before the table because they touch the connection, not the store.
+    static let sessionCommands: [String: String] = [
+        "QUIT": "QUIT — close the connection",
+        "AUTH": "AUTH <token> — authenticate with an API key or a JWT; sets this connection's role",
+        "HELLO": "HELLO [token] — server, protocol version, auth mode and this connection's role (authenticates when given a token)",
+    ]
+
     static let commands: [String: Command] = [
-        "PING": Command(usage: "PING", summary: "liveness check; replies +PONG") { _, _ in .ok("PONG") },
-        "HELP": Command(usage: "HELP [command]", summary: "list commands, or one command's usage") { _, args in
-            if let name = args.first?.text.uppercased() {
-                if name == "QUIT" { return .lines([jsonText("QUIT — close the connection")]) }
-                guard let c = commands[name] else { throw ProtocolError("UNKNOWN_COMMAND", "no command '\(name)'") }
-                return .lines([jsonText("\(c.usage) — \(c.summary)")])
+        "PING": Command(usage: "PING", summary: "liveness check; replies +PONG", role: nil) { _, _ in .ok("PONG") },
+        "HELP": Command(usage: "HELP [command]", summary: "list commands, or one command's usage", role: nil) { _, args in
+            func line(_ n: String) -> String {
+                if let s = sessionCommands[n] { return jsonText(s) }
+                let c = commands[n]!
+                return jsonText("\(c.usage) — \(c.summary)" + (c.role.map { " [\($0)]" } ?? ""))
             }
-            return .lines(order.map { n in n == "QUIT" ? jsonText("QUIT — close the connection") : jsonText("\(commands[n]!.usage) — \(commands[n]!.summary)") })
+            if let name = args.first?.text.uppercased() {
+                guard sessionCommands[name] != nil || commands[name] != nil else { throw ProtocolError("UNKNOWN_COMMAND", "no command '\(name)'") }
+                return .lines([line(name)])
+            }
+            return .lines(order.map(line))
         },
         "INFO": Command(usage: "INFO", summary: "server, model and per-collection figures as one JSON line") { r, _ in
-            var collections: [[String: Any]] = []
-            for name in r.database.collectionNames {
-                guard let c = try? r.database.collection(name) else { continue }
-                let s = c.stats
-                collections.append(["name": name, "records": s.records, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
-                                    "embedder": c.config.embedder ?? NSNull(), "graph_nodes": s.graphNodes, "tombstones": s.tombstones,
-                                    "index_bytes": s.indexBytes])
-            }
-            var model: Any = NSNull()
-            if let m = r.models?.stats {
-                model = ["directory": m.directory, "loaded": m.loaded, "mapped_bytes": m.mappedBytes, "calls": m.calls,
-                         "texts_embedded": m.textsEmbedded, "load_seconds": m.loadSeconds, "last_error": m.lastError ?? NSNull()] as [String: Any]
-            }
-            return .lines([jsonText(["server": "fragrancedb", "memory": ["rss_bytes": residentBytes()], "collections": collections,
-                                     "model": model] as [String: Any])])
+            .lines([jsonText(r.info())])
         },
         "COLLECTIONS": Command(usage: "COLLECTIONS", summary: "one JSON line per collection") { r, _ in
-            .lines(try r.database.collectionNames.map { n in
-                let c = try r.database.collection(n)
-                return jsonText(["name": n, "records": c.count, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
-                                 "embedder": c.config.embedder ?? NSNull()] as [String: Any])
-            })
+            .lines(try r.collectionList().map(jsonText))
         },
         "CREATE": Command(usage: "CREATE <name> {\"dimension\": 384, \"metric\": \"cosine\", \"embedder\": \"minilm\", \"schema\": \"perfume\", \"m\": 16, \"ef_construction\": 200, \"ef_search\": 128}",
-                          summary: "create a collection") { r, args in
+                          summary: "create a collection", role: .write) { r, args in
             let name = try r.name(args, 0)
             guard let json = args.dropFirst().first, case .json(let text) = json else {
                 throw ProtocolError("SYNTAX", "CREATE needs a JSON object after the name, e.g. {\"dimension\": 384}")
@@ -97,12 +162,12 @@ public struct CommandRouter: Sendable {
             try r.database.createCollection(try collectionConfig(name: name, json: text))
             return .ok("created \(name)")
         },
-        "DROP": Command(usage: "DROP <name>", summary: "delete a collection and all its records") { r, args in
+        "DROP": Command(usage: "DROP <name>", summary: "delete a collection and all its records", role: .admin) { r, args in
             let name = try r.name(args, 0)
             try r.database.dropCollection(name)
             return .ok("dropped \(name)")
         },
-        "UPSERT": Command(usage: "UPSERT <collection> {record} | [{record}, …]", summary: "insert or replace records by id, all or none") { r, args in
+        "UPSERT": Command(usage: "UPSERT <collection> {record} | [{record}, …]", summary: "insert or replace records by id, all or none", role: .write) { r, args in
             let c = try r.collection(args)
             guard let json = args.dropFirst().first, case .json(let text) = json else {
                 throw ProtocolError("SYNTAX", "UPSERT needs a JSON record or array after the collection name")
@@ -120,7 +185,7 @@ public struct CommandRouter: Sendable {
             guard let record = try c.get(id) else { throw StoreError(.notFound, "no record '\(id)' in '\(c.config.name)'") }
             return .lines([jsonText(record.jsonObject())])
         },
-        "DEL": Command(usage: "DEL <collection> <id> [id …]", summary: "delete records; replies how many existed") { r, args in
+        "DEL": Command(usage: "DEL <collection> <id> [id …]", summary: "delete records; replies how many existed", role: .write) { r, args in
             let c = try r.collection(args)
             let ids = args.dropFirst().map(\.text)
             guard !ids.isEmpty else { throw ProtocolError("SYNTAX", "DEL needs at least one id") }
@@ -142,41 +207,83 @@ public struct CommandRouter: Sendable {
             else if let v = o.vector { request = SearchRequest(vector: v, k: o.k, ef: o.ef, filter: o.filter, exact: o.exact) }
             else { throw ProtocolError("SYNTAX", "SEARCH needs TEXT \"…\" or VECTOR [..]") }
             let result = try c.search(request)
+            r.metrics?.search(result.plan)
             // Written by hand: this is the hot path of every search reply.
             var lines = result.hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }
-            if o.explain {
-                let p = result.plan
-                lines.append(jsonText(["plan": ["path": p.path.rawValue, "exact": p.exact, "reason": p.reason, "records": p.records,
-                                                "estimated_candidates": p.estimatedCandidates, "candidates": p.candidates, "ef": p.ef,
-                                                "nodes_visited": p.nodesVisited, "distance_computations": p.distanceComputations] as [String: Any]]))
-            }
+            if o.explain { lines.append(jsonText(["plan": planJSON(result.plan)])) }
             return .lines(lines)
         },
-        "SNAPSHOT": Command(usage: "SNAPSHOT <collection>", summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory") { r, args in
-            let c = try r.collection(args)
-            let dir = r.database.directory.appendingPathComponent("snapshots")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-            let file = dir.appendingPathComponent("\(c.config.name)-\(stamp).fdbz")
-            try c.snapshot(to: file)
-            return .ok("snapshots/\(file.lastPathComponent)")
+        "SNAPSHOT": Command(usage: "SNAPSHOT <collection>", summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory", role: .admin) { r, args in
+            .ok(try r.writeSnapshot(try r.collection(args)))
         },
-        "RESTORE": Command(usage: "RESTORE <snapshot file name> [AS <name>]", summary: "restore a file from the data directory's snapshots/ as a new collection") { r, args in
+        "RESTORE": Command(usage: "RESTORE <snapshot file name> [AS <name>]", summary: "restore a file from the data directory's snapshots/ as a new collection", role: .admin) { r, args in
             guard let file = args.first?.text, !file.isEmpty else { throw ProtocolError("SYNTAX", "RESTORE needs a snapshot file name") }
-            let name = file.hasPrefix("snapshots/") ? String(file.dropFirst("snapshots/".count)) : file
-            guard !name.contains("/"), !name.hasPrefix(".") else {
-                throw ProtocolError("BAD_REQUEST", "give a file name inside the data directory's snapshots/, not a path")
-            }
             var target: String?
             if args.count >= 3 {
                 guard args.dropFirst().first?.text.uppercased() == "AS" else { throw ProtocolError("SYNTAX", "expected AS <name>") }
                 target = args.dropFirst(2).first?.text
             }
-            let url = r.database.directory.appendingPathComponent("snapshots").appendingPathComponent(name)
-            let c = try r.database.restore(from: url, as: target)
+            let c = try r.restoreSnapshot(named: file, as: target)
             return .ok("restored \(c.config.name) records=\(c.count)")
         },
     ]
+
+    // MARK: Operations shared with the HTTP API
+
+    static func planJSON(_ p: QueryPlan) -> [String: Any] {
+        ["path": p.path.rawValue, "exact": p.exact, "reason": p.reason, "records": p.records,
+         "estimated_candidates": p.estimatedCandidates, "candidates": p.candidates, "ef": p.ef,
+         "nodes_visited": p.nodesVisited, "distance_computations": p.distanceComputations]
+    }
+
+    func info() -> [String: Any] {
+        var collections: [[String: Any]] = []
+        for name in database.collectionNames {
+            guard let c = try? database.collection(name) else { continue }
+            collections.append(collectionInfo(c))
+        }
+        var model: Any = NSNull()
+        if let m = models?.stats {
+            model = ["directory": m.directory, "loaded": m.loaded, "mapped_bytes": m.mappedBytes, "calls": m.calls,
+                     "texts_embedded": m.textsEmbedded, "load_seconds": m.loadSeconds, "last_error": m.lastError ?? NSNull()] as [String: Any]
+        }
+        return ["server": "fragrancedb", "memory": ["rss_bytes": residentBytes()], "collections": collections, "model": model]
+    }
+
+    func collectionList() throws -> [[String: Any]] {
+        try database.collectionNames.map { n in
+            let c = try database.collection(n)
+            return ["name": n, "records": c.count, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
+                    "embedder": c.config.embedder ?? NSNull()]
+        }
+    }
+
+    func collectionInfo(_ c: Collection) -> [String: Any] {
+        let s = c.stats
+        return ["name": c.config.name, "records": s.records, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
+                "embedder": c.config.embedder ?? NSNull(), "graph_nodes": s.graphNodes, "tombstones": s.tombstones,
+                "index_bytes": s.indexBytes, "fields": c.config.schema.fields.map { ["name": $0.name, "type": $0.type.rawValue] }]
+    }
+
+    /// Writes `snapshots/<collection>-<time>.fdbz` in the data directory; returns that relative path.
+    func writeSnapshot(_ c: Collection) throws -> String {
+        let dir = database.directory.appendingPathComponent("snapshots")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let file = dir.appendingPathComponent("\(c.config.name)-\(stamp).fdbz")
+        try c.snapshot(to: file)
+        return "snapshots/\(file.lastPathComponent)"
+    }
+
+    /// Restores a file of the data directory's snapshots/ (a bare name: never a path elsewhere).
+    func restoreSnapshot(named file: String, as target: String?) throws -> Collection {
+        let name = file.hasPrefix("snapshots/") ? String(file.dropFirst("snapshots/".count)) : file
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+            throw ProtocolError("BAD_REQUEST", "give a file name inside the data directory's snapshots/, not a path")
+        }
+        let url = database.directory.appendingPathComponent("snapshots").appendingPathComponent(name)
+        return try database.restore(from: url, as: target)
+    }
 
     func name(_ args: ArraySlice<Token>, _ i: Int) throws -> String {
         guard let t = args.dropFirst(i).first, case .word(let n) = t else { throw ProtocolError("SYNTAX", "expected a collection name") }

@@ -72,6 +72,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
 
     let server: LineServer
     private var queued: [String] = []
+    private let session = CommandRouter.Session()
     private var running = false
     private var closing = false
 
@@ -79,6 +80,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         let n = server.connections.withLock { $0 += 1; return $0 }
+        server.router.metrics?.openTCPConnections.increment()
         if n > server.configuration.maxConnections {
             write(.error(code: "TOO_MANY_CONNECTIONS", message: "the server allows \(server.configuration.maxConnections) connections"), on: context.channel)
             context.close(promise: nil)
@@ -88,6 +90,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         server.connections.withLock { $0 -= 1 }
+        server.router.metrics?.openTCPConnections.decrement()
         context.fireChannelInactive()
     }
 
@@ -106,10 +109,11 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
         let batch = queued
         queued = []
         let router = server.router
+        let session = self.session
         server.pool.runIfActive(eventLoop: loop) { () -> ([Reply], Bool) in
             var replies: [Reply] = []
             for line in batch {
-                let (reply, close) = router.handle(line: line)
+                let (reply, close) = router.handle(line: line, session: session)
                 replies.append(reply)
                 if close { return (replies, true) }
             }

@@ -172,6 +172,11 @@ public final class Collection: @unchecked Sendable {
         public var inserted = 0
         public var updated = 0
         public var deleted = 0
+        public init(inserted: Int = 0, updated: Int = 0, deleted: Int = 0) {
+            self.inserted = inserted
+            self.updated = updated
+            self.deleted = deleted
+        }
     }
 
     /// Inserts or replaces records by id, all in one transaction: every record is validated
@@ -441,6 +446,9 @@ public final class Collection: @unchecked Sendable {
         }
         return r
     }
+
+    /// Lookups of filter evaluations since open (a repeated filter is a hit until the next write).
+    public var filterCacheStats: (hits: Int, misses: Int) { filterCache.counts }
 
     public struct Stats: Sendable {
         public var records: Int

@@ -13,6 +13,8 @@ final class FilterCache: Sendable {
     private struct State {
         var entries: [String: Entry] = [:]
         var clock: UInt64 = 0
+        var hits = 0
+        var misses = 0
     }
 
     let capacity: Int
@@ -22,13 +24,16 @@ final class FilterCache: Sendable {
 
     func lookup(_ filter: String, generation: UInt64) -> AttributeIndex.Evaluation? {
         state.withLock { s in
-            guard var e = s.entries[filter], e.generation == generation else { return nil }
+            guard var e = s.entries[filter], e.generation == generation else { s.misses += 1; return nil }
+            s.hits += 1
             s.clock &+= 1
             e.lastUse = s.clock
             s.entries[filter] = e
             return e.evaluation
         }
     }
+
+    var counts: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
 
     func store(_ filter: String, generation: UInt64, _ evaluation: AttributeIndex.Evaluation) {
         guard filter.utf8.count <= 4096 else { return }

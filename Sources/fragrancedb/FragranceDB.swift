@@ -3,6 +3,8 @@ import Embedding
 import Foundation
 import FragranceServer
 import FragranceStore
+import Configuration
+import Logging
 
 @main
 struct FragranceDB: AsyncParsableCommand {
@@ -31,42 +33,52 @@ struct DataOptions: ParsableArguments {
 
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve a data directory over the line protocol until SIGINT/SIGTERM.")
-    @OptionGroup var options: DataOptions
-    @Option(help: "TCP address to listen on (loopback unless you opt in).") var host = "127.0.0.1"
-    @Option(help: "TCP port of the line protocol.") var port = 7700
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a data directory over the line protocol and HTTP until SIGINT/SIGTERM (SIGHUP reloads keys, rate limits, log level).",
+        discussion: """
+        Settings come from defaults < config/<FRAGRANCEDB_ENV or local>.json < FRAGRANCEDB_* environment variables < these flags.
+        Keys: \(ServerConfiguration.keys.keys.sorted().joined(separator: ", ")).
+        """)
+    @Option(help: "Data directory (created if missing). Key data.directory.") var data: String?
+    @Option(name: .long, help: "Embedding model directory. Key model.directory (also $FRAGRANCEDB_MODEL_DIR).") var modelDir: String?
+    @Option(help: "Line protocol address (loopback unless auth keys are set). Key tcp.host.") var host: String?
+    @Option(help: "Line protocol port. Key tcp.port (default 7700).") var port: Int?
+    @Option(help: "HTTP address. Key http.host.") var httpHost: String?
+    @Option(help: "HTTP port. Key http.port (default 8000).") var httpPort: Int?
+    @Option(help: "Directory of <env>.json config files.") var configDir = "config"
+    @Flag(help: "Load the embedding model before serving. Key model.preload.") var preloadModel = false
 
-    func run() throws {
-        let db = try options.open()
-        print("fragrancedb: data directory \(db.directory.path)")
-        for name in db.collectionNames {
-            let c = try db.collection(name)
+    func run() async throws {
+        var flags: [String: ConfigContent] = [:]
+        if let data { flags["data.directory"] = .string(data) }
+        if let modelDir { flags["model.directory"] = .string(modelDir) }
+        if let host { flags["tcp.host"] = .string(host) }
+        if let port { flags["tcp.port"] = .int(port) }
+        if let httpHost { flags["http.host"] = .string(httpHost) }
+        if let httpPort { flags["http.port"] = .int(httpPort) }
+        if preloadModel { flags["model.preload"] = .bool(true) }
+        var env = ProcessInfo.processInfo.environment
+        if env["FRAGRANCEDB_MODEL_DIRECTORY"] == nil, let legacy = env["FRAGRANCEDB_MODEL_DIR"] { env["FRAGRANCEDB_MODEL_DIRECTORY"] = legacy }
+        let load: @Sendable () async throws -> ServerConfiguration = { [flags, env, configDir] in
+            try await ServerConfiguration.load(environmentVariables: env, flags: flags, configDirectory: configDir)
+        }
+        let config: ServerConfiguration
+        do { config = try await load() }
+        catch let e as ServerConfiguration.Invalid { throw ValidationError("configuration: \(e)") }
+        let levels = LogLevelControl(config.live.logLevel)
+        LoggingSystem.bootstrap(levels.handler)
+        let server: DatabaseServer
+        do { server = try await DatabaseServer(configuration: config, logLevel: levels, reload: load) }
+        catch let e as ServerConfiguration.Invalid { throw ValidationError("configuration: \(e)") }
+        catch let e as StoreError { throw ValidationError("\(e)") }
+        for name in server.database.collectionNames {
+            let c = try server.database.collection(name)
             print("  \(name): \(c.count) records, dim \(c.config.dimension), \(c.config.metric.rawValue), index \(c.openReport.source.rawValue)"
                   + (c.openReport.rebuildReason.map { " (\($0))" } ?? ""))
         }
-        var config = LineServer.Configuration()
-        config.host = host
-        config.port = port
-        let server = LineServer(router: CommandRouter(database: db), configuration: config)
-        let bound = try server.start()
-        // The HTTP API (port 8000) is issue #5.
-        print("fragrancedb: line protocol on \(host):\(bound) (try: printf 'PING\\r\\n' | nc \(host) \(bound)). Ctrl-C to stop.")
         fflush(nil)
-        let stop = DispatchSemaphore(value: 0)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { stop.signal() }
-            s.resume()
-            return s
-        }
-        stop.wait()
-        sources.forEach { $0.cancel() }
-        server.stop()
-        try db.close()
-        print("fragrancedb: index files saved, stopped.")
+        try await server.run()
     }
 }
 

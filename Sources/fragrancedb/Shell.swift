@@ -10,10 +10,12 @@ struct Shell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Admin shell over the line protocol.")
     @Option(help: "Server address.") var host = "127.0.0.1"
     @Option(help: "Server port.") var port = 7700
+    @Option(help: "API key or JWT, sent with AUTH on connect (default: $FRAGRANCEDB_TOKEN).") var token: String?
     @Option(name: .long, help: "Run these commands (separated by ';' or newlines) and exit.") var eval: String?
 
     func run() async throws {
-        let client = FragranceClient(host: host, port: port, connections: 1, timeout: .seconds(120))
+        let client = FragranceClient(host: host, port: port, connections: 1, timeout: .seconds(120),
+                                     token: token ?? ProcessInfo.processInfo.environment["FRAGRANCEDB_TOKEN"])
         defer { Task { await client.close() } }
         var failed = false
         if let eval {

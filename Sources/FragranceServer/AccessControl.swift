@@ -1,0 +1,126 @@
+import Crypto
+import Foundation
+import JWTKit
+import Synchronization
+
+/// Who may do what. Roles are ordered: `admin` can do everything `write` can, which can do
+/// everything `read` can.
+public enum Role: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
+    case read = 1, write, admin
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "read": self = .read
+        case "write": self = .write
+        case "admin": self = .admin
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .read: "read"
+        case .write: "write"
+        case .admin: "admin"
+        }
+    }
+
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// An API key as the server keeps it: the SHA-256 of the secret, never the secret itself.
+public struct APIKey: Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    public var sha256: String
+
+    public init(name: String, role: Role, sha256: String) {
+        self.name = name
+        self.role = role
+        self.sha256 = sha256.lowercased()
+    }
+
+    public init(name: String, role: Role, secret: String) {
+        self.init(name: name, role: role, sha256: APIKey.hash(secret))
+    }
+
+    public static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Who a request or a connection turned out to be.
+public struct Principal: Sendable, Equatable {
+    /// The key's name or the token's subject: safe to log, unlike the secret.
+    public var name: String
+    public var role: Role
+}
+
+/// The claims a signed token (HS256) must carry: a role, and optionally a subject and expiry.
+struct RoleClaims: JWTPayload {
+    var sub: SubjectClaim?
+    var exp: ExpirationClaim?
+    var role: String
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp?.verifyNotExpired()
+        guard Role(name: role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "unknown role '\(role)'") }
+    }
+}
+
+/// Checks bearer tokens: API keys (looked up by hash) and HS256 JWTs. With neither configured
+/// the server is open and every caller is admin; `ServerConfiguration` then only allows a
+/// loopback bind. Keys and the JWT secret can be replaced while running (SIGHUP).
+public final class AccessControl: Sendable {
+    struct State {
+        var keys: [String: APIKey] = [:]   // by sha256
+        var jwt: JWTKeyCollection?
+    }
+    private let state = Mutex(State())
+
+    public init(keys: [APIKey] = [], jwtSecret: String? = nil) async {
+        await replace(keys: keys, jwtSecret: jwtSecret)
+    }
+
+    public func replace(keys: [APIKey], jwtSecret: String?) async {
+        var jwt: JWTKeyCollection?
+        if let jwtSecret, !jwtSecret.isEmpty {
+            let collection = JWTKeyCollection()
+            await collection.add(hmac: HMACKey(from: jwtSecret), digestAlgorithm: .sha256)
+            jwt = collection
+        }
+        let byHash = Dictionary(keys.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
+        state.withLock { $0 = State(keys: byHash, jwt: jwt) }
+    }
+
+    /// True when no key and no JWT secret is configured.
+    public var isOpen: Bool { state.withLock { $0.keys.isEmpty && $0.jwt == nil } }
+
+    public var keyCount: Int { state.withLock { $0.keys.count } }
+
+    /// The principal for a bearer token, or nil when it is neither a known key nor a valid token.
+    public func authenticate(_ token: String) async -> Principal? {
+        let (key, jwt) = state.withLock { ($0.keys[APIKey.hash(token)], $0.jwt) }
+        if let key { return Principal(name: key.name, role: key.role) }
+        guard let jwt, token.split(separator: ".").count == 3 else { return nil }
+        guard let claims = try? await jwt.verify(token, as: RoleClaims.self), let role = Role(name: claims.role) else { return nil }
+        return Principal(name: claims.sub?.value ?? "jwt", role: role)
+    }
+
+    /// For the line protocol, whose commands run on a thread pool (never an event loop), so
+    /// waiting here for the async JWT check blocks only that pool thread.
+    public func authenticateBlocking(_ token: String) -> Principal? {
+        let (key, hasJWT) = state.withLock { ($0.keys[APIKey.hash(token)], $0.jwt != nil) }
+        if let key { return Principal(name: key.name, role: key.role) }
+        guard hasJWT else { return nil }
+        let result = Mutex<Principal?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let p = await self.authenticate(token)
+            result.withLock { $0 = p }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 }
+    }
+}

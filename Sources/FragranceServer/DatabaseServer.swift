@@ -1,0 +1,288 @@
+import Embedding
+import FragranceStore
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// One `fragrancedb serve` process: one storage engine shared by the line protocol and the
+/// HTTP API, one configuration, one lifecycle. Start-up opens storage (and preloads the model
+/// if asked); SIGTERM/SIGINT stop accepting, drain what is in flight, then flush and close
+/// SQLite; SIGHUP re-reads the settings that may change live.
+public final class DatabaseServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let database: Database
+    public let access: AccessControl
+    public let metrics = ServerMetrics()
+    let perKey: RateLimiter
+    let perAddress: RateLimiter
+    let logLevel: LogLevelControl
+    let logger: Logger
+    let pool: NIOThreadPool
+    let lineServer: LineServer?
+    let reloadConfiguration: @Sendable () async throws -> ServerConfiguration
+    private let ports = Mutex<(tcp: Int?, http: Int?)>((nil, nil))
+    private let group = Mutex<ServiceGroup?>(nil)
+    private let accepting = Mutex(true)
+    private let httpRunning = AsyncStream<Int>.makeStream()
+
+    /// - Parameter reload: re-reads the configuration sources (SIGHUP); defaults to "no change".
+    public init(configuration: ServerConfiguration, logLevel: LogLevelControl = LogLevelControl(),
+                reload: (@Sendable () async throws -> ServerConfiguration)? = nil) async throws {
+        try configuration.checkExposure()
+        self.configuration = configuration
+        self.reloadConfiguration = reload ?? { configuration }
+        var options = Database.Options()
+        options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory))
+        database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)
+        access = await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret)
+        perKey = RateLimiter(configuration.live.perKey)
+        perAddress = RateLimiter(configuration.live.perAddress)
+        logLevel.level = configuration.live.logLevel
+        self.logLevel = logLevel
+        logger = Logger(label: "fragrancedb", factory: logLevel.handler)
+        pool = NIOThreadPool(numberOfThreads: 4)
+        if configuration.tcpEnabled {
+            var tcp = LineServer.Configuration()
+            tcp.host = configuration.tcpHost
+            tcp.port = configuration.tcpPort
+            tcp.maxConnections = configuration.tcpMaxConnections
+            tcp.idleTimeout = .seconds(Int64(configuration.tcpIdleTimeoutSeconds))
+            tcp.maxLineBytes = configuration.tcpMaxLineBytes
+            lineServer = LineServer(router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics),
+                                    configuration: tcp)
+        } else {
+            lineServer = nil
+        }
+    }
+
+    /// The bound ports once listening (useful with port 0); waits for the HTTP listener.
+    public func boundPorts() async -> (tcp: Int?, http: Int?) {
+        if configuration.httpEnabled, ports.withLock({ $0.http }) == nil {
+            for await _ in httpRunning.stream { break }
+        }
+        return ports.withLock { $0 }
+    }
+
+    /// Serves until SIGTERM/SIGINT (when `signals` is true) or `shutdown()`.
+    public func run(signals: Bool = true) async throws {
+        defer { httpRunning.continuation.finish() }   // never leave boundPorts() waiting
+        pool.start()
+        logger.info("data directory \(database.directory.path): \(database.collectionNames.count) collections")
+        if access.isOpen {
+            logger.notice("no API keys configured: authentication is off, so the server listens on loopback only")
+        } else {
+            logger.info("authentication on: \(access.keyCount) API keys\(configuration.live.jwtSecret != nil ? ", HS256 tokens" : "")")
+        }
+        if configuration.preloadModel, let models = database.options.models {
+            let t0 = Date()
+            do {
+                _ = try models.embedder()
+                logger.info("embedding model loaded in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+            } catch {
+                logger.error("embedding model did not load: \(error)")
+            }
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StorageService(server: self))]
+        if let lineServer {
+            let port = try lineServer.start()
+            ports.withLock { $0.tcp = port }
+            logger.info("line protocol on \(configuration.tcpHost):\(port)")
+            services.append(.init(service: LineService(server: lineServer)))
+        }
+        if configuration.httpEnabled {
+            services.append(.init(service: makeHTTPApplication()))
+        }
+        services.append(.init(service: ReloadService(server: self)))
+        var config = ServiceGroupConfiguration(services: services, logger: logger)
+        if signals { config.gracefulShutdownSignals = [.sigterm, .sigint] }
+        let g = ServiceGroup(configuration: config)
+        group.withLock { $0 = g }
+        try await g.run()
+        logger.info("stopped")
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does.
+    public func shutdown() async {
+        guard let g = group.withLock({ $0 }) else { return }
+        await g.triggerGracefulShutdown()
+    }
+
+    func makeHTTPApplication() -> some Service {
+        let api = HTTPAPI(database: database, router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics),
+                          access: access, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
+                          reload: { [self] in try await self.reload() }, ready: { [self] in self.accepting.withLock { $0 } })
+        let responder = GatewayResponder(inner: api.makeRouter().buildResponder(), api: api, cors: CORSPolicy(origins: configuration.corsOrigins))
+        var appConfig = ApplicationConfiguration(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "fragrancedb")
+        appConfig.availableConnectionsDelegate = ConnectionGauge(limit: configuration.httpMaxConnections, metrics: metrics)
+        let continuation = httpRunning.continuation
+        return Application(responder: responder, configuration: appConfig, onServerRunning: { [self] channel in
+            let port = channel.localAddress?.port ?? self.configuration.httpPort
+            self.ports.withLock { $0.http = port }
+            self.logger.info("HTTP API on \(self.configuration.httpHost):\(port) (docs at /docs)")
+            continuation.yield(port)
+            continuation.finish()
+        }, logger: logger)
+    }
+
+    /// Applies the settings that may change while running; reports what changed.
+    public func reload() async throws -> String {
+        let fresh = try await reloadConfiguration()
+        try fresh.checkExposure()
+        let live = fresh.live
+        await access.replace(keys: live.keys, jwtSecret: live.jwtSecret)
+        perKey.settings = live.perKey
+        perAddress.settings = live.perAddress
+        logLevel.level = live.logLevel
+        var restartOnly: [String] = []
+        if fresh.tcpPort != configuration.tcpPort || fresh.tcpHost != configuration.tcpHost { restartOnly.append("tcp address") }
+        if fresh.httpPort != configuration.httpPort || fresh.httpHost != configuration.httpHost { restartOnly.append("http address") }
+        if fresh.dataDirectory != configuration.dataDirectory { restartOnly.append("data directory") }
+        let summary = "keys=\(live.keys.count) jwt=\(live.jwtSecret != nil) rate_limit.per_key=\(live.perKey.rate) "
+            + "rate_limit.per_address=\(live.perAddress.rate) log.level=\(live.logLevel.rawValue)"
+            + (restartOnly.isEmpty ? "" : "; needs a restart to change: \(restartOnly.joined(separator: ", "))")
+        logger.notice("configuration reloaded: \(summary)")
+        return summary
+    }
+
+    /// Closes storage last, after the listeners have drained.
+    struct StorageService: Service {
+        let server: DatabaseServer
+        func run() async throws {
+            try? await gracefulShutdown()
+            server.accepting.withLock { $0 = false }
+            try await server.pool.shutdownGracefully()
+            try server.database.close()
+            server.logger.info("storage flushed and closed")
+        }
+    }
+
+    struct LineService: Service {
+        let server: LineServer
+        func run() async throws {
+            try? await gracefulShutdown()
+            server.stop()
+        }
+    }
+
+    struct ReloadService: Service {
+        let server: DatabaseServer
+        func run() async throws {
+            let signals = await UnixSignalsSequence(trapping: .sighup)
+            try await cancelWhenGracefulShutdown {
+                for await _ in signals {
+                    do { _ = try await server.reload() }
+                    catch { server.logger.error("reload refused, keeping the running settings: \(error)") }
+                }
+            }
+        }
+    }
+}
+
+/// Which origins may call the API from a browser. Empty: CORS off (no headers sent).
+struct CORSPolicy: Sendable {
+    var origins: [String]
+    func allows(_ origin: String) -> Bool { origins.contains("*") || origins.contains(origin) }
+}
+
+/// In front of the router: CORS, per-address rate limits, bearer tokens (401 for a bad one,
+/// the route checks the role), per-key rate limits, and JSON errors for unknown routes.
+struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+    let inner: Inner
+    let api: HTTPAPI
+    let cors: CORSPolicy
+
+    func respond(to request: Request, context: APIContext) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let origin = request.headers[.origin].flatMap { cors.allows($0) ? $0 : nil }
+        var response = await gated(request, context, origin: origin, start: start)
+        if let origin {
+            response.headers[.accessControlAllowOrigin] = cors.origins.contains("*") ? "*" : origin
+            response.headers[.vary] = "Origin"
+        }
+        return response
+    }
+
+    private func gated(_ request: Request, _ context: APIContext, origin: String?, start: UInt64) async -> Response {
+        func fail(_ e: APIError) -> Response {
+            api.metrics.httpRequest(route: "(gateway)", method: request.method.rawValue, status: Int(e.status.code),
+                                    nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+            return e.response()
+        }
+        if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
+            var h = HTTPFields()
+            h[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
+            h[.accessControlAllowHeaders] = "Authorization, Content-Type"
+            h[.accessControlMaxAge] = "600"
+            return Response(status: .noContent, headers: h)
+        }
+        var context = context
+        if let wait = api.perAddress.acquire(context.remoteAddress) {
+            api.metrics.rateLimited("address")
+            return fail(Self.tooMany(wait, "this address"))
+        }
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return fail(APIError(.unauthorized, "NOAUTH", "the Authorization header must be 'Bearer <token>'"))
+            }
+            guard let p = await api.access.authenticate(String(parts[1])) else {
+                api.metrics.authFailure("http")
+                var e = APIError(.unauthorized, "WRONGPASS", "invalid API key or token")
+                e.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
+                return fail(e)
+            }
+            context.principal = p
+            if let wait = api.perKey.acquire(p.name) {
+                api.metrics.rateLimited("key")
+                return fail(Self.tooMany(wait, "key '\(p.name)'"))
+            }
+        }
+        do {
+            let response = try await inner.respond(to: request, context: context)
+            // The router's own "no route" answer has an empty body: give it the API's error shape.
+            if response.status == .notFound, response.headers[.contentLength] == "0" {
+                return fail(APIError(.notFound, "NOT_FOUND", "no route for \(request.method.rawValue) \(request.uri.path); see /docs"))
+            }
+            return response
+        } catch {
+            return fail(APIError.from(error))
+        }
+    }
+
+    static func tooMany(_ wait: Double, _ who: String) -> APIError {
+        let seconds = max(1, Int(wait.rounded(.up)))
+        var e = APIError(.tooManyRequests, "RATE_LIMITED", "too many requests from \(who); retry in \(seconds) s")
+        e.headers[.retryAfter] = String(seconds)
+        return e
+    }
+}
+
+/// Caps open HTTP connections and reports how many are open.
+struct ConnectionGauge: AvailableConnectionsDelegate {
+    let limit: Int
+    let metrics: ServerMetrics
+    var open = 0
+
+    init(limit: Int, metrics: ServerMetrics) {
+        self.limit = limit
+        self.metrics = metrics
+    }
+
+    mutating func connectionOpened() {
+        open += 1
+        metrics.openHTTPConnections.increment()
+    }
+
+    mutating func connectionClosed() {
+        open -= 1
+        metrics.openHTTPConnections.decrement()
+    }
+
+    func isAcceptingNewConnections() -> Bool { open < limit }
+}

@@ -1,0 +1,238 @@
+import Configuration
+import Foundation
+import Logging
+
+/// Every setting of `fragrancedb serve`, typed and checked once at start.
+///
+/// Sources, later ones winning: built-in defaults < `config/<env>.json` (env from
+/// `FRAGRANCEDB_ENV`, default `local`) < environment variables `FRAGRANCEDB_<KEY>` (dots and
+/// case folded: `http.port` is `FRAGRANCEDB_HTTP_PORT`) < command-line flags. The keys are
+/// listed in `ServerConfiguration.keys` and in the README.
+public struct ServerConfiguration: Sendable {
+    public var environment = "local"
+    public var dataDirectory = "data"
+    public var modelDirectory = "models/all-MiniLM-L6-v2"
+    public var preloadModel = false
+
+    public var tcpEnabled = true
+    public var tcpHost = "127.0.0.1"
+    public var tcpPort = 7700
+    public var tcpMaxConnections = 1024
+    public var tcpIdleTimeoutSeconds = 300
+    public var tcpMaxLineBytes = 16 << 20
+
+    public var httpEnabled = true
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8000
+    public var httpMaxBodyBytes = 32 << 20
+    public var httpMaxConnections = 2048
+    public var corsOrigins: [String] = []
+    /// The collection the seed's `/api/v1/search/*` endpoints search when the body names none.
+    public var defaultCollection = "perfumes"
+
+    public var limits = CommandRouter.Limits()
+    public var live = LiveSettings()
+
+    /// The part that SIGHUP (or `POST /api/v1/admin/reload`) may change on a running server.
+    public struct LiveSettings: Sendable, Equatable {
+        public var keys: [APIKey] = []
+        public var jwtSecret: String?
+        public var perKey = RateLimiter.Settings(rate: 0, burst: 1)
+        public var perAddress = RateLimiter.Settings(rate: 0, burst: 1)
+        public var logLevel = Logger.Level.info
+        public init() {}
+    }
+
+    public init() {}
+
+    /// Every key a config file may hold; anything else in the file is an error.
+    public static let keys: [String: String] = [
+        "data.directory": "data directory (created if missing)",
+        "model.directory": "all-MiniLM-L6-v2 directory (tools/setup fetches it)",
+        "model.preload": "load the embedding model at start instead of on first use",
+        "tcp.enabled": "serve the line protocol",
+        "tcp.host": "line protocol address (non-loopback needs auth keys)",
+        "tcp.port": "line protocol port",
+        "tcp.max_connections": "open line-protocol connections at most",
+        "tcp.idle_timeout_seconds": "close a connection idle this long",
+        "tcp.max_line_bytes": "longest request line",
+        "http.enabled": "serve the HTTP API",
+        "http.host": "HTTP address (non-loopback needs auth keys)",
+        "http.port": "HTTP port",
+        "http.max_body_bytes": "largest request body (413 above)",
+        "http.max_connections": "open HTTP connections at most",
+        "http.cors_origins": "origins allowed by CORS (\"*\" for any; empty: CORS off)",
+        "http.default_collection": "collection of /api/v1/search/* when the body names none",
+        "limits.max_k": "largest k / top_k",
+        "limits.max_ef": "largest ef",
+        "limits.max_batch": "most records in one upsert",
+        "rate_limit.per_key": "requests a second per API key (0: off)",
+        "rate_limit.per_key_burst": "bucket size per API key",
+        "rate_limit.per_address": "requests a second per client address (0: off)",
+        "rate_limit.per_address_burst": "bucket size per client address",
+        "auth.keys": "API keys as name:role:secret (role read, write or admin); hashed on load",
+        "auth.key_hashes": "API keys as name:role:sha256-of-secret, for files you do not want secrets in",
+        "auth.jwt_secret": "HS256 secret; tokens carry a \"role\" claim",
+        "log.level": "trace, debug, info, notice, warning, error or critical",
+    ]
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// Reads all sources. `flags` are the values given on the command line, by key.
+    public static func load(environmentVariables env: [String: String] = ProcessInfo.processInfo.environment,
+                            flags: [String: ConfigContent] = [:],
+                            configDirectory: String = "config") async throws -> ServerConfiguration {
+        let envName = env["FRAGRANCEDB_ENV"] ?? "local"
+        guard envName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !envName.isEmpty else {
+            throw Invalid("FRAGRANCEDB_ENV must be a plain name such as local or production, got '\(envName)'")
+        }
+        let file = "\(configDirectory)/\(envName).json"
+        try checkFileKeys(file)
+        let fileProvider: FileProvider<JSONSnapshot>
+        do { fileProvider = try await FileProvider<JSONSnapshot>(filePath: .init(file), allowMissing: true) }
+        catch { throw Invalid("\(file): \(error)") }
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (k, v) in flags { flagValues[AbsoluteConfigKey(ConfigKey(k))] = ConfigValue(v, isSecret: k.hasPrefix("auth.")) }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: flagValues),
+            EnvironmentVariablesProvider(environmentVariables: env).prefixKeys(with: "fragrancedb"),
+            fileProvider,
+        ])
+        var c = try ServerConfiguration(reader: reader)
+        c.environment = envName
+        return c
+    }
+
+    init(reader r: ConfigReader) throws {
+        func int(_ key: String, _ d: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let v = r.int(forKey: ConfigKey(key)) else {
+                if let s = r.string(forKey: ConfigKey(key)) { throw Invalid("\(key) must be an integer, got '\(s)'") }
+                return d
+            }
+            guard range.contains(v) else { throw Invalid("\(key) must be in \(range.lowerBound)...\(range.upperBound), got \(v)") }
+            return v
+        }
+        func double(_ key: String, _ d: Double) throws -> Double {
+            if let v = r.double(forKey: ConfigKey(key)) ?? r.int(forKey: ConfigKey(key)).map(Double.init) {
+                guard v >= 0, v.isFinite else { throw Invalid("\(key) must be a number ≥ 0, got \(v)") }
+                return v
+            }
+            if let s = r.string(forKey: ConfigKey(key)) { throw Invalid("\(key) must be a number, got '\(s)'") }
+            return d
+        }
+        func bool(_ key: String, _ d: Bool) throws -> Bool {
+            if let v = r.bool(forKey: ConfigKey(key)) { return v }
+            if let s = r.string(forKey: ConfigKey(key)) { throw Invalid("\(key) must be true or false, got '\(s)'") }
+            return d
+        }
+        func string(_ key: String, _ d: String, secret: Bool = false) throws -> String {
+            guard let s = r.string(forKey: ConfigKey(key), isSecret: secret) else { return d }
+            guard !s.isEmpty else { throw Invalid("\(key) must not be empty") }
+            return s
+        }
+        func list(_ key: String, secret: Bool = false) -> [String] {
+            r.stringArray(forKey: ConfigKey(key), isSecret: secret)?.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                ?? r.string(forKey: ConfigKey(key), isSecret: secret).map { [$0] } ?? []
+        }
+
+        dataDirectory = try string("data.directory", dataDirectory)
+        modelDirectory = try string("model.directory", modelDirectory)
+        preloadModel = try bool("model.preload", preloadModel)
+        tcpEnabled = try bool("tcp.enabled", tcpEnabled)
+        tcpHost = try string("tcp.host", tcpHost)
+        tcpPort = try int("tcp.port", tcpPort, 0...65535)
+        tcpMaxConnections = try int("tcp.max_connections", tcpMaxConnections, 1...1_000_000)
+        tcpIdleTimeoutSeconds = try int("tcp.idle_timeout_seconds", tcpIdleTimeoutSeconds, 1...86_400)
+        tcpMaxLineBytes = try int("tcp.max_line_bytes", tcpMaxLineBytes, 1024...(1 << 30))
+        httpEnabled = try bool("http.enabled", httpEnabled)
+        httpHost = try string("http.host", httpHost)
+        httpPort = try int("http.port", httpPort, 0...65535)
+        httpMaxBodyBytes = try int("http.max_body_bytes", httpMaxBodyBytes, 1024...(1 << 30))
+        httpMaxConnections = try int("http.max_connections", httpMaxConnections, 1...1_000_000)
+        corsOrigins = list("http.cors_origins")
+        defaultCollection = try string("http.default_collection", defaultCollection)
+        limits.maxK = try int("limits.max_k", limits.maxK, 1...100_000)
+        limits.maxEf = try int("limits.max_ef", limits.maxEf, 1...100_000)
+        limits.maxBatch = try int("limits.max_batch", limits.maxBatch, 1...1_000_000)
+        live = try Self.liveSettings(reader: r, double: double)
+        if tcpEnabled && httpEnabled && tcpPort != 0 && tcpPort == httpPort && tcpHost == httpHost {
+            throw Invalid("tcp.port and http.port are both \(tcpPort)")
+        }
+    }
+
+    static func liveSettings(reader r: ConfigReader, double: (String, Double) throws -> Double) throws -> LiveSettings {
+        var live = LiveSettings()
+        var keys: [APIKey] = []
+        func parts(_ entry: String, _ key: String) throws -> (String, Role, String) {
+            let p = entry.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            // Never echo the entry: it holds a secret.
+            guard p.count == 3, !p[0].isEmpty, !p[2].isEmpty else { throw Invalid("\(key): each entry must be name:role:secret (entry \(keys.count + 1))") }
+            guard let role = Role(name: p[1]) else { throw Invalid("\(key): unknown role '\(p[1])' for key '\(p[0])' (read, write or admin)") }
+            return (p[0], role, p[2])
+        }
+        func list(_ key: String) -> [String] {
+            r.stringArray(forKey: ConfigKey(key), isSecret: true)?.filter { !$0.isEmpty }
+                ?? r.string(forKey: ConfigKey(key), isSecret: true).map { [$0] } ?? []
+        }
+        for entry in list("auth.keys") {
+            let (name, role, secret) = try parts(entry, "auth.keys")
+            keys.append(APIKey(name: name, role: role, secret: secret))
+        }
+        for entry in list("auth.key_hashes") {
+            let (name, role, hash) = try parts(entry, "auth.key_hashes")
+            guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { throw Invalid("auth.key_hashes: '\(name)' needs 64 hex digits of SHA-256") }
+            keys.append(APIKey(name: name, role: role, sha256: hash))
+        }
+        if let dup = Dictionary(grouping: keys, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw Invalid("auth: two keys are named '\(dup)'")
+        }
+        live.keys = keys
+        if let s = r.string(forKey: "auth.jwt_secret", isSecret: true) {
+            guard s.utf8.count >= 32 else { throw Invalid("auth.jwt_secret must be at least 32 bytes") }
+            live.jwtSecret = s
+        }
+        let perKey = try double("rate_limit.per_key", 0)
+        live.perKey = .init(rate: perKey, burst: try double("rate_limit.per_key_burst", max(1, perKey * 2)))
+        let perAddress = try double("rate_limit.per_address", 0)
+        live.perAddress = .init(rate: perAddress, burst: try double("rate_limit.per_address_burst", max(1, perAddress * 2)))
+        if let level = r.string(forKey: "log.level") {
+            guard let l = Logger.Level(rawValue: level.lowercased()) else {
+                throw Invalid("log.level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(level)'")
+            }
+            live.logLevel = l
+        }
+        return live
+    }
+
+    /// Rejects keys the server does not know (a typo would otherwise be silently ignored).
+    static func checkFileKeys(_ path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Invalid("\(path) is not a JSON object")
+        }
+        func walk(_ o: [String: Any], _ prefix: String) throws {
+            for (k, v) in o {
+                let key = prefix.isEmpty ? k : "\(prefix).\(k)"
+                if keys[key] != nil { continue }
+                if let sub = v as? [String: Any], keys.keys.contains(where: { $0.hasPrefix(key + ".") }) { try walk(sub, key); continue }
+                throw Invalid("\(path): unknown setting '\(key)' (known: \(keys.keys.sorted().joined(separator: ", ")))")
+            }
+        }
+        try walk(root, "")
+    }
+
+    /// Refuses an open server (no keys, no JWT secret) on anything but loopback.
+    public func checkExposure() throws {
+        guard live.keys.isEmpty, live.jwtSecret == nil else { return }
+        for (enabled, name, host) in [(tcpEnabled, "tcp.host", tcpHost), (httpEnabled, "http.host", httpHost)] where enabled && !Self.isLoopback(host) {
+            throw Invalid("\(name) is \(host) but no API keys are configured: refusing to serve an open database beyond loopback (set auth.keys or FRAGRANCEDB_AUTH_KEYS)")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
