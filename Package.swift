@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "HNSW", targets: ["HNSW"]),
         .library(name: "Embedding", targets: ["Embedding"]),
         .library(name: "FragranceClient", targets: ["FragranceClient"]),
+        .library(name: "Perfumery", targets: ["Perfumery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -38,9 +39,13 @@ let package = Package(
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Embedding", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd"]),
+        .target(name: "Perfumery", dependencies: ["FragranceStore"], resources: [
+            .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
+            .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),
+        ]),
         .target(name: "FragranceProtocol"),
         .target(name: "FragranceServer", dependencies: [
-            "FragranceStore", "FragranceProtocol", "Embedding",
+            "FragranceStore", "FragranceProtocol", "Embedding", "Perfumery",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -63,7 +68,7 @@ let package = Package(
         ]),
         .executableTarget(
             name: "fragrancedb",
-            dependencies: ["FragranceStore", "FragranceServer", "FragranceClient", "FragranceProtocol", "Embedding",
+            dependencies: ["FragranceStore", "FragranceServer", "FragranceClient", "FragranceProtocol", "Embedding", "Perfumery",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Configuration", package: "swift-configuration"),
                            .product(name: "Logging", package: "swift-log")]
@@ -83,5 +88,6 @@ let package = Package(
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),
+        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceStore", "Embedding"]),
     ]
 )

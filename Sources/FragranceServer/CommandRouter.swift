@@ -321,7 +321,11 @@ public struct CommandRouter: Sendable {
         var schema = CollectionSchema.perfume
         if let s = o["schema"] {
             if let named = s as? String {
-                guard named == "perfume" else { throw ProtocolError("BAD_REQUEST", "unknown schema '\(named)' (known: perfume, or an object)") }
+                switch named {
+                case "perfume": schema = .perfume
+                case "material": schema = .material
+                default: throw ProtocolError("BAD_REQUEST", "unknown schema '\(named)' (known: perfume, material, or an object)")
+                }
             } else {
                 do { schema = try JSONDecoder().decode(CollectionSchema.self, from: JSONSerialization.data(withJSONObject: s)) }
                 catch { throw ProtocolError("BAD_SCHEMA", "schema must be {\"fields\": [{\"name\": …, \"type\": string|int|float|set|tiered_set|text}]}") }

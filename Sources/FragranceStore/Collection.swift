@@ -409,6 +409,11 @@ public final class Collection: @unchecked Sendable {
         }
     }
 
+    /// Which of these ids are stored (resumable imports skip them).
+    public func existing(_ ids: [String]) -> Set<String> {
+        lock.read { Set(ids.filter { ridOfId[$0] != nil }) }
+    }
+
     public func get(_ id: String) throws -> Record? {
         try lock.read {
             try checkOpen()

@@ -32,7 +32,9 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
 
     public func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
 
-    /// The perfume schema of the design card.
+    /// The perfume schema of the design card, plus the catalogue's facts and the provenance of
+    /// the values import fills in (`*_origin`: observed in the source, or derived; see
+    /// schemas/perfume.schema.json).
     public static let perfume = CollectionSchema(fields: [
         FieldSchema("name", .text),
         FieldSchema("description", .text),
@@ -45,6 +47,32 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
         FieldSchema("accords", .set),
         FieldSchema("notes", .tieredSet, tiers: ["top", "heart", "base", "unspecified"]),
         FieldSchema("rating", .float),
+        FieldSchema("votes", .int),
+        FieldSchema("families", .set),
+        FieldSchema("time_of_day", .set, values: ["day", "night"]),
+        FieldSchema("longevity", .string, values: ["very_weak", "weak", "moderate", "long_lasting", "eternal"]),
+        FieldSchema("sillage", .string, values: ["intimate", "moderate", "strong", "enormous"]),
+        FieldSchema("family_origin", .string, values: ["observed", "derived"]),
+        FieldSchema("seasons_origin", .string, values: ["observed", "derived"]),
+        FieldSchema("intensity_origin", .string, values: ["observed", "derived"]),
+        FieldSchema("sources", .set),
+        FieldSchema("text", .text),
+    ])
+
+    /// Perfumery raw materials: names, odour, IFRA Category 4 (fine fragrance) limits.
+    public static let material = CollectionSchema(fields: [
+        FieldSchema("name", .text),
+        FieldSchema("cas", .string),
+        FieldSchema("synonyms", .set),
+        FieldSchema("descriptors", .set),
+        FieldSchema("family", .string),
+        FieldSchema("strength", .string, values: ["low", "medium", "high"]),
+        FieldSchema("substantivity_hours", .float),
+        FieldSchema("ifra_limit_pct", .float),
+        FieldSchema("ifra_status", .string, values: ["prohibited", "restricted", "unrestricted"]),
+        FieldSchema("ifra_standards", .set),
+        FieldSchema("sources", .set),
+        FieldSchema("text", .text),
     ])
 
     static let reservedNames: Set<String> = ["id", "rid", "vector", "score", "distance"]

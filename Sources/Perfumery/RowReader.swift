@@ -1,0 +1,131 @@
+import Foundation
+import FragranceStore
+
+/// One input row: its line number in the file (1-based; for CSV, the line it starts on) and
+/// the JSON object, or why it could not be read.
+public struct SourceRow: @unchecked Sendable {   // the object is JSON: strings, numbers, arrays, dictionaries
+    public var line: Int
+    public var object: Result<[String: Any], RowError>
+    /// The raw text, for the rejects file (cut to 2 KB).
+    public var raw: String
+}
+
+/// Reads JSON Lines or CSV (optionally zstd-compressed) into rows.
+public enum RowReader {
+    public enum Format: String, Sendable { case jsonl, csv }
+
+    /// CSV columns -> fields. `notes.top` style targets build nested objects; list fields take
+    /// a comma-separated cell.
+    public struct CSVMapping: Sendable {
+        public var columns: [String: String]
+        public init(columns: [String: String]) { self.columns = columns }
+
+        /// `{"columns": {"Perfume": "name", "Top": "notes.top"}}`
+        public init(json: Data) throws {
+            guard let o = try? JSONSerialization.jsonObject(with: json) as? [String: Any], let c = o["columns"] as? [String: String] else {
+                throw StoreError(.badRequest, "a CSV mapping is {\"columns\": {\"<column>\": \"<field>\", …}}")
+            }
+            columns = c
+        }
+    }
+
+    public static func format(of url: URL) -> Format {
+        let name = url.lastPathComponent.lowercased().replacingOccurrences(of: ".zst", with: "")
+        return name.hasSuffix(".csv") ? .csv : .jsonl
+    }
+
+    public static func bytes(of url: URL) throws -> [UInt8] {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw StoreError(.io, "cannot read \(url.path): \(error.localizedDescription)") }
+        let bytes = [UInt8](data)
+        return url.pathExtension.lowercased() == "zst" ? try Zstd.decompress(bytes) : bytes
+    }
+
+    public static func rows(_ bytes: [UInt8], format: Format, mapping: CSVMapping? = nil) -> [SourceRow] {
+        switch format {
+        case .jsonl: return jsonLines(bytes)
+        case .csv: return csv(bytes, mapping: mapping)
+        }
+    }
+
+    static func jsonLines(_ bytes: [UInt8]) -> [SourceRow] {
+        var out: [SourceRow] = []
+        var line = 0
+        for slice in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            line += 1
+            guard slice.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
+            let raw = String(decoding: slice.prefix(2048), as: UTF8.self)
+            let object: Result<[String: Any], RowError>
+            if let value = try? JSONSerialization.jsonObject(with: Data(slice)) {
+                if let o = value as? [String: Any] { object = .success(o) } else { object = .failure(RowError("the line is JSON but not an object")) }
+            } else {
+                object = .failure(RowError("not valid JSON"))
+            }
+            out.append(SourceRow(line: line, object: object, raw: raw))
+        }
+        return out
+    }
+
+    /// RFC 4180: quoted cells may hold commas, doubled quotes and line breaks.
+    static func csv(_ bytes: [UInt8], mapping: CSVMapping?) -> [SourceRow] {
+        var records: [(line: Int, cells: [String], raw: String)] = []
+        var cells: [String] = []
+        var cell: [UInt8] = []
+        var quoted = false, line = 1, start = 1, rawStart = 0
+        var i = 0
+        func endCell() { cells.append(String(decoding: cell, as: UTF8.self)); cell.removeAll(keepingCapacity: true) }
+        func endRecord(_ end: Int) {
+            endCell()
+            if !(cells.count == 1 && cells[0].isEmpty) {
+                records.append((start, cells, String(decoding: bytes[rawStart..<min(end, rawStart + 2048)], as: UTF8.self)))
+            }
+            cells = []
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if quoted {
+                if b == 0x22 {
+                    if i + 1 < bytes.count && bytes[i + 1] == 0x22 { cell.append(0x22); i += 1 } else { quoted = false }
+                } else {
+                    if b == 0x0A { line += 1 }
+                    cell.append(b)
+                }
+            } else if b == 0x22 && cell.isEmpty {
+                quoted = true
+            } else if b == 0x2C {
+                endCell()
+            } else if b == 0x0A || b == 0x0D {
+                endRecord(i)
+                if b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
+                line += 1
+                start = line
+                rawStart = i + 1
+            } else {
+                cell.append(b)
+            }
+            i += 1
+        }
+        if !cell.isEmpty || !cells.isEmpty { endRecord(bytes.count) }
+        guard let header = records.first else { return [] }
+        let names = header.cells.map { $0.trimmingCharacters(in: .whitespaces) }
+        return records.dropFirst().map { r in
+            guard r.cells.count == names.count else {
+                return SourceRow(line: r.line, object: .failure(RowError("\(r.cells.count) cells; the header has \(names.count)")), raw: r.raw)
+            }
+            var o: [String: Any] = [:]
+            for (name, value) in zip(names, r.cells) {
+                let target = mapping.map { $0.columns[name] } ?? name
+                guard let target, !value.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+                let parts = target.split(separator: ".", maxSplits: 1).map(String.init)
+                if parts.count == 2 {
+                    var nested = o[parts[0]] as? [String: Any] ?? [:]
+                    nested[parts[1]] = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    o[parts[0]] = nested
+                } else {
+                    o[target] = value
+                }
+            }
+            return SourceRow(line: r.line, object: .success(o), raw: r.raw)
+        }
+    }
+}
