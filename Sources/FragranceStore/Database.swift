@@ -29,11 +29,16 @@ public final class Database: @unchecked Sendable {
     let sqlLock = NSLock()
     private let registryLock = NSLock()
     private var collections: [String: Collection] = [:]
+    /// A POSIX lock (lockf) on `LOCK`: two processes (a server and an offline import, say) must
+    /// never write one directory, each with its own in-memory indexes. Per process, so tests
+    /// that reopen a directory in-process still can; the kernel drops it when a process dies.
+    private var lockFD: Int32 = -1
 
     public init(directory: URL, options: Options = .init()) throws {
         self.directory = directory
         self.options = options
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        lockFD = try Database.lockDirectory(directory)
         do {
             sql = try SQLiteDatabase(path: directory.appendingPathComponent("catalog.sqlite").path)
             try sql.execute("PRAGMA journal_mode=WAL")
@@ -110,6 +115,33 @@ public final class Database: @unchecked Sendable {
         for c in registryLock.withLock({ Array(collections.values) }) { try c.checkpoint() }
         registryLock.withLock { collections = [:] }
         sqlLock.withLock { sql.close() }
+        unlock()
+    }
+
+    deinit { unlock() }
+
+    private func unlock() {
+        registryLock.withLock {
+            if lockFD >= 0 { Foundation.close(lockFD) }
+            lockFD = -1
+        }
+    }
+
+    static func lockDirectory(_ directory: URL) throws -> Int32 {
+        let path = directory.appendingPathComponent("LOCK").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StoreError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard lockf(fd, F_TLOCK, 0) == 0 else {
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, buf.count, 0)
+            let owner = n > 0 ? String(decoding: buf[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            Foundation.close(fd)
+            throw StoreError(.io, "data directory \(directory.path) is in use by another process (pid \(owner)); stop it, or import over TCP with --server")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
+        return fd
     }
 
     func indexURL(_ name: String) -> URL { directory.appendingPathComponent("\(name).hnsw") }

@@ -63,7 +63,9 @@ final class CrashTests: XCTestCase {
             XCTAssertEqual(c.stats.records, c.count)
             try db.close()
             // Adopt what the database really holds (the in-flight batch may have committed).
-            live = Set(try Database(directory: dir).collection("c").ids(matching: "round > 0"))
+            let reopened = try Database(directory: dir)
+            live = Set(try reopened.collection("c").ids(matching: "round > 0"))
+            try reopened.close()   // releases the directory lock for the next writer
         }
     }
 
@@ -71,5 +73,27 @@ final class CrashTests: XCTestCase {
         var h: UInt64 = 1469598103934665603
         for b in id.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
         return (0..<8).map { i in Float((h >> UInt64(i * 7)) & 0x7F) / 64 - 1 + Float(i) * 0.01 }
+    }
+}
+
+extension CrashTests {
+    /// A second process may not open a directory a live one holds (its indexes would diverge).
+    func testASecondProcessCannotOpenALiveDataDirectory() throws {
+        let writer = try crashWriter()
+        let dir = temporaryDirectory("lock")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(directory: dir)
+        let p = Process()
+        p.executableURL = writer
+        p.arguments = [dir.path, "1"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(message.contains("is in use by another process (pid \(getpid()))"), message)
+        try db.close()
     }
 }
