@@ -188,6 +188,20 @@ public final class FragranceClient: Sendable {
     }
 
     @discardableResult
+    /// Which of these ids the collection holds.
+    public func existing(_ collection: String, ids: [String]) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let reply = try await send("EXISTS \(collection) " + ids.map(quote).joined(separator: " "))
+        return Set(try jsonLines(reply).map { try decode(String.self, $0) })
+    }
+
+    /// Collection settings and figures, as the INFO command reports them.
+    public func collectionDimension(_ collection: String) async throws -> Int? {
+        struct Row: Decodable { var name: String; var dimension: Int }
+        let reply = try await send("COLLECTIONS")
+        return try jsonLines(reply).map { try decode(Row.self, $0) }.first { $0.name == collection }?.dimension
+    }
+
     public func delete(_ collection: String, ids: [String]) async throws -> Int {
         guard case .ok(let text?) = try await send("DEL \(collection) " + ids.map(quote).joined(separator: " ")),
               let n = Int(text.replacingOccurrences(of: "deleted=", with: "")) else {

@@ -123,7 +123,7 @@ public struct CommandRouter: Sendable {
                                  "commands": Self.order] as [String: Any])])
     }
 
-    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "DEL", "COUNT", "SEARCH",
+    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH",
                         "SNAPSHOT", "RESTORE", "QUIT"]
 
     /// Commands handled before the table because they touch the connection, not the store.
@@ -184,6 +184,14 @@ public struct CommandRouter: Sendable {
             guard let id = args.dropFirst().first?.text else { throw ProtocolError("SYNTAX", "GET needs a record id") }
             guard let record = try c.get(id) else { throw StoreError(.notFound, "no record '\(id)' in '\(c.config.name)'") }
             return .lines([jsonText(record.jsonObject())])
+        },
+        "EXISTS": Command(usage: "EXISTS <collection> <id> [id …]", summary: "which of these ids are stored: one JSON string per stored id") { r, args in
+            let c = try r.collection(args)
+            let ids = args.dropFirst().map(\.text)
+            guard !ids.isEmpty else { throw ProtocolError("SYNTAX", "EXISTS needs at least one id") }
+            guard ids.count <= r.limits.maxBatch else { throw ProtocolError("TOO_LARGE", "\(ids.count) ids; the limit is \(r.limits.maxBatch)") }
+            let stored = c.existing(ids)
+            return .lines(ids.filter { stored.contains($0) }.map { jsonString($0) })
         },
         "DEL": Command(usage: "DEL <collection> <id> [id …]", summary: "delete records; replies how many existed", role: .write) { r, args in
             let c = try r.collection(args)

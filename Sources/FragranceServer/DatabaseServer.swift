@@ -25,6 +25,7 @@ public final class DatabaseServer: Sendable {
     let logger: Logger
     let pool: NIOThreadPool
     let lineServer: LineServer?
+    let catalogue: CatalogueLoader?
     let reloadConfiguration: @Sendable () async throws -> ServerConfiguration
     private let ports = Mutex<(tcp: Int?, http: Int?)>((nil, nil))
     private let group = Mutex<ServiceGroup?>(nil)
@@ -47,6 +48,11 @@ public final class DatabaseServer: Sendable {
         self.logLevel = logLevel
         logger = Logger(label: "fragrancedb", factory: logLevel.handler)
         pool = NIOThreadPool(numberOfThreads: 4)
+        // One BLAS thread per embedding call: concurrent calls (queries, import batches) use the
+        // cores better than one call split across them.
+        TextEmbedder.setMathThreads(1)
+        catalogue = configuration.loadCatalogue
+            ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {
             var tcp = LineServer.Configuration()
             tcp.host = configuration.tcpHost
@@ -89,6 +95,7 @@ public final class DatabaseServer: Sendable {
             }
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StorageService(server: self))]
+        if let catalogue { services.append(.init(service: catalogue, successTerminationBehavior: .ignore)) }
         if let lineServer {
             let port = try lineServer.start()
             ports.withLock { $0.tcp = port }
@@ -116,7 +123,8 @@ public final class DatabaseServer: Sendable {
     func makeHTTPApplication() -> some Service {
         let api = HTTPAPI(database: database, router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics),
                           access: access, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
-                          reload: { [self] in try await self.reload() }, ready: { [self] in self.accepting.withLock { $0 } })
+                          reload: { [self] in try await self.reload() }, ready: { [self] in self.accepting.withLock { $0 } },
+                          catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.json()) } ?? (false, nil) })
         let responder = GatewayResponder(inner: api.makeRouter().buildResponder(), api: api, cors: CORSPolicy(origins: configuration.corsOrigins))
         var appConfig = ApplicationConfiguration(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "fragrancedb")
         appConfig.availableConnectionsDelegate = ConnectionGauge(limit: configuration.httpMaxConnections, metrics: metrics)

@@ -26,11 +26,13 @@ public struct HTTPAPI: Sendable {
     let configuration: ServerConfiguration
     let reload: @Sendable () async throws -> String
     let ready: @Sendable () -> Bool
+    let catalogue: @Sendable () -> (loading: Bool, status: [String: Any]?)
 
     public init(database: Database, router: CommandRouter, access: AccessControl, perKey: RateLimiter, perAddress: RateLimiter,
                 metrics: ServerMetrics, pool: NIOThreadPool, configuration: ServerConfiguration,
                 reload: @escaping @Sendable () async throws -> String = { "nothing to reload" },
-                ready: @escaping @Sendable () -> Bool = { true }) {
+                ready: @escaping @Sendable () -> Bool = { true },
+                catalogue: @escaping @Sendable () -> (loading: Bool, status: [String: Any]?) = { (false, nil) }) {
         self.database = database
         self.router = router
         self.access = access
@@ -41,6 +43,7 @@ public struct HTTPAPI: Sendable {
         self.configuration = configuration
         self.reload = reload
         self.ready = ready
+        self.catalogue = catalogue
     }
 
     var limits: CommandRouter.Limits { router.limits }
@@ -185,8 +188,10 @@ public struct HTTPAPI: Sendable {
         } else {
             o["model"] = "not configured"
         }
-        let ok = ready() && model?.lastError == nil
-        o["status"] = ok ? "ready" : "not ready"
+        let (loading, status) = catalogue()
+        if let status { o["catalogue"] = status }
+        let ok = ready() && model?.lastError == nil && !loading
+        o["status"] = ok ? "ready" : loading ? "loading the bundled catalogue" : "not ready"
         return JSONReply(o, status: ok ? .ok : .serviceUnavailable).response()
     }
 

@@ -13,6 +13,10 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory = "data"
     public var modelDirectory = "models/all-MiniLM-L6-v2"
     public var preloadModel = false
+    /// Load the bundled catalogue into an empty data directory at start.
+    public var loadCatalogue = true
+    /// At most this many perfumes and materials from it (development and tests).
+    public var catalogueLimit: Int?
 
     public var tcpEnabled = true
     public var tcpHost = "127.0.0.1"
@@ -50,6 +54,8 @@ public struct ServerConfiguration: Sendable {
         "data.directory": "data directory (created if missing)",
         "model.directory": "all-MiniLM-L6-v2 directory (tools/setup fetches it)",
         "model.preload": "load the embedding model at start instead of on first use",
+        "catalogue.load": "load the bundled perfume and material catalogue into an empty data directory",
+        "catalogue.limit": "load at most this many rows of each part (development)",
         "tcp.enabled": "serve the line protocol",
         "tcp.host": "line protocol address (non-loopback needs auth keys)",
         "tcp.port": "line protocol port",
@@ -141,6 +147,10 @@ public struct ServerConfiguration: Sendable {
         dataDirectory = try string("data.directory", dataDirectory)
         modelDirectory = try string("model.directory", modelDirectory)
         preloadModel = try bool("model.preload", preloadModel)
+        loadCatalogue = try bool("catalogue.load", loadCatalogue)
+        if r.int(forKey: "catalogue.limit") != nil || r.string(forKey: "catalogue.limit") != nil {
+            catalogueLimit = try int("catalogue.limit", 0, 1...10_000_000)
+        }
         tcpEnabled = try bool("tcp.enabled", tcpEnabled)
         tcpHost = try string("tcp.host", tcpHost)
         tcpPort = try int("tcp.port", tcpPort, 0...65535)

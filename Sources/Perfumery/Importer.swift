@@ -59,6 +59,7 @@ public struct Importer: Sendable {
         public var rejected = 0
         public var seconds = 0.0
         public var rowsPerSecond: Double { seconds > 0 ? Double(rowsRead) / seconds : 0 }
+        public init() {}
         public var etaSeconds: Double? {
             guard rowsRead > 0, totalRows > rowsRead, seconds > 0 else { return nil }
             return Double(totalRows - rowsRead) / rowsPerSecond
@@ -117,7 +118,14 @@ public struct Importer: Sendable {
                 return (fresh.count, records.count - fresh.count)
             })
             while inFlight.count >= max(1, options.concurrency) {
-                let (stored, skipped) = try await inFlight.removeFirst().value
+                let first = inFlight.removeFirst()
+                let stored: Int, skipped: Int
+                do { (stored, skipped) = try await first.value }
+                catch {
+                    for t in inFlight { _ = try? await t.value }
+                    inFlight = []
+                    throw error
+                }
                 p.stored += stored
                 p.skipped += skipped
                 p.seconds = Date().timeIntervalSince(start)
@@ -126,6 +134,7 @@ public struct Importer: Sendable {
         }
 
         for row in rows {
+            if Task.isCancelled { break }   // stop between batches; the ones in flight finish below
             p.rowsRead += 1
             do {
                 let object = try row.object.get()
@@ -142,12 +151,18 @@ public struct Importer: Sendable {
                 reject(Rejection(line: row.line, id: id, reason: e.reason, raw: row.raw))
             }
         }
-        try await flush()
+        if !Task.isCancelled { try await flush() }
+        // Every batch in flight ends (written or failed) before this returns or throws.
+        var failure: Error?
         for t in inFlight {
-            let (stored, skipped) = try await t.value
-            p.stored += stored
-            p.skipped += skipped
+            do {
+                let (stored, skipped) = try await t.value
+                p.stored += stored
+                p.skipped += skipped
+            } catch { failure = failure ?? error }
         }
+        if let failure { throw failure }
+        try Task.checkCancellation()
         p.seconds = Date().timeIntervalSince(start)
         progress(p)
         return p

@@ -228,12 +228,13 @@ public struct PerfumeNormaliser: Sendable {
         return order.filter { (score[$0] ?? 0) >= best * rule.keep_ratio }
     }
 
-    /// "Citrus Sun by Acme. Citrus aromatic perfume for men, 2015. Accords: citrus, fresh. Top: …"
+    /// "Citrus Sun. Citrus aromatic perfume for men, 2015. Accords: citrus, fresh. Top: …"
+    /// Embedding cost grows with tokens (the catalogue's first load is bound by it), so the text
+    /// keeps what describes the smell: the brand is left to filters and keyword search, and at
+    /// most four accords and four notes per tier (sources list the strongest first).
     static func compose(name: String, brand: String?, family: String?, gender: String?, year: Int?, accords: [String],
                         notes: [String: [String]], description: String?) -> String {
-        var s = name
-        if let brand, !brand.isEmpty { s += " by \(brand)" }
-        s += ". "
+        var s = name + ". "
         var kind = (family.map { Vocabulary.fold($0) } ?? accords.prefix(2).joined(separator: " "))
         kind = kind.isEmpty ? "Perfume" : kind.prefix(1).uppercased() + kind.dropFirst() + " perfume"
         s += kind
@@ -245,9 +246,11 @@ public struct PerfumeNormaliser: Sendable {
         }
         if let year { s += ", \(year)" }
         s += "."
-        if !accords.isEmpty { s += " Accords: " + accords.prefix(6).joined(separator: ", ") + "." }
+        if !accords.isEmpty { s += " Accords: " + accords.prefix(4).joined(separator: ", ") + "." }
+        let tiered = ["top", "heart", "base"].contains { !(notes[$0] ?? []).isEmpty }
         for (tier, label) in [("top", "Top"), ("heart", "Heart"), ("base", "Base"), ("unspecified", "Notes")] {
-            if let list = notes[tier], !list.isEmpty { s += " \(label): " + list.prefix(6).joined(separator: ", ") + "." }
+            if tier == "unspecified" && tiered { continue }
+            if let list = notes[tier], !list.isEmpty { s += " \(label): " + list.prefix(tier == "unspecified" ? 6 : 4).joined(separator: ", ") + "." }
         }
         if let description, !description.isEmpty { s += " " + description.prefix(600) }
         return s

@@ -139,13 +139,3 @@ struct Compact: ParsableCommand {
         print("\(collection): \(before.graphNodes) → \(c.stats.graphNodes) graph nodes")
     }
 }
-
-struct Import: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Bulk import JSONL/CSV (not built yet: issue #6).")
-    func run() throws { throw notBuilt("import", issue: 6) }
-}
-
-func notBuilt(_ what: String, issue: Int) -> Error {
-    printErr("fragrancedb \(what): not built yet (tracked in issue #\(issue)).")
-    return ExitCode(64)
-}

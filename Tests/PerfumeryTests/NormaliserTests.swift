@@ -58,7 +58,7 @@ final class NormaliserTests: XCTestCase {
 
     func testTheEmbeddedTextIsComposedFromFacts() throws {
         let r = try record(#"{"id": "a", "name": "Pear Rose", "brand": "Acme", "gender": "female", "year": 2015, "family": "Floral Fruity", "accords": ["fruity", "floral"], "notes": {"top": ["Pear", "Freesia"], "heart": ["Rose"], "base": ["Patchouli"]}}"#)
-        XCTAssertEqual(string(r, "text"), "Pear Rose by Acme. Floral fruity perfume for women, 2015. Accords: fruity, floral. Top: pear, freesia. Heart: rose. Base: patchouli.")
+        XCTAssertEqual(string(r, "text"), "Pear Rose. Floral fruity perfume for women, 2015. Accords: fruity, floral. Top: pear, freesia. Heart: rose. Base: patchouli.")
     }
 
     func testBadRowsSayWhatIsWrong() throws {
@@ -128,5 +128,18 @@ final class NormaliserTests: XCTestCase {
         let materials = try BundledCatalogue.rows(.material)
         XCTAssertEqual(materials.count, 9_153)
         XCTAssertEqual(materials.filter { (try? MaterialNormaliser().record(from: $0.object.get())) == nil }.count, 0)
+    }
+}
+
+extension NormaliserTests {
+    /// schemas/*.schema.json and the normalisers accept the same fields.
+    func testJSONSchemasMatchTheNormalisers() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for (file, fields) in [("perfume", PerfumeNormaliser.fields), ("material", MaterialNormaliser.fields)] {
+            let data = try Data(contentsOf: repo.appendingPathComponent("schemas/\(file).schema.json"))
+            let schema = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            XCTAssertEqual(Set((schema["properties"] as? [String: Any] ?? [:]).keys), fields, file)
+            XCTAssertEqual(schema["required"] as? [String], ["id", "name"])
+        }
     }
 }

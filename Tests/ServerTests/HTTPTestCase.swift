@@ -64,6 +64,7 @@ class HTTPTestCase: XCTestCase {
         c.modelDirectory = Self.modelDirectory
         c.tcpPort = 0
         c.httpPort = 0
+        c.loadCatalogue = false   // CatalogueTests load a slice of it on purpose
         configure(&c)
         try await start(c)
     }

@@ -301,7 +301,7 @@ final class ReloadTests: HTTPTestCase {
         configDir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-reload-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: configDir, withIntermediateDirectories: true)
         dir = configDir.appendingPathComponent("data")
-        try #"{"auth": {"keys": ["boss:admin:first-key"]}, "http": {"port": 0}, "tcp": {"port": 0}}"#
+        try #"{"auth": {"keys": ["boss:admin:first-key"]}, "http": {"port": 0}, "tcp": {"port": 0}, "catalogue": {"load": false}}"#
             .write(to: configDir.appendingPathComponent("local.json"), atomically: true, encoding: .utf8)
         let path = configDir.path, data = dir.path, model = Self.modelDirectory
         let load: @Sendable () async throws -> ServerConfiguration = {
@@ -319,7 +319,7 @@ final class ReloadTests: HTTPTestCase {
     func testReloadSwapsKeysAndKeepsServing() throws {
         let c = try client()
         XCTAssertEqual(c.http("GET", "/api/v1/collections", token: "first-key").status, 200)
-        try #"{"auth": {"keys": ["boss:admin:second-key"]}, "rate_limit": {"per_key": 50}, "http": {"port": 0}, "tcp": {"port": 0}}"#
+        try #"{"auth": {"keys": ["boss:admin:second-key"]}, "rate_limit": {"per_key": 50}, "http": {"port": 0}, "tcp": {"port": 0}, "catalogue": {"load": false}}"#
             .write(to: configDir.appendingPathComponent("local.json"), atomically: true, encoding: .utf8)
         let r = c.http("POST", "/api/v1/admin/reload", token: "first-key")
         XCTAssertEqual(r.status, 200, r.text)

@@ -1,0 +1,154 @@
+import Foundation
+import XCTest
+@testable import FragranceServer
+@testable import FragranceStore
+
+/// `fragrancedb import` as a user runs it: a child process, offline and over TCP.
+final class ImportCommandTests: HTTPTestCase {
+    func tool() throws -> URL {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let url = candidate.appendingPathComponent("fragrancedb")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw XCTSkip("fragrancedb not built next to the tests (run swift build --build-tests first)")
+    }
+
+    /// 3,000 rows with 64-d vectors, a few of them bad.
+    func writeFixture() throws -> URL {
+        var lines: [String] = []
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<3000 {
+            if i % 997 == 500 { lines.append("{\"id\": \"bad-\(i)\", \"name\": 5}"); continue }
+            let v = (0..<64).map { _ in String(format: "%.4f", Float.random(in: -1...1, using: &rng)) }.joined(separator: ",")
+            lines.append("{\"id\": \"p\(i)\", \"name\": \"Perfume \(i)\", \"year\": \(1950 + i % 70), \"accords\": [\"woody\"], \"vector\": [\(v)]}")
+        }
+        let url = dir.appendingPathComponent("fixture.jsonl")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func run(_ args: [String], killAfter: Double? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = try tool()
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        if let killAfter {
+            Thread.sleep(forTimeInterval: killAfter)
+            kill(p.processIdentifier, SIGKILL)
+        }
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func createVectorCollection(at path: String) throws {
+        let db = try Database(directory: URL(fileURLWithPath: path))
+        try db.createCollection(CollectionConfig(name: "perfumes", dimension: 64, schema: .perfume))
+        try db.close()
+    }
+
+    func contents(_ path: String) throws -> [String: Record] {
+        let db = try Database(directory: URL(fileURLWithPath: path))
+        defer { try? db.close() }
+        let c = try db.collection("perfumes")
+        var out: [String: Record] = [:]
+        for id in try c.ids(matching: "year > 0") { out[id] = try c.get(id) }
+        return out
+    }
+
+    func testKilledImportResumesToTheSameContentsAsACleanOne() throws {
+        let fixture = try writeFixture()
+        let clean = dir.appendingPathComponent("clean").path, killed = dir.appendingPathComponent("killed").path
+        try createVectorCollection(at: clean)
+        try createVectorCollection(at: killed)
+        let a = try run(["import", fixture.path, "--data", clean, "--batch", "50", "--rejects", "clean.rejects.jsonl"])
+        XCTAssertEqual(a.status, 2, "rows were rejected: \(a.err)")
+        XCTAssertTrue(a.out.contains("2997 stored, 0 already there, 3 rejected"), a.out)
+        let rejects = try String(contentsOf: dir.appendingPathComponent("clean.rejects.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rejects.count, 3)
+        XCTAssertTrue(rejects[0].contains(#""line":501"#) && rejects[0].contains("'name' must be a string"), String(rejects[0]))
+
+        // Killed part-way (several times), then run to the end: the same records as the clean run.
+        for delay in [0.4, 0.7] { _ = try run(["import", fixture.path, "--data", killed, "--batch", "50"], killAfter: delay) }
+        let partial = try contents(killed).count
+        XCTAssertLessThan(partial, 2997, "the kill came too late to test anything")
+        XCTAssertEqual(partial % 50, 0, "only whole batches are stored")
+        let resumed = try run(["import", fixture.path, "--data", killed, "--batch", "50"])
+        XCTAssertEqual(resumed.status, 2)
+        XCTAssertTrue(resumed.out.contains("\(2997 - partial) stored, \(partial) already there"), resumed.out)
+        XCTAssertEqual(try contents(killed), try contents(clean))
+
+        // And a third run changes nothing.
+        let again = try run(["import", fixture.path, "--data", killed, "--batch", "50"])
+        XCTAssertTrue(again.out.contains("0 stored, 2997 already there"), again.out)
+    }
+
+    func testImportOverTCPIntoARunningServer() throws {
+        let fixture = try writeFixture()
+        let c = try client()
+        XCTAssertEqual(c.http("POST", "/api/v1/collections", json: #"{"name": "perfumes", "dimension": 64, "schema": "perfume"}"#).status, 201)
+        let r = try run(["import", fixture.path, "--server", "127.0.0.1:\(tcpPort)", "--batch", "200"])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.out.contains("2997 stored"), r.out)
+        XCTAssertEqual(c.http("POST", "/api/v1/collections/perfumes/count").json["count"] as? Int, 2997)
+        // The server holds the directory: an offline import is refused with a clear message.
+        let offline = try run(["import", fixture.path, "--data", dir.path])
+        XCTAssertNotEqual(offline.status, 0)
+        XCTAssertTrue(offline.err.contains("is in use by another process"), offline.err)
+        let dry = try run(["import", fixture.path, "--dry-run"])
+        XCTAssertTrue(dry.out.contains("2997 valid"), dry.out)
+    }
+}
+
+/// `fragrancedb serve` on an empty directory loads (a slice of) the bundled catalogue.
+final class CatalogueTests: HTTPTestCase {
+    override func configure(_ c: inout ServerConfiguration) {
+        c.loadCatalogue = true
+        c.catalogueLimit = 150
+    }
+
+    func testFirstStartLoadsTheCatalogueThenAnswersRealQueries() async throws {
+        let c = try client()
+        var ready = c.http("GET", "/ready")
+        if ready.status == 503 { XCTAssertEqual(ready.json["status"] as? String, "loading the bundled catalogue") }
+        for _ in 0..<600 where ready.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            ready = c.http("GET", "/ready")
+        }
+        XCTAssertEqual(ready.status, 200, ready.text)
+        XCTAssertEqual((ready.json["catalogue"] as? [String: Any])?["phase"] as? String, "done")
+        XCTAssertEqual(c.http("POST", "/api/v1/collections/perfumes/count").json["count"] as? Int, 150)
+        XCTAssertEqual(c.http("POST", "/api/v1/collections/materials/count").json["count"] as? Int, 150)
+        let s = c.http("POST", "/api/v1/search/semantic", json: #"{"query": "fresh citrus summer fragrance for men", "top_k": 5, "explain": true}"#)
+        let results = s.json["results"] as? [[String: Any]] ?? []
+        XCTAssertEqual(results.count, 5, s.text)
+        let records = results.compactMap { $0["record"] as? [String: Any] }
+        XCTAssertTrue(records.allSatisfy { $0["name"] != nil && $0["text"] != nil })
+        let accords = records.flatMap { $0["accords"] as? [String] ?? [] }
+        XCTAssertTrue(accords.contains("citrus") || accords.contains("fresh") || accords.contains("aromatic"), "\(records.map { $0["text"] ?? "" })")
+        // Observed-only filtering works on the provenance flags.
+        let observed = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'observed'"}"#).json["count"] as? Int ?? -1
+        let derived = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'derived'"}"#).json["count"] as? Int ?? -1
+        XCTAssertGreaterThan(derived, 0)
+        XCTAssertGreaterThanOrEqual(observed, 0)
+    }
+
+    func testARestartDoesNotLoadAgain() async throws {
+        let c = try client()
+        for _ in 0..<600 where c.http("GET", "/ready").status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        await server.shutdown()
+        try await running.value
+        var config = server.configuration
+        config.catalogueLimit = 300
+        try await start(config)
+        let ready = try client().http("GET", "/ready")
+        XCTAssertEqual(ready.status, 200, ready.text)
+        XCTAssertEqual(try client().http("POST", "/api/v1/collections/perfumes/count").json["count"] as? Int, 150, "a finished load is not redone")
+    }
+}
