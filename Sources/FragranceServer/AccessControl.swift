@@ -74,27 +74,36 @@ struct RoleClaims: JWTPayload {
 public final class AccessControl: Sendable {
     struct State {
         var keys: [String: APIKey] = [:]   // by sha256
-        var jwt: JWTKeyCollection?
+        /// One collection per accepted algorithm (HS256, ES256), each holding its key as default.
+        var jwt: [JWTKeyCollection] = []
     }
     private let state = Mutex(State())
 
-    public init(keys: [APIKey] = [], jwtSecret: String? = nil) async {
-        await replace(keys: keys, jwtSecret: jwtSecret)
+    public init(keys: [APIKey] = [], jwtSecret: String? = nil, jwtPublicKey: String? = nil) async throws {
+        try await replace(keys: keys, jwtSecret: jwtSecret, jwtPublicKey: jwtPublicKey)
     }
 
-    public func replace(keys: [APIKey], jwtSecret: String?) async {
-        var jwt: JWTKeyCollection?
+    /// - Parameter jwtPublicKey: a PEM ES256 (P-256) public key; tokens signed with its private
+    ///   key are accepted beside HS256 ones.
+    public func replace(keys: [APIKey], jwtSecret: String?, jwtPublicKey: String? = nil) async throws {
+        var jwt: [JWTKeyCollection] = []
         if let jwtSecret, !jwtSecret.isEmpty {
-            let collection = JWTKeyCollection()
-            await collection.add(hmac: HMACKey(from: jwtSecret), digestAlgorithm: .sha256)
-            jwt = collection
+            let hs = JWTKeyCollection()
+            await hs.add(hmac: HMACKey(from: jwtSecret), digestAlgorithm: .sha256)
+            jwt.append(hs)
+        }
+        if let jwtPublicKey {
+            let es = JWTKeyCollection()
+            do { await es.add(ecdsa: try ES256PublicKey(pem: jwtPublicKey)) }
+            catch { throw ServerConfiguration.Invalid("auth.jwt_public_key is not a PEM P-256 (ES256) public key") }
+            jwt.append(es)
         }
         let byHash = Dictionary(keys.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
         state.withLock { $0 = State(keys: byHash, jwt: jwt) }
     }
 
     /// True when no key and no JWT secret is configured.
-    public var isOpen: Bool { state.withLock { $0.keys.isEmpty && $0.jwt == nil } }
+    public var isOpen: Bool { state.withLock { $0.keys.isEmpty && $0.jwt.isEmpty } }
 
     public var keyCount: Int { state.withLock { $0.keys.count } }
 
@@ -102,15 +111,17 @@ public final class AccessControl: Sendable {
     public func authenticate(_ token: String) async -> Principal? {
         let (key, jwt) = state.withLock { ($0.keys[APIKey.hash(token)], $0.jwt) }
         if let key { return Principal(name: key.name, role: key.role) }
-        guard let jwt, token.split(separator: ".").count == 3 else { return nil }
-        guard let claims = try? await jwt.verify(token, as: RoleClaims.self), let role = Role(name: claims.role) else { return nil }
+        guard !jwt.isEmpty, token.split(separator: ".").count == 3 else { return nil }
+        var claims: RoleClaims?
+        for collection in jwt where claims == nil { claims = try? await collection.verify(token, as: RoleClaims.self) }
+        guard let claims, let role = Role(name: claims.role) else { return nil }
         return Principal(name: claims.sub?.value ?? "jwt", role: role)
     }
 
     /// For the line protocol, whose commands run on a thread pool (never an event loop), so
     /// waiting here for the async JWT check blocks only that pool thread.
     public func authenticateBlocking(_ token: String) -> Principal? {
-        let (key, hasJWT) = state.withLock { ($0.keys[APIKey.hash(token)], $0.jwt != nil) }
+        let (key, hasJWT) = state.withLock { ($0.keys[APIKey.hash(token)], !$0.jwt.isEmpty) }
         if let key { return Principal(name: key.name, role: key.role) }
         guard hasJWT else { return nil }
         let result = Mutex<Principal?>(nil)

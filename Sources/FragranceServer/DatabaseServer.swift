@@ -41,7 +41,8 @@ public final class DatabaseServer: Sendable {
         var options = Database.Options()
         options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory))
         database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)
-        access = await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret)
+        access = try await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret,
+                                         jwtPublicKey: configuration.live.jwtPublicKey)
         perKey = RateLimiter(configuration.live.perKey)
         perAddress = RateLimiter(configuration.live.perAddress)
         logLevel.level = configuration.live.logLevel
@@ -83,7 +84,7 @@ public final class DatabaseServer: Sendable {
         if access.isOpen {
             logger.notice("no API keys configured: authentication is off, so the server listens on loopback only")
         } else {
-            logger.info("authentication on: \(access.keyCount) API keys\(configuration.live.jwtSecret != nil ? ", HS256 tokens" : "")")
+            logger.info("authentication on: \(access.keyCount) API keys\(configuration.live.jwtSecret != nil ? ", HS256 tokens" : "")\(configuration.live.jwtPublicKey != nil ? ", ES256 tokens" : "")")
         }
         if configuration.preloadModel, let models = database.options.models {
             let t0 = Date()
@@ -143,7 +144,7 @@ public final class DatabaseServer: Sendable {
         let fresh = try await reloadConfiguration()
         try fresh.checkExposure()
         let live = fresh.live
-        await access.replace(keys: live.keys, jwtSecret: live.jwtSecret)
+        try await access.replace(keys: live.keys, jwtSecret: live.jwtSecret, jwtPublicKey: live.jwtPublicKey)
         perKey.settings = live.perKey
         perAddress.settings = live.perAddress
         logLevel.level = live.logLevel

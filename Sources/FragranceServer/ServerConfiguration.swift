@@ -41,6 +41,8 @@ public struct ServerConfiguration: Sendable {
     public struct LiveSettings: Sendable, Equatable {
         public var keys: [APIKey] = []
         public var jwtSecret: String?
+        /// PEM of an ES256 public key.
+        public var jwtPublicKey: String?
         public var perKey = RateLimiter.Settings(rate: 0, burst: 1)
         public var perAddress = RateLimiter.Settings(rate: 0, burst: 1)
         public var logLevel = Logger.Level.info
@@ -79,6 +81,7 @@ public struct ServerConfiguration: Sendable {
         "auth.keys": "API keys as name:role:secret (role read, write or admin); hashed on load",
         "auth.key_hashes": "API keys as name:role:sha256-of-secret, for files you do not want secrets in",
         "auth.jwt_secret": "HS256 secret; tokens carry a \"role\" claim",
+        "auth.jwt_public_key": "ES256 public key (PEM text, or the path of a PEM file) for tokens signed elsewhere",
         "log.level": "trace, debug, info, notice, warning, error or critical",
     ]
 
@@ -204,6 +207,13 @@ public struct ServerConfiguration: Sendable {
             guard s.utf8.count >= 32 else { throw Invalid("auth.jwt_secret must be at least 32 bytes") }
             live.jwtSecret = s
         }
+        if let k = r.string(forKey: "auth.jwt_public_key") {
+            if k.contains("-----BEGIN") { live.jwtPublicKey = k }
+            else {
+                guard let pem = try? String(contentsOfFile: k, encoding: .utf8) else { throw Invalid("auth.jwt_public_key: cannot read the PEM file \(k)") }
+                live.jwtPublicKey = pem
+            }
+        }
         let perKey = try double("rate_limit.per_key", 0)
         live.perKey = .init(rate: perKey, burst: try double("rate_limit.per_key_burst", max(1, perKey * 2)))
         let perAddress = try double("rate_limit.per_address", 0)
@@ -236,7 +246,7 @@ public struct ServerConfiguration: Sendable {
 
     /// Refuses an open server (no keys, no JWT secret) on anything but loopback.
     public func checkExposure() throws {
-        guard live.keys.isEmpty, live.jwtSecret == nil else { return }
+        guard live.keys.isEmpty, live.jwtSecret == nil, live.jwtPublicKey == nil else { return }
         for (enabled, name, host) in [(tcpEnabled, "tcp.host", tcpHost), (httpEnabled, "http.host", httpHost)] where enabled && !Self.isLoopback(host) {
             throw Invalid("\(name) is \(host) but no API keys are configured: refusing to serve an open database beyond loopback (set auth.keys or FRAGRANCEDB_AUTH_KEYS)")
         }

@@ -13,7 +13,6 @@ public final class ServerMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     let openTCPConnections: Meter
     let openHTTPConnections: Meter
-    let embedSeconds: Metrics.Timer
     private let cache = Mutex<[String: AnyMetric]>([:])
 
     struct AnyMetric: @unchecked Sendable { let value: AnyObject }
@@ -28,7 +27,6 @@ public final class ServerMetrics: Sendable {
         factory = f
         openTCPConnections = Meter(label: "fragrancedb_tcp_open_connections", factory: f)
         openHTTPConnections = Meter(label: "fragrancedb_http_open_connections", factory: f)
-        embedSeconds = Metrics.Timer(label: "fragrancedb_embed_seconds", factory: f)
     }
 
     private func cached<T: AnyObject>(_ key: String, _ make: () -> T) -> T {
@@ -97,6 +95,10 @@ public final class ServerMetrics: Sendable {
         if let m = database.options.models?.stats {
             gauge("fragrancedb_model_loaded", []).record(m.loaded ? 1 : 0)
             gauge("fragrancedb_model_texts_embedded", []).record(m.textsEmbedded)
+            gauge("fragrancedb_model_calls", []).record(m.calls)
+            gauge("fragrancedb_model_embed_seconds", []).record(m.embedSeconds)
+            gauge("fragrancedb_query_embedding_cache_hits", []).record(m.queryCacheHits)
+            gauge("fragrancedb_query_embedding_cache_misses", []).record(m.queryCacheMisses)
         }
         gauge("fragrancedb_resident_bytes", []).record(residentBytes())
     }

@@ -107,3 +107,18 @@ final class TextCollectionTests: XCTestCase {
         }
     }
 }
+
+extension TextCollectionTests {
+    func testRepeatedQueriesComeFromTheEmbeddingCache() throws {
+        let models = ModelRegistry(directory: Self.modelDirectory)
+        let a = try models.embed(["fresh citrus summer fragrance for men"])
+        let b = try models.embed(["fresh citrus summer fragrance for men"])
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(models.stats.queryCacheHits, 1)
+        XCTAssertEqual(models.stats.queryCacheMisses, 1)
+        XCTAssertEqual(models.stats.textsEmbedded, 1, "the model ran once")
+        _ = try models.embed(["a", "b"])   // batches (imports) bypass the cache
+        XCTAssertEqual(models.stats.queryCacheHits, 1)
+        XCTAssertGreaterThan(models.stats.embedSeconds, 0)
+    }
+}

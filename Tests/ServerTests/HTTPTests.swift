@@ -180,11 +180,19 @@ final class HTTPCORSTests: HTTPTestCase {
 /// Keys, roles and tokens on both protocols.
 final class AuthTests: HTTPTestCase {
     static let jwtSecret = String(repeating: "s3cret-", count: 6)
+    static let es256 = ES256PrivateKey()
 
     override func configure(_ c: inout ServerConfiguration) {
         c.live.keys = [APIKey(name: "reader", role: .read, secret: "read-key"), APIKey(name: "writer", role: .write, secret: "write-key"),
                        APIKey(name: "boss", role: .admin, secret: "admin-key")]
         c.live.jwtSecret = Self.jwtSecret
+        c.live.jwtPublicKey = Self.es256.publicKey.pemRepresentation
+    }
+
+    func es256Token(role: String) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(ecdsa: Self.es256)
+        return try await keys.sign(RoleClaims(sub: "partner", exp: ExpirationClaim(value: Date().addingTimeInterval(60)), role: role))
     }
 
     func token(role: String, expiresIn: TimeInterval) async throws -> String {
@@ -213,6 +221,13 @@ final class AuthTests: HTTPTestCase {
         let expired = try await token(role: "admin", expiresIn: -60)
         XCTAssertEqual(c.http("GET", "/api/v1/collections", token: expired).status, 401)
         XCTAssertEqual(c.http("GET", "/api/v1/collections", token: adminJWT.dropLast(2) + "xx").status, 401)
+        // ES256 tokens signed elsewhere with the matching private key; another key's are refused.
+        let partner = try await es256Token(role: "read")
+        XCTAssertEqual(c.http("GET", "/api/v1/collections", token: partner).status, 200)
+        let stranger = JWTKeyCollection()
+        await stranger.add(ecdsa: ES256PrivateKey())
+        let forged = try await stranger.sign(RoleClaims(sub: "x", exp: ExpirationClaim(value: Date().addingTimeInterval(60)), role: "admin"))
+        XCTAssertEqual(c.http("GET", "/api/v1/collections", token: forged).status, 401)
         // The secret never reaches the metrics or the configuration's messages.
         XCTAssertFalse(c.http("GET", "/metrics").text.contains("read-key"))
     }
