@@ -242,9 +242,10 @@ public struct HTTPAPI: Sendable {
             let result = try c.search(req)
             self.metrics.search(result.plan)
             var results: [[String: Any]] = []
+            let records = try c.records(result.hits.map(\.id))
             for (rank, hit) in result.hits.enumerated() {
                 var item: [String: Any] = ["rank": rank + 1, "id": hit.id, "score": Double(hit.score), "distance": Double(hit.distance)]
-                if let r = try c.get(hit.id) {
+                if let r = records[rank] {
                     var attributes = r.jsonObject()
                     attributes["id"] = nil
                     item["record"] = attributes
@@ -282,9 +283,10 @@ public struct HTTPAPI: Sendable {
                 ?? SearchRequest(text: text!, k: k, ef: ef, filter: filter, exact: exact)
             let result = try c.search(req)
             self.metrics.search(result.plan)
-            let hits: [[String: Any]] = try result.hits.map { h in
+            let records = include ? try c.records(result.hits.map(\.id)) : []
+            let hits: [[String: Any]] = result.hits.enumerated().map { i, h in
                 var o: [String: Any] = ["id": h.id, "score": Double(h.score), "distance": Double(h.distance)]
-                if include, let r = try c.get(h.id) { o["record"] = r.jsonObject() }
+                if include, let r = records[i] { o["record"] = r.jsonObject() }
                 return o
             }
             var o: [String: Any] = ["hits": hits]

@@ -91,7 +91,8 @@ struct JSONReply: ResponseGenerator {
     }
 
     func response() -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        // Not .sortedKeys: it sorts with ICU collation, a tenth of a search request's CPU.
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLength] = String(data.count)

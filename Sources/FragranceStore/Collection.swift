@@ -422,6 +422,45 @@ public final class Collection: @unchecked Sendable {
         }
     }
 
+    /// Several records at once (search results): one query per table instead of one per record
+    /// and table. Missing ids give nil; vectors only when asked for.
+    public func records(_ ids: [String], includeVector: Bool = false) throws -> [Record?] {
+        try lock.read {
+            try checkOpen()
+            let rids = ids.map { ridOfId[$0] }
+            let wanted = rids.compactMap { $0 }
+            guard !wanted.isEmpty else { return ids.map { _ in nil } }
+            let list = Statement.Value.text("[" + wanted.map(String.init).joined(separator: ",") + "]")
+            let inList = "rid IN (SELECT value FROM json_each(?))"
+            var byRid: [UInt32: Record] = [:]
+            try db.sqlLock.withLock {
+                let sql = db.sql
+                let fields = tables.scalarFields
+                let cols = fields.map { ", " + Tables.column($0.name) }.joined()
+                try sql.statement("SELECT rid, id, \(includeVector ? "vector" : "NULL")\(cols) FROM \(tables.records) WHERE \(inList)")
+                    .forEachRow(values: [list]) { row in
+                        var r = Record(id: row.text(1) ?? "", vector: includeVector ? row.floats(2) : nil)
+                        row.readScalars(fields, from: 3, into: &r)
+                        byRid[UInt32(row.int(0))] = r
+                    }
+                for f in tables.setFields {
+                    if f.type == .tieredSet {
+                        var tiers: [UInt32: [String: [String]]] = [:]
+                        try sql.statement("SELECT rid, value, tier FROM \(tables.set(f.name)) WHERE \(inList) ORDER BY rid, tier, ord")
+                            .forEachRow(values: [list]) { tiers[UInt32($0.int(0)), default: [:]][$0.text(2) ?? "", default: []].append($0.text(1) ?? "") }
+                        for (rid, t) in tiers { byRid[rid]?.attributes[f.name] = .tiered(t) }
+                    } else {
+                        var lists: [UInt32: [String]] = [:]
+                        try sql.statement("SELECT rid, value FROM \(tables.set(f.name)) WHERE \(inList) ORDER BY rid, ord")
+                            .forEachRow(values: [list]) { lists[UInt32($0.int(0)), default: []].append($0.text(1) ?? "") }
+                        for (rid, l) in lists { byRid[rid]?.attributes[f.name] = .strings(l) }
+                    }
+                }
+            }
+            return rids.map { $0.flatMap { byRid[$0] } }
+        }
+    }
+
     /// Reads a record from SQLite; the caller holds `db.sqlLock`.
     func readRecordUnlocked(_ rid: UInt32) throws -> Record? {
         let sql = db.sql

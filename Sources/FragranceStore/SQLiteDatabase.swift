@@ -139,6 +139,10 @@ final class Statement {
 
     /// Steps through the result rows.
     func forEachRow(_ values: Value..., body: (Row) throws -> Void) throws {
+        try forEachRow(values: values, body: body)
+    }
+
+    func forEachRow(values: [Value], body: (Row) throws -> Void) throws {
         bind(values)
         while true {
             let rc = sqlite3_step(stmt)

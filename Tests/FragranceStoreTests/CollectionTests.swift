@@ -332,3 +332,23 @@ extension QueryPlanner {
         return p
     }
 }
+
+extension CollectionTests {
+    func testBatchReadsEqualSingleReads() throws {
+        let db = try open()
+        defer { try? db.close() }
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: 3, schema: .perfume))
+        var records: [Record] = []
+        for i in 0..<40 {
+            var a: [String: AttributeValue] = ["name": .string("n\(i)"), "year": .int(Int64(1990 + i))]
+            if i % 2 == 0 { a["accords"] = .strings(["woody", "a\(i)"]) }
+            if i % 3 == 0 { a["notes"] = .tiered(["top": ["bergamot", "t\(i)"], "base": ["musk"]]) }
+            records.append(Record(id: "r\(i)", vector: [Float(i), 1, 0], attributes: a))
+        }
+        try c.upsert(records)
+        let ids = ["r5", "missing", "r0", "r39", "r12", "r5"]
+        XCTAssertEqual(try c.records(ids, includeVector: true), try ids.map { try c.get($0) })
+        XCTAssertNil(try c.records(["r1"])[0]?.vector, "no vector unless asked")
+        XCTAssertEqual(try c.records([]), [])
+    }
+}
