@@ -84,9 +84,4 @@ extension AttributeValue {
 }
 
 /// Compact JSON text with sorted keys (stable output for people and tests).
-public func jsonText(_ value: Any) -> String {
-    guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) else {
-        return "null"
-    }
-    return String(decoding: data, as: UTF8.self)
-}
+public func jsonText(_ value: Any) -> String { JSONWriter.text(value) }
