@@ -42,10 +42,12 @@ let package = Package(
         .target(name: "Perfumery", dependencies: ["FragranceStore"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),
-        ]),
+            .copy("Resources/recipe_rules.json"),
+        ], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "RAG", dependencies: ["FragranceStore", "Perfumery"]),
         .target(name: "FragranceProtocol"),
         .target(name: "FragranceServer", dependencies: [
-            "FragranceStore", "FragranceProtocol", "Embedding", "Perfumery",
+            "FragranceStore", "FragranceProtocol", "Embedding", "Perfumery", "RAG",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -88,6 +90,6 @@ let package = Package(
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),
-        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceStore", "Embedding"]),
+        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceStore", "Embedding", "RAG"]),
     ]
 )

@@ -21,7 +21,7 @@ wrk -t1 -c4 -d3s -s $L $U >/dev/null                     # warm: every query emb
 for c in 64 1000; do
   echo -n "closed loop, $c connections:        "; wrk -t2 -c$c -d15s --timeout 10s -s $L $U | tail -1
 done
-for c in 64 1000; do
-  echo -n "paced 1 req/s each, $c connections: "; PACE_MS=1000 wrk -t2 -c$c -d20s --timeout 10s -s $L $U | tail -1
+for c in 250 500 1000; do
+  echo -n "paced ~1 req/s each, $c connections: "; PACE_MS=1000 wrk -t2 -c$c -d20s --timeout 10s -s $L $U | tail -1
 done
 curl -s $U/metrics | grep -E "^fragrancedb_query_embedding_cache|^fragrancedb_http_open" || true

@@ -22,7 +22,7 @@ request = function()
   return wrk.format("POST", "/api/v1/search/semantic", {["Content-Type"] = "application/json"}, body)
 end
 if pace > 0 then
-  delay = function() return pace end
+  delay = function() return math.random(math.floor(pace / 2), pace + math.floor(pace / 2)) end   -- jitter: connections must not fire in lockstep
 end
 local errors = 0
 response = function(status, headers, body)

@@ -3,6 +3,7 @@ import FragranceProtocol
 import FragranceStore
 import Foundation
 import HNSW
+import RAG
 
 /// The command table of the line protocol (schemas/protocol.md): each command parses its
 /// arguments and calls the store. Runs off the event loops (storage work may block).
@@ -40,9 +41,12 @@ public struct CommandRouter: Sendable {
     /// nil: no authentication at all (embedded use, benchmarks).
     public let access: AccessControl?
     let metrics: ServerMetrics?
+    let recipes: RecipeGenerator?
     public var models: ModelRegistry? { database.options.models }
 
-    public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil) {
+    public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil,
+                recipes: RecipeGenerator? = nil) {
+        self.recipes = recipes
         self.database = database
         self.limits = limits
         self.access = access
@@ -123,7 +127,7 @@ public struct CommandRouter: Sendable {
                                  "commands": Self.order] as [String: Any])])
     }
 
-    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH",
+    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "GENERATE",
                         "SNAPSHOT", "RESTORE", "QUIT"]
 
     /// Commands handled before the table because they touch the connection, not the store.
@@ -220,6 +224,18 @@ public struct CommandRouter: Sendable {
             var lines = result.hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }
             if o.explain { lines.append(jsonText(["plan": planJSON(result.plan)])) }
             return .lines(lines)
+        },
+        "GENERATE": Command(usage: "GENERATE {\"fragrance_family\": \"floral\", \"mood\": \"romantic\", \"intensity\": \"moderate\", \"gender\": \"feminine\", \"season\": \"spring\"}",
+                            summary: "a perfume recipe from the catalogue (composer; schemas/recipe.schema.json) with its validation, as one JSON line") { r, args in
+            guard let t = args.first, case .json(let text) = t, let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+                throw ProtocolError("SYNTAX", "GENERATE needs a JSON object, e.g. GENERATE {\"fragrance_family\": \"floral\"}")
+            }
+            if let unknown = o.keys.sorted().first(where: { !RecipeAPI.requestFields.contains($0) }) {
+                throw ProtocolError("BAD_REQUEST", "unknown field '\(unknown)' (known: \(RecipeAPI.requestFields.sorted().joined(separator: ", ")))")
+            }
+            guard let g = r.recipes else { throw ProtocolError("UNAVAILABLE", "recipe generation is not configured on this server") }
+            do { return .lines([jsonText(try RecipeAPI.generated(g, try RecipeAPI.request(o, field: nil)))]) }
+            catch let e as APIError { throw ProtocolError(e.code, e.message) }
         },
         "SNAPSHOT": Command(usage: "SNAPSHOT <collection>", summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory", role: .admin) { r, args in
             .ok(try r.writeSnapshot(try r.collection(args)))

@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
+import RAG
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -26,6 +27,7 @@ public final class DatabaseServer: Sendable {
     let pool: NIOThreadPool
     let lineServer: LineServer?
     let catalogue: CatalogueLoader?
+    let recipes: RecipeGenerator?
     let reloadConfiguration: @Sendable () async throws -> ServerConfiguration
     private let ports = Mutex<(tcp: Int?, http: Int?)>((nil, nil))
     private let group = Mutex<ServiceGroup?>(nil)
@@ -52,6 +54,7 @@ public final class DatabaseServer: Sendable {
         // One BLAS thread per embedding call: concurrent calls (queries, import batches) use the
         // cores better than one call split across them.
         TextEmbedder.setMathThreads(1)
+        recipes = try? RecipeGenerator(database: database, perfumes: configuration.defaultCollection)
         catalogue = configuration.loadCatalogue
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {
@@ -61,7 +64,8 @@ public final class DatabaseServer: Sendable {
             tcp.maxConnections = configuration.tcpMaxConnections
             tcp.idleTimeout = .seconds(Int64(configuration.tcpIdleTimeoutSeconds))
             tcp.maxLineBytes = configuration.tcpMaxLineBytes
-            lineServer = LineServer(router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics),
+            lineServer = LineServer(router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics,
+                                                          recipes: recipes),
                                     configuration: tcp)
         } else {
             lineServer = nil
@@ -125,7 +129,8 @@ public final class DatabaseServer: Sendable {
         let api = HTTPAPI(database: database, router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics),
                           access: access, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
                           reload: { [self] in try await self.reload() }, ready: { [self] in self.accepting.withLock { $0 } },
-                          catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.json()) } ?? (false, nil) })
+                          catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.json()) } ?? (false, nil) },
+                          recipes: recipes)
         let responder = GatewayResponder(inner: api.makeRouter().buildResponder(), api: api, cors: CORSPolicy(origins: configuration.corsOrigins))
         var appConfig = ApplicationConfiguration(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "fragrancedb")
         appConfig.availableConnectionsDelegate = ConnectionGauge(limit: configuration.httpMaxConnections, metrics: metrics)

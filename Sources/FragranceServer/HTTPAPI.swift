@@ -4,6 +4,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 import NIOPosix
+import Perfumery
+import RAG
 
 /// The HTTP/JSON API (schemas/openapi.yaml is its contract). Each route names the least role
 /// it needs; storage work runs on a thread pool, never on an event loop or Swift's
@@ -27,12 +29,14 @@ public struct HTTPAPI: Sendable {
     let reload: @Sendable () async throws -> String
     let ready: @Sendable () -> Bool
     let catalogue: @Sendable () -> (loading: Bool, status: [String: Any]?)
+    let recipes: RecipeGenerator?
 
     public init(database: Database, router: CommandRouter, access: AccessControl, perKey: RateLimiter, perAddress: RateLimiter,
                 metrics: ServerMetrics, pool: NIOThreadPool, configuration: ServerConfiguration,
                 reload: @escaping @Sendable () async throws -> String = { "nothing to reload" },
                 ready: @escaping @Sendable () -> Bool = { true },
-                catalogue: @escaping @Sendable () -> (loading: Bool, status: [String: Any]?) = { (false, nil) }) {
+                catalogue: @escaping @Sendable () -> (loading: Bool, status: [String: Any]?) = { (false, nil) },
+                recipes: RecipeGenerator? = nil) {
         self.database = database
         self.router = router
         self.access = access
@@ -44,6 +48,7 @@ public struct HTTPAPI: Sendable {
         self.reload = reload
         self.ready = ready
         self.catalogue = catalogue
+        self.recipes = recipes
     }
 
     var limits: CommandRouter.Limits { router.limits }
@@ -71,8 +76,56 @@ public struct HTTPAPI: Sendable {
         },
         Route(method: .post, path: "/api/v1/search/semantic", role: .read) { api, req, ctx in try await api.seedSearch(req, ctx, hybrid: false) },
         Route(method: .post, path: "/api/v1/search/hybrid", role: .read) { api, req, ctx in try await api.seedSearch(req, ctx, hybrid: true) },
-        Route(method: .post, path: "/api/v1/generate/recipe", role: .read) { _, _, _ in throw notYet("recipe generation", issue: 7) },
-        Route(method: .post, path: "/api/v1/generate/batch", role: .read) { _, _, _ in throw notYet("batch recipe generation", issue: 7) },
+        Route(method: .post, path: "/api/v1/generate/recipe", role: .read) { api, req, _ in
+            let body = try JSONBody(try await api.body(req), allowed: RecipeAPI.requestFields)
+            let request = try RecipeAPI.request(body.object, field: nil)
+            let generator = try api.recipeGenerator()
+            return try await api.json { try RecipeAPI.generated(generator, request) }
+        },
+        Route(method: .post, path: "/api/v1/generate/batch", role: .read) { api, req, _ in
+            let body = try JSONBody(try await api.body(req), allowed: ["requests"])
+            guard let list = body.object["requests"] as? [Any], !list.isEmpty else {
+                throw APIError(.badRequest, "BAD_TYPE", "'requests' must be a non-empty array of recipe requests", field: "requests")
+            }
+            guard list.count <= 32 else { throw APIError(.contentTooLarge, "TOO_LARGE", "at most 32 requests per batch, got \(list.count)", field: "requests") }
+            let generator = try api.recipeGenerator()
+            // One result or one error per item; the pool bounds how many run at once.
+            let items = list.map(SendableAny.init)
+            let results = try await withThrowingTaskGroup(of: (Int, SendableJSON).self) { group -> [[String: Any]] in
+                for (i, wrapped) in items.enumerated() {
+                    group.addTask {
+                        let item = wrapped.value
+                        do {
+                            guard let o = item as? [String: Any] else { throw APIError(.badRequest, "BAD_TYPE", "each request must be an object", field: "requests[\(i)]") }
+                            if let unknown = o.keys.sorted().first(where: { !RecipeAPI.requestFields.contains($0) }) {
+                                throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown field '\(unknown)'", field: "requests[\(i)].\(unknown)")
+                            }
+                            let request = try RecipeAPI.request(o, field: "requests[\(i)]")
+                            let out = try await api.pool.runIfActive { SendableJSON(try RecipeAPI.generated(generator, request)) }
+                            return (i, out)
+                        } catch {
+                            let e = APIError.from(error)
+                            var err: [String: Any] = ["code": e.code, "message": e.message]
+                            if let f = e.field { err["field"] = f }
+                            return (i, SendableJSON(["error": err]))
+                        }
+                    }
+                }
+                var out = [[String: Any]](repeating: [:], count: items.count)
+                for try await (i, r) in group { out[i] = r.value }
+                return out
+            }
+            return JSONReply(["results": results, "count": results.count]).response()
+        },
+        Route(method: .post, path: "/api/v1/recipes/validate", role: .read) { api, req, _ in
+            let buffer = try await api.body(req)
+            guard let o = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] else {
+                throw APIError(.badRequest, "BAD_JSON", "the body must be a recipe object: {\"concentration\": \"EdP\", \"top\": [{\"name\": …, \"percent\": …}], \"heart\": […], \"base\": […]}")
+            }
+            let recipe = try RecipeAPI.recipe(o)
+            let generator = try api.recipeGenerator()
+            return try await api.json { ["validation": RecipeAPI.json(try generator.validate(recipe))] }
+        },
         Route(method: .get, path: "/api/v1/circuit-breaker/status", role: .read) { _, _, _ in throw notYet("the LLM client and its circuit breaker", issue: 7) },
         Route(method: .get, path: "/api/v1/info", role: .read) { api, _, _ in
             try await api.json { api.router.info() }
@@ -124,6 +177,11 @@ public struct HTTPAPI: Sendable {
             JSONReply(["reloaded": try await api.reload()]).response()
         },
     ]
+
+    func recipeGenerator() throws -> RecipeGenerator {
+        guard let recipes else { throw APIError(.serviceUnavailable, "UNAVAILABLE", "recipe generation is not configured on this server") }
+        return recipes
+    }
 
     static func notYet(_ what: String, issue: Int) -> APIError {
         APIError(.notImplemented, "NOT_IMPLEMENTED", "\(what) is not built yet (issue #\(issue)); nothing was generated")

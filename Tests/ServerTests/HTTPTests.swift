@@ -82,12 +82,7 @@ final class HTTPTests: HTTPTestCase {
         XCTAssertTrue(metrics.contains("fragrancedb_search_path_total"))
         XCTAssertTrue(c.http("GET", "/docs").text.contains("/api/v1/search/semantic"))
         XCTAssertEqual(c.http("GET", "/openapi.json").json["openapi"] as? String, "3.1.0")
-        for path in ["/api/v1/generate/recipe", "/api/v1/generate/batch"] {
-            let r = c.http("POST", path, json: #"{"fragrance_family": "floral"}"#)
-            XCTAssertEqual(r.status, 501)
-            XCTAssertEqual(r.errorCode, "NOT_IMPLEMENTED")
-        }
-        XCTAssertEqual(c.http("GET", "/api/v1/circuit-breaker/status").status, 501)
+        XCTAssertEqual(c.http("GET", "/api/v1/circuit-breaker/status").status, 501, "the LLM client is not built yet")
     }
 
     func testBadInputGetsA400NamingTheField() throws {

@@ -139,6 +139,45 @@ final class CatalogueTests: HTTPTestCase {
         XCTAssertGreaterThanOrEqual(observed, 0)
     }
 
+    func testRecipesFromTheCatalogueOverHTTPAndTCP() async throws {
+        let c = try client()
+        for _ in 0..<600 where c.http("GET", "/ready").status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        let seed = #"{"fragrance_family": "floral", "mood": "romantic", "intensity": "moderate", "gender": "feminine", "season": "spring"}"#
+        let r = c.http("POST", "/api/v1/generate/recipe", json: seed)
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.json["generator"] as? String, "composer")
+        XCTAssertEqual((r.json["validation"] as? [String: Any])?["valid"] as? Bool, true, r.text)
+        let recipe = try XCTUnwrap(r.json["recipe"] as? [String: Any])
+        XCTAssertEqual(recipe["concentration"] as? String, "EdP")
+        let all = ["top", "heart", "base"].flatMap { recipe[$0] as? [[String: Any]] ?? [] }
+        XCTAssertEqual(all.reduce(0) { $0 + ($1["percent"] as? Double ?? 0) }, 100, accuracy: 0.001)
+        XCTAssertFalse((r.json["context_perfumes"] as? [String] ?? []).isEmpty, "the recipe cites the perfumes it was built from")
+        XCTAssertEqual(c.http("POST", "/api/v1/generate/recipe", json: seed).json["recipe"] as? NSDictionary, recipe as NSDictionary, "deterministic")
+
+        let bad = c.http("POST", "/api/v1/generate/recipe", json: #"{"fragrance_family": "floral", "intensity": "extreme"}"#)
+        XCTAssertEqual(bad.status, 400)
+        XCTAssertEqual((bad.json["error"] as? [String: Any])?["field"] as? String, "intensity")
+        let batch = c.http("POST", "/api/v1/generate/batch", json: #"{"requests": [{"fragrance_family": "woody"}, {"colour": "red"}, {"brief": "a fresh citrus cologne"}]}"#)
+        let results = batch.json["results"] as? [[String: Any]] ?? []
+        XCTAssertEqual(results.count, 3, batch.text)
+        XCTAssertNotNil(results[0]["recipe"])
+        XCTAssertEqual((results[1]["error"] as? [String: Any])?["code"] as? String, "UNKNOWN_FIELD", "one bad item, not all-or-nothing")
+        XCTAssertNotNil(results[2]["recipe"])
+
+        // A person's formula: bergamot oil at 10% of an EdP concentrate is 1.6% of the product, over IFRA's 0.4%.
+        let mine = #"{"concentration": "EdP", "top": [{"name": "Bergamot oil", "percent": 10}], "heart": [{"material_id": "8007-01-0", "percent": 50}], "base": [{"name": "Sandalwood oil", "percent": 40}]}"#
+        let v = c.http("POST", "/api/v1/recipes/validate", json: mine)
+        let report = try XCTUnwrap(v.json["validation"] as? [String: Any], v.text)
+        XCTAssertEqual(report["valid"] as? Bool, false)
+        XCTAssertEqual((report["problems"] as? [[String: Any]])?.first?["code"] as? String, "IFRA_LIMIT")
+
+        let t = try TestClient(port: tcpPort)
+        let line = t.call("GENERATE " + seed)
+        XCTAssertEqual(line.first, "*1", "\(line)")
+        XCTAssertTrue(line.last?.contains(#""generator":"composer""#) ?? false)
+        XCTAssertTrue(t.call(#"GENERATE {"fragrance_family": 5}"#).first?.hasPrefix("-ERR BAD_TYPE") ?? false)
+    }
+
     func testARestartDoesNotLoadAgain() async throws {
         let c = try client()
         for _ in 0..<600 where c.http("GET", "/ready").status != 200 { try await Task.sleep(for: .milliseconds(100)) }
