@@ -82,6 +82,7 @@ let package = Package(
 
         .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore"],
                           path: "Benchmarks/ProtocolBench"),
+        .executableTarget(name: "recipe-bench", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/RecipeBench"),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
