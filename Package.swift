@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -44,7 +45,9 @@ let package = Package(
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),
             .copy("Resources/recipe_rules.json"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "RAG", dependencies: ["FragranceStore", "Perfumery"]),
+        .target(name: "RAG", dependencies: ["FragranceStore", "Perfumery",
+                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                            .product(name: "NIOFoundationCompat", package: "swift-nio")]),
         .target(name: "FragranceProtocol"),
         .target(name: "FragranceServer", dependencies: [
             "FragranceStore", "FragranceProtocol", "Embedding", "Perfumery", "RAG",
@@ -87,7 +90,8 @@ let package = Package(
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),
         .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient",
-                                                        .product(name: "JWTKit", package: "jwt-kit"),
+                                                        .product(name: "JWTKit", package: "jwt-kit"), "RAG",
+                                                        .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),

@@ -234,7 +234,7 @@ public struct CommandRouter: Sendable {
                 throw ProtocolError("BAD_REQUEST", "unknown field '\(unknown)' (known: \(RecipeAPI.requestFields.sorted().joined(separator: ", ")))")
             }
             guard let g = r.recipes else { throw ProtocolError("UNAVAILABLE", "recipe generation is not configured on this server") }
-            do { return .lines([jsonText(try RecipeAPI.generated(g, try RecipeAPI.request(o, field: nil)))]) }
+            do { return .lines([jsonText(try RecipeAPI.generateBlocking(g, try RecipeAPI.request(o, field: nil)))]) }
             catch let e as APIError { throw ProtocolError(e.code, e.message) }
         },
         "SNAPSHOT": Command(usage: "SNAPSHOT <collection>", summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory", role: .admin) { r, args in

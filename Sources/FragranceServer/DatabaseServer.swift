@@ -54,7 +54,8 @@ public final class DatabaseServer: Sendable {
         // One BLAS thread per embedding call: concurrent calls (queries, import batches) use the
         // cores better than one call split across them.
         TextEmbedder.setMathThreads(1)
-        recipes = try? RecipeGenerator(database: database, perfumes: configuration.defaultCollection)
+        let llm = configuration.llm.map { LLMRecipes(client: LLMClient(settings: $0), breaker: CircuitBreaker(settings: configuration.breaker)) }
+        recipes = try? RecipeGenerator(database: database, perfumes: configuration.defaultCollection, llm: llm)
         catalogue = configuration.loadCatalogue
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {

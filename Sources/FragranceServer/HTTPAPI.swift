@@ -59,7 +59,7 @@ public struct HTTPAPI: Sendable {
         Route(method: .get, path: "/health", role: nil) { _, _, _ in JSONReply(["status": "ok"]).response() },
         Route(method: .get, path: "/ready", role: nil) { api, _, _ in try await api.readiness() },
         Route(method: .get, path: "/metrics", role: nil) { api, _, _ in
-            let text = try await api.pool.runIfActive { api.metrics.render(database: api.database) }
+            let text = try await api.pool.runIfActive { api.metrics.render(database: api.database, breaker: api.recipes?.llm?.breaker) }
             var h = HTTPFields()
             h[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -80,7 +80,7 @@ public struct HTTPAPI: Sendable {
             let body = try JSONBody(try await api.body(req), allowed: RecipeAPI.requestFields)
             let request = try RecipeAPI.request(body.object, field: nil)
             let generator = try api.recipeGenerator()
-            return try await api.json { try RecipeAPI.generated(generator, request) }
+            return JSONReply(try await RecipeAPI.generate(generator, request, pool: api.pool)).response()
         },
         Route(method: .post, path: "/api/v1/generate/batch", role: .read) { api, req, _ in
             let body = try JSONBody(try await api.body(req), allowed: ["requests"])
@@ -101,8 +101,7 @@ public struct HTTPAPI: Sendable {
                                 throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown field '\(unknown)'", field: "requests[\(i)].\(unknown)")
                             }
                             let request = try RecipeAPI.request(o, field: "requests[\(i)]")
-                            let out = try await api.pool.runIfActive { SendableJSON(try RecipeAPI.generated(generator, request)) }
-                            return (i, out)
+                            return (i, SendableJSON(try await RecipeAPI.generate(generator, request, pool: api.pool)))
                         } catch {
                             let e = APIError.from(error)
                             var err: [String: Any] = ["code": e.code, "message": e.message]
@@ -126,7 +125,18 @@ public struct HTTPAPI: Sendable {
             let generator = try api.recipeGenerator()
             return try await api.json { ["validation": RecipeAPI.json(try generator.validate(recipe))] }
         },
-        Route(method: .get, path: "/api/v1/circuit-breaker/status", role: .read) { _, _, _ in throw notYet("the LLM client and its circuit breaker", issue: 7) },
+        Route(method: .get, path: "/api/v1/circuit-breaker/status", role: .read) { api, _, _ in
+            guard let llm = api.recipes?.llm else {
+                return JSONReply(["configured": false, "state": "closed", "message": "no LLM is configured (llm.url); recipes come from the composer"]).response()
+            }
+            let s = llm.breaker.status, cfg = llm.breaker.settings, client = llm.client.settings
+            return JSONReply(["configured": true, "state": s.state.rawValue, "consecutive_failures": s.consecutiveFailures,
+                              "half_open_successes": s.halfOpenSuccesses, "total_successes": s.totalSuccesses, "total_failures": s.totalFailures,
+                              "rejected": s.rejected, "opened_at": s.openedAt.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull(),
+                              "last_error": s.lastError ?? NSNull(),
+                              "settings": ["failure_threshold": cfg.failureThreshold, "open_seconds": cfg.openSeconds, "half_open_successes": cfg.halfOpenSuccesses],
+                              "backend": ["url": client.baseURL, "api": client.api.rawValue, "model": client.model]] as [String: Any]).response()
+        },
         Route(method: .get, path: "/api/v1/info", role: .read) { api, _, _ in
             try await api.json { api.router.info() }
         },

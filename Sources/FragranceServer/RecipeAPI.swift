@@ -1,5 +1,6 @@
 import FragranceStore
 import Foundation
+import NIOPosix
 import Perfumery
 import RAG
 
@@ -45,15 +46,44 @@ enum RecipeAPI {
         return r
     }
 
-    static func generated(_ g: RecipeGenerator, _ r: RecipeRequest) throws -> [String: Any] {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let result: RecipeGenerator.Result
-        do { result = try g.generate(r) }
+    /// Retrieval and the composer: blocking work, for a thread pool.
+    static func compose(_ g: RecipeGenerator, _ r: RecipeRequest) throws -> RecipeGenerator.Result {
+        do { return try g.generate(r) }
         catch let e as RecipeGenerator.Failure { throw APIError(.serviceUnavailable, e.code, e.description) }
-        return ["recipe": json(result.recipe), "validation": json(result.validation), "generator": result.recipe.generator,
-                "context_perfumes": result.recipe.contextPerfumes,
-                "retrieval": ["filter": result.retrievalFilter ?? NSNull(), "perfumes": result.retrieved] as [String: Any],
-                "took_ms": Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6]
+    }
+
+    /// The whole generation for the HTTP API: compose on the pool, then the LLM when configured.
+    static func generate(_ g: RecipeGenerator, _ r: RecipeRequest, pool: NIOThreadPool) async throws -> [String: Any] {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var result = try await pool.runIfActive { try compose(g, r) }
+        if g.llm != nil { result = try await g.refineWithLLM(r, base: result) }
+        return json(result, since: t0)
+    }
+
+    /// The same from a thread-pool thread (the line protocol), waiting for the LLM there.
+    static func generateBlocking(_ g: RecipeGenerator, _ r: RecipeRequest) throws -> [String: Any] {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var result = try compose(g, r)
+        if g.llm != nil {
+            let box = ResultBox(result)
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                if let refined = try? await g.refineWithLLM(r, base: box.value) { box.value = refined }
+                done.signal()
+            }
+            done.wait()
+            result = box.value
+        }
+        return json(result, since: t0)
+    }
+
+    static func json(_ result: RecipeGenerator.Result, since t0: UInt64) -> [String: Any] {
+        var o: [String: Any] = ["recipe": json(result.recipe), "validation": json(result.validation), "generator": result.recipe.generator,
+                                "context_perfumes": result.recipe.contextPerfumes,
+                                "retrieval": ["filter": result.retrievalFilter ?? NSNull(), "perfumes": result.retrieved] as [String: Any],
+                                "took_ms": Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6]
+        if let f = result.fallbackReason { o["fallback_reason"] = f }
+        return o
     }
 
     static func json<T: Encodable>(_ v: T) -> Any {
@@ -95,6 +125,11 @@ enum RecipeAPI {
 struct SendableJSON: @unchecked Sendable {
     let value: [String: Any]
     init(_ v: [String: Any]) { value = v }
+}
+
+final class ResultBox: @unchecked Sendable {   // written by one task before the semaphore, read after
+    var value: RecipeGenerator.Result
+    init(_ v: RecipeGenerator.Result) { value = v }
 }
 
 struct SendableAny: @unchecked Sendable {

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Logging
+import RAG
 
 /// Every setting of `fragrancedb serve`, typed and checked once at start.
 ///
@@ -35,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     public var defaultCollection = "perfumes"
 
     public var limits = CommandRouter.Limits()
+    /// The LLM for recipes; nil: the composer alone.
+    public var llm: LLMClient.Settings?
+    public var breaker = CircuitBreaker.Settings()
     public var live = LiveSettings()
 
     /// The part that SIGHUP (or `POST /api/v1/admin/reload`) may change on a running server.
@@ -83,6 +87,15 @@ public struct ServerConfiguration: Sendable {
         "auth.jwt_secret": "HS256 secret; tokens carry a \"role\" claim",
         "auth.jwt_public_key": "ES256 public key (PEM text, or the path of a PEM file) for tokens signed elsewhere",
         "log.level": "trace, debug, info, notice, warning, error or critical",
+        "llm.url": "base URL of an Ollama or OpenAI-compatible server for recipes (empty: the composer alone)",
+        "llm.api": "ollama or openai",
+        "llm.model": "model name, e.g. smollm2:135m",
+        "llm.timeout_seconds": "give up on a reply after this long (then the composer answers)",
+        "llm.max_tokens": "longest reply",
+        "llm.temperature": "sampling temperature",
+        "llm.breaker.failures": "consecutive failures that open the circuit breaker",
+        "llm.breaker.open_seconds": "seconds open before trying again (half-open)",
+        "llm.breaker.half_open_successes": "successes in half-open that close it",
     ]
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -171,6 +184,20 @@ public struct ServerConfiguration: Sendable {
         limits.maxEf = try int("limits.max_ef", limits.maxEf, 1...100_000)
         limits.maxBatch = try int("limits.max_batch", limits.maxBatch, 1...1_000_000)
         live = try Self.liveSettings(reader: r, double: double)
+        if let url = r.string(forKey: "llm.url"), !url.isEmpty {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw Invalid("llm.url must start with http:// or https://, got '\(url)'") }
+            var s = LLMClient.Settings(baseURL: url, model: try string("llm.model", "smollm2:135m"))
+            let api = try string("llm.api", "ollama")
+            guard let a = LLMClient.API(rawValue: api) else { throw Invalid("llm.api must be ollama or openai, got '\(api)'") }
+            s.api = a
+            s.timeoutSeconds = try double("llm.timeout_seconds", 30)
+            s.maxTokens = try int("llm.max_tokens", 512, 16...32768)
+            s.temperature = try double("llm.temperature", 0.2)
+            llm = s
+        }
+        breaker.failureThreshold = try int("llm.breaker.failures", 5, 1...1000)
+        breaker.openSeconds = try double("llm.breaker.open_seconds", 60)
+        breaker.halfOpenSuccesses = try int("llm.breaker.half_open_successes", 3, 1...1000)
         if tcpEnabled && httpEnabled && tcpPort != 0 && tcpPort == httpPort && tcpHost == httpHost {
             throw Invalid("tcp.port and http.port are both \(tcpPort)")
         }

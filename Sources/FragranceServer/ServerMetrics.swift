@@ -3,6 +3,7 @@ import FragranceStore
 import Foundation
 import Metrics
 import Prometheus
+import RAG
 import Synchronization
 
 /// The server's metrics, kept in its own Prometheus registry (so two servers in one test
@@ -103,8 +104,17 @@ public final class ServerMetrics: Sendable {
         gauge("fragrancedb_resident_bytes", []).record(residentBytes())
     }
 
-    public func render(database: Database) -> String {
+    /// The LLM breaker's state (0 closed, 1 half-open, 2 open) and counters.
+    func breaker(_ s: CircuitBreaker.Status) {
+        gauge("fragrancedb_llm_breaker_state", []).record(s.state == .closed ? 0 : s.state == .halfOpen ? 1 : 2)
+        gauge("fragrancedb_llm_failures", []).record(s.totalFailures)
+        gauge("fragrancedb_llm_successes", []).record(s.totalSuccesses)
+        gauge("fragrancedb_llm_rejected", []).record(s.rejected)
+    }
+
+    public func render(database: Database, breaker: CircuitBreaker? = nil) -> String {
         refresh(database: database)
+        if let breaker { self.breaker(breaker.status) }
         return registry.emitToString()
     }
 }

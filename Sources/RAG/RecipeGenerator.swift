@@ -14,6 +14,8 @@ public final class RecipeGenerator: Sendable {
         /// The filter the retrieval ended with, and how many perfumes it used.
         public var retrievalFilter: String?
         public var retrieved: Int
+        /// Why the LLM's recipe was not used, when an LLM is configured and the composer answered.
+        public var fallbackReason: String?
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -28,8 +30,11 @@ public final class RecipeGenerator: Sendable {
     let rules: RecipeRules
     let noteTiers: [String: String]
     private let parts = Mutex<(catalog: MaterialCatalog, notes: NoteMaterials)?>(nil)
+    /// The LLM path, when configured.
+    public let llm: LLMRecipes?
 
-    public init(database: Database, perfumes: String = "perfumes", materials: String = "materials") throws {
+    public init(database: Database, perfumes: String = "perfumes", materials: String = "materials", llm: LLMRecipes? = nil) throws {
+        self.llm = llm
         self.database = database
         perfumesCollection = perfumes
         materialsCollection = materials
@@ -94,6 +99,68 @@ public final class RecipeGenerator: Sendable {
         let composer = RecipeComposer(rules: rules, catalog: catalog, typicalTier: noteTiers, materialFor: { notes.material(for: $0) })
         let recipe = composer.compose(request, context: Array(context.prefix(16)))
         return Result(recipe: recipe, validation: RecipeValidator(catalog: catalog).validate(recipe), retrievalFilter: used, retrieved: context.count)
+    }
+
+    /// With an LLM configured: the composer's retrieval and recipe first (the context, and the
+    /// answer whenever the LLM cannot give a valid one), then the LLM, one repair round, and
+    /// the breaker's bookkeeping.
+    /// `base` is `generate(request)`, computed by the caller where blocking work belongs.
+    public func refineWithLLM(_ request: RecipeRequest, base: Result) async throws -> Result {
+        var base = base
+        guard let llm else { return base }
+        guard llm.breaker.allow() else {
+            base.fallbackReason = "the LLM circuit breaker is open"
+            return base
+        }
+        let (catalog, notes) = try catalog()
+        // Offer the composer's materials and the other materials of the retrieved notes.
+        var offered: [MaterialFacts] = base.recipe.ingredients.compactMap { catalog.find(id: $0.materialId, name: nil) }
+        let context = try retrievedContext(for: base.recipe)
+        for p in context {
+            for note in p.notes.values.flatMap({ $0 }) {
+                if offered.count >= 30 { break }
+                if let m = notes.material(for: note), !m.prohibited, !offered.contains(where: { $0.id == m.id }) { offered.append(m) }
+            }
+        }
+        let concentration = base.recipe.concentration
+        let validator = RecipeValidator(catalog: catalog)
+        var messages = llm.prompt(request, context: context, offered: offered, concentration: concentration)
+        var failure = ""
+        for attempt in 0..<2 {
+            do {
+                let text = try await llm.client.chat(messages, schema: LLMRecipes.schema)
+                var recipe = try LLMRecipes.parse(text, catalog: catalog, fallbackConcentration: concentration)
+                recipe.generator = "llm:\(llm.client.settings.model)"
+                recipe.contextPerfumes = base.recipe.contextPerfumes
+                recipe.seed = nil
+                let report = validator.validate(recipe)
+                if report.valid {
+                    llm.breaker.recordSuccess()
+                    return Result(recipe: recipe, validation: report, retrievalFilter: base.retrievalFilter, retrieved: base.retrieved)
+                }
+                failure = "the LLM's recipe failed validation: " + report.problems.filter { $0.severity == .error }.prefix(3).map(\.message).joined(separator: "; ")
+                if attempt == 0 {
+                    messages.append(LLMClient.Message("assistant", text))
+                    messages.append(LLMClient.Message("user", "That formula has problems: \(failure). Answer with a corrected JSON formula only."))
+                }
+            } catch {
+                failure = "\(error)"
+                break   // a dead or slow backend gets no second round
+            }
+        }
+        llm.breaker.recordFailure(failure)
+        base.fallbackReason = failure
+        return base
+    }
+
+    /// The retrieved perfumes a composer recipe cites, with their notes.
+    func retrievedContext(for recipe: Recipe) throws -> [RetrievedPerfume] {
+        guard database.collectionNames.contains(perfumesCollection) else { return [] }
+        let c = try database.collection(perfumesCollection)
+        return try zip(recipe.contextPerfumes, c.records(recipe.contextPerfumes)).compactMap { id, r in
+            guard case .tiered(let t)? = r?.attributes["notes"] else { return nil }
+            return RetrievedPerfume(id: id, similarity: 1, notes: t)
+        }
     }
 
     static func quote(_ s: String) -> String { s.replacingOccurrences(of: "'", with: "''") }

@@ -81,7 +81,7 @@ class HTTPTestCase: XCTestCase {
     override func tearDown() async throws {
         await server?.shutdown()
         _ = try? await running?.value
-        try? FileManager.default.removeItem(at: dir)
+        if let dir { try? FileManager.default.removeItem(at: dir) }   // nil when setUp skipped
     }
 
     func client() throws -> TestClient { try TestClient(port: httpPort) }
