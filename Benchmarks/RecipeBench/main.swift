@@ -1,7 +1,7 @@
 // Recipes per second and latency of the composer path (retrieval + composition + validation),
 // release build, against a data directory holding the perfume catalogue.
 //   swift build -c release --product recipe-bench
-//   .build/release/recipe-bench --data DIR [--model-dir D] [--rounds 3]
+//   .build/release/recipe-bench --data DIR [--model-dir D] [--rounds 3] [--llm http://127.0.0.1:11435 [--llm-requests 8]]
 import Embedding
 import Foundation
 import FragranceStore
@@ -9,12 +9,15 @@ import Perfumery
 import RAG
 
 var data = "data", model = "models/all-MiniLM-L6-v2", rounds = 3
+var llmURL: String?, llmRequests = 8
 var it = CommandLine.arguments.dropFirst().makeIterator()
 while let a = it.next() {
     switch a {
     case "--data": data = it.next() ?? data
     case "--model-dir": model = it.next() ?? model
     case "--rounds": rounds = Int(it.next() ?? "") ?? rounds
+    case "--llm": llmURL = it.next()
+    case "--llm-requests": llmRequests = Int(it.next() ?? "") ?? llmRequests
     default: print("unknown argument \(a)"); exit(64)
     }
 }
@@ -52,4 +55,27 @@ for round in 1...rounds {
     print(String(format: "round %d (%@): %d recipes, %.0f recipes/s, p50 %.1f ms, p95 %.1f ms, max %.1f ms, invalid %d", round,
                  round == 1 ? "query embeddings computed" : "query embeddings cached", requests.count, Double(requests.count) / secs,
                  percentile(ms, 0.5), percentile(ms, 0.95), ms.max() ?? 0, invalid))
+}
+
+// With a local LLM (tools/llm-shim start): the same pipeline, the LLM writing, the composer as fallback.
+if let llmURL {
+    var s = LLMClient.Settings(baseURL: llmURL, model: "smollm2:135m")
+    s.timeoutSeconds = 180
+    s.maxTokens = 300
+    var b = CircuitBreaker.Settings()
+    b.failureThreshold = 1_000   // measure every call, never skip
+    let withLLM = try RecipeGenerator(database: db, llm: LLMRecipes(client: LLMClient(settings: s), breaker: CircuitBreaker(settings: b)))
+    var ms: [Double] = []
+    var byLLM = 0, invalid = 0
+    let start = Date()
+    for r in requests.prefix(llmRequests) {
+        let t = DispatchTime.now().uptimeNanoseconds
+        let result = try await withLLM.refineWithLLM(r, base: try withLLM.generate(r))
+        ms.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+        if result.recipe.generator.hasPrefix("llm:") { byLLM += 1 }
+        if !result.validation.valid { invalid += 1 }
+    }
+    let secs = Date().timeIntervalSince(start)
+    print(String(format: "with the local LLM (%@): %d recipes, %.2f recipes/s, p50 %.0f ms, p95 %.0f ms; written by the LLM %d, composer fallback %d, invalid %d",
+                 llmURL, ms.count, Double(ms.count) / secs, percentile(ms, 0.5), percentile(ms, 0.95), byLLM, ms.count - byLLM, invalid))
 }

@@ -135,7 +135,7 @@ public struct HTTPAPI: Sendable {
                               "rejected": s.rejected, "opened_at": s.openedAt.map { ISO8601DateFormatter().string(from: $0) } ?? NSNull(),
                               "last_error": s.lastError ?? NSNull(),
                               "settings": ["failure_threshold": cfg.failureThreshold, "open_seconds": cfg.openSeconds, "half_open_successes": cfg.halfOpenSuccesses],
-                              "backend": ["url": client.baseURL, "api": client.api.rawValue, "model": client.model]] as [String: Any]).response()
+                              "backend": ["url": client.baseURL, "api": client.api.rawValue, "model": client.model, "roles": client.roles]] as [String: Any]).response()
         },
         Route(method: .get, path: "/api/v1/info", role: .read) { api, _, _ in
             try await api.json { api.router.info() }

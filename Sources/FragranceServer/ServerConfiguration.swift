@@ -93,6 +93,7 @@ public struct ServerConfiguration: Sendable {
         "llm.timeout_seconds": "give up on a reply after this long (then the composer answers)",
         "llm.max_tokens": "longest reply",
         "llm.temperature": "sampling temperature",
+        "llm.roles": "named model settings, role:model,… (orchestrator writes recipes; description_interpreter, customer_service)",
         "llm.breaker.failures": "consecutive failures that open the circuit breaker",
         "llm.breaker.open_seconds": "seconds open before trying again (half-open)",
         "llm.breaker.half_open_successes": "successes in half-open that close it",
@@ -193,6 +194,11 @@ public struct ServerConfiguration: Sendable {
             s.timeoutSeconds = try double("llm.timeout_seconds", 30)
             s.maxTokens = try int("llm.max_tokens", 512, 16...32768)
             s.temperature = try double("llm.temperature", 0.2)
+            for entry in list("llm.roles") {
+                let parts = entry.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw Invalid("llm.roles: each entry must be role:model, got '\(entry)'") }
+                s.roles[parts[0]] = parts[1]
+            }
             llm = s
         }
         breaker.failureThreshold = try int("llm.breaker.failures", 5, 1...1000)

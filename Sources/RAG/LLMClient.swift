@@ -17,6 +17,9 @@ public final class LLMClient: Sendable {
         public var timeoutSeconds = 30.0
         public var maxTokens = 512
         public var temperature = 0.2
+        /// The seed's roles (orchestrator, description interpreter, customer service) are named
+        /// model settings: role -> model; a role without an entry uses `model`.
+        public var roles: [String: String] = [:]
         public init(baseURL: String, model: String) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.model = model
@@ -57,9 +60,9 @@ public final class LLMClient: Sendable {
     }
 
     /// The whole reply text of one chat turn. `schema` asks for JSON of that shape.
-    public func chat(_ messages: [Message], schema: [String: Any]? = nil) async throws -> String {
+    public func chat(_ messages: [Message], schema: [String: Any]? = nil, role: String? = nil) async throws -> String {
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.timeoutSeconds * 1000))
-        var body: [String: Any] = ["model": settings.model, "messages": messages.map { ["role": $0.role, "content": $0.content] }]
+        var body: [String: Any] = ["model": model(for: role), "messages": messages.map { ["role": $0.role, "content": $0.content] }]
         var request: HTTPClientRequest
         switch settings.api {
         case .ollama:
@@ -98,6 +101,9 @@ public final class LLMClient: Sendable {
             throw LLMError.timeout(settings.timeoutSeconds)
         }
     }
+
+    /// The model a role is configured to use.
+    public func model(for role: String?) -> String { role.flatMap { settings.roles[$0] } ?? settings.model }
 
     /// NDJSON chunks `{"message": {"content": …}, "done": false}` … `{"done": true}`.
     static func readOllamaStream(_ body: HTTPClientResponse.Body) async throws -> String {

@@ -128,9 +128,9 @@ public final class RecipeGenerator: Sendable {
         var failure = ""
         for attempt in 0..<2 {
             do {
-                let text = try await llm.client.chat(messages, schema: LLMRecipes.schema)
+                let text = try await llm.client.chat(messages, schema: LLMRecipes.schema, role: "orchestrator")
                 var recipe = try LLMRecipes.parse(text, catalog: catalog, fallbackConcentration: concentration)
-                recipe.generator = "llm:\(llm.client.settings.model)"
+                recipe.generator = "llm:\(llm.client.model(for: "orchestrator"))"
                 recipe.contextPerfumes = base.recipe.contextPerfumes
                 recipe.seed = nil
                 let report = validator.validate(recipe)

@@ -86,6 +86,15 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    func testLLMSettingsAndRoles() async throws {
+        let c = try await load(["FRAGRANCEDB_LLM_URL": "http://127.0.0.1:11434", "FRAGRANCEDB_LLM_ROLES": "orchestrator:qwen,customer_service:smol"])
+        XCTAssertEqual(c.llm?.baseURL, "http://127.0.0.1:11434")
+        XCTAssertEqual(c.llm?.roles, ["orchestrator": "qwen", "customer_service": "smol"])
+        let plain = try await load()
+        XCTAssertNil(plain.llm, "no url: the composer alone")
+        do { _ = try await load(["FRAGRANCEDB_LLM_URL": "ftp://x"]); XCTFail() } catch { XCTAssertTrue("\(error)".contains("llm.url must start with http")) }
+    }
+
     func testAnOpenServerStaysOnLoopback() async throws {
         var c = ServerConfiguration()
         c.httpHost = "0.0.0.0"

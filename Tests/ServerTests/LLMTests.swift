@@ -147,6 +147,7 @@ final class LLMRecipeTests: HTTPTestCase {
         c.catalogueLimit = 120
         var s = LLMClient.Settings(baseURL: "http://127.0.0.1:\(fakePort)", model: "fake")
         s.timeoutSeconds = 1
+        s.roles = ["orchestrator": "fake-orchestrator", "customer_service": "fake-chat"]
         c.llm = s
         c.breaker.failureThreshold = 3
     }
@@ -159,7 +160,8 @@ final class LLMRecipeTests: HTTPTestCase {
 
         fake.mode.withLock { $0 = .reply("Here you go:\n```json\n" + FakeOllama.goodRecipe + "\n```") }
         let good = c.http("POST", "/api/v1/generate/recipe", json: req)
-        XCTAssertEqual(good.json["generator"] as? String, "llm:fake", good.text)
+        XCTAssertEqual(good.json["generator"] as? String, "llm:fake-orchestrator", good.text)
+        XCTAssertTrue(fake.lastRequest.withLock { $0 }.contains(#""model":"fake-orchestrator""#), "the orchestrator role's model writes recipes")
         XCTAssertEqual((good.json["validation"] as? [String: Any])?["valid"] as? Bool, true)
         XCTAssertFalse((good.json["context_perfumes"] as? [String] ?? []).isEmpty, "the LLM's recipe cites its context too")
         XCTAssertTrue(fake.lastRequest.withLock { $0 }.contains("8007-75-8"), "the prompt offers catalogue materials with their ids")
