@@ -367,3 +367,17 @@ extension AuthTests {
         await writer.close()
     }
 }
+
+final class AddressRateLimitTests: HTTPTestCase {
+    override func configure(_ c: inout ServerConfiguration) { c.live.perAddress = .init(rate: 0.5, burst: 2) }
+
+    func testEachAddressHasItsOwnBucketEvenWithoutAKey() throws {
+        let c = try client()
+        XCTAssertEqual([c.http("GET", "/health").status, c.http("GET", "/health").status], [200, 200])
+        let limited = c.http("GET", "/health")
+        XCTAssertEqual(limited.status, 429)
+        XCTAssertEqual(limited.errorCode, "RATE_LIMITED")
+        XCTAssertEqual(limited.headers["retry-after"], "2", "0.5 tokens a second: the next one in 2 s")
+        XCTAssertTrue(limited.text.contains("this address"))
+    }
+}
