@@ -118,20 +118,11 @@ public final class AccessControl: Sendable {
         return Principal(name: claims.sub?.value ?? "jwt", role: role)
     }
 
-    /// For the line protocol, whose commands run on a thread pool (never an event loop), so
-    /// waiting here for the async JWT check blocks only that pool thread.
+    /// For the line protocol (see `waitBlocking`).
     public func authenticateBlocking(_ token: String) -> Principal? {
         let (key, hasJWT) = state.withLock { ($0.keys[APIKey.hash(token)], !$0.jwt.isEmpty) }
         if let key { return Principal(name: key.name, role: key.role) }
         guard hasJWT else { return nil }
-        let result = Mutex<Principal?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let p = await self.authenticate(token)
-            result.withLock { $0 = p }
-            done.signal()
-        }
-        done.wait()
-        return result.withLock { $0 }
+        return waitBlocking { await self.authenticate(token) }
     }
 }

@@ -193,10 +193,6 @@ public struct HTTPAPI: Sendable {
         return recipes
     }
 
-    static func notYet(_ what: String, issue: Int) -> APIError {
-        APIError(.notImplemented, "NOT_IMPLEMENTED", "\(what) is not built yet (issue #\(issue)); nothing was generated")
-    }
-
     /// The Hummingbird router with every route, each wrapped in role checks, error rendering
     /// and per-route metrics.
     public func makeRouter() -> Router<APIContext> {

@@ -91,11 +91,11 @@ struct JSONReply: ResponseGenerator {
     }
 
     func response() -> Response {
-        let data = Data(JSONWriter.text(value).utf8)
+        let buffer = ByteBuffer(string: JSONWriter.text(value))
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        headers[.contentLength] = String(data.count)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        headers[.contentLength] = String(buffer.readableBytes)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response { response() }
@@ -166,7 +166,7 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
         }
     }
 
-    static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+    static func isBool(_ n: NSNumber) -> Bool { isJSONBool(n) }
 }
 
 /// The seed's structured `filters` object, turned into the filter grammar so that one parser

@@ -65,14 +65,8 @@ enum RecipeAPI {
         let t0 = DispatchTime.now().uptimeNanoseconds
         var result = try compose(g, r)
         if g.llm != nil {
-            let box = ResultBox(result)
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                if let refined = try? await g.refineWithLLM(r, base: box.value) { box.value = refined }
-                done.signal()
-            }
-            done.wait()
-            result = box.value
+            let base = result
+            result = waitBlocking { (try? await g.refineWithLLM(r, base: base)) ?? base }
         }
         return json(result, since: t0)
     }
@@ -125,11 +119,6 @@ enum RecipeAPI {
 struct SendableJSON: @unchecked Sendable {
     let value: [String: Any]
     init(_ v: [String: Any]) { value = v }
-}
-
-final class ResultBox: @unchecked Sendable {   // written by one task before the semaphore, read after
-    var value: RecipeGenerator.Result
-    init(_ v: RecipeGenerator.Result) { value = v }
 }
 
 struct SendableAny: @unchecked Sendable {

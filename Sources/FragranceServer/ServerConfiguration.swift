@@ -156,10 +156,7 @@ public struct ServerConfiguration: Sendable {
             guard !s.isEmpty else { throw Invalid("\(key) must not be empty") }
             return s
         }
-        func list(_ key: String, secret: Bool = false) -> [String] {
-            r.stringArray(forKey: ConfigKey(key), isSecret: secret)?.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                ?? r.string(forKey: ConfigKey(key), isSecret: secret).map { [$0] } ?? []
-        }
+        func list(_ key: String) -> [String] { Self.list(r, key, secret: false) }
 
         dataDirectory = try string("data.directory", dataDirectory)
         modelDirectory = try string("model.directory", modelDirectory)
@@ -219,10 +216,7 @@ public struct ServerConfiguration: Sendable {
             guard let role = Role(name: p[1]) else { throw Invalid("\(key): unknown role '\(p[1])' for key '\(p[0])' (read, write or admin)") }
             return (p[0], role, p[2])
         }
-        func list(_ key: String) -> [String] {
-            r.stringArray(forKey: ConfigKey(key), isSecret: true)?.filter { !$0.isEmpty }
-                ?? r.string(forKey: ConfigKey(key), isSecret: true).map { [$0] } ?? []
-        }
+        func list(_ key: String) -> [String] { Self.list(r, key, secret: true) }
         for entry in list("auth.keys") {
             let (name, role, secret) = try parts(entry, "auth.keys")
             keys.append(APIKey(name: name, role: role, secret: secret))
@@ -258,6 +252,12 @@ public struct ServerConfiguration: Sendable {
             live.logLevel = l
         }
         return live
+    }
+
+    /// A list setting: a JSON array in a file, comma-separated in the environment.
+    static func list(_ r: ConfigReader, _ key: String, secret: Bool) -> [String] {
+        (r.stringArray(forKey: ConfigKey(key), isSecret: secret) ?? r.string(forKey: ConfigKey(key), isSecret: secret).map { [$0] } ?? [])
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// Rejects keys the server does not know (a typo would otherwise be silently ignored).

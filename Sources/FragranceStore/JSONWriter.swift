@@ -3,6 +3,10 @@ import Foundation
 /// Compact JSON text for the dictionaries and arrays replies are built from, sorted keys.
 /// Foundation's JSONSerialization bridges every dictionary to NSDictionary on Linux and was
 /// the largest cost of an HTTP search reply (more than the search); this writes directly.
+/// Foundation's parser gives JSON `true`/`false` as NSNumber; only the type code tells them
+/// from 1 and 0.
+public func isJSONBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
 public enum JSONWriter {
     public static func text(_ value: Any) -> String {
         var out = ""
@@ -56,12 +60,6 @@ public enum JSONWriter {
         case let x as Float: number(Double(x), into: &out)
         case let b as Bool: out.append(b ? "true" : "false")
         case is NSNull: out.append("null")
-        case let n as NSNumber:
-            switch String(cString: n.objCType) {
-            case "c": out.append(n.boolValue ? "true" : "false")
-            case "d", "f": number(n.doubleValue, into: &out)
-            default: out.append(n.stringValue)
-            }
         case let o as Optional<Any>:
             if case .some(let v) = o { write(v, into: &out) } else { out.append("null") }
         }
@@ -71,6 +69,13 @@ public enum JSONWriter {
         guard x.isFinite else { out.append("null"); return }
         if x == x.rounded(), abs(x) < 1e15 { out.append(String(Int64(x))); return }
         out.append(x.description)
+    }
+
+    /// A JSON string literal.
+    public static func quoted(_ s: String) -> String {
+        var out = ""
+        string(s, into: &out)
+        return out
     }
 
     static func string(_ s: String, into out: inout String) {

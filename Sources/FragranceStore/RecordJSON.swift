@@ -11,7 +11,7 @@ extension Record {
         if let v = o["vector"], !(v is NSNull) {
             guard let list = v as? [Any] else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must be an array of numbers") }
             r.vector = try list.map { x -> Float in
-                guard let n = x as? NSNumber, String(cString: n.objCType) != "c" else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must hold only numbers") }
+                guard let n = x as? NSNumber, !isJSONBool(n) else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must hold only numbers") }
                 return n.floatValue
             }
         }

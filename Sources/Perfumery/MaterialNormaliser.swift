@@ -13,12 +13,8 @@ public struct MaterialNormaliser: Sendable {
     public init(ignoreUnknownFields: Bool = false) { self.ignoreUnknownFields = ignoreUnknownFields }
 
     public func record(from row: [String: Any], dimension: Int? = nil) throws -> Record {
-        if !ignoreUnknownFields, let unknown = row.keys.sorted().first(where: { !Self.fields.contains($0) }) {
-            throw RowError("unknown field '\(unknown)'")
-        }
-        let f = RowFields(row)
-        guard let id = try f.string("id", max: 256), !id.isEmpty else { throw RowError("missing 'id'") }
-        guard let name = try f.string("name", max: 300), !name.isEmpty else { throw RowError("missing 'name'") }
+        let f = try RowFields(row, known: Self.fields, ignoreUnknown: ignoreUnknownFields)
+        let (id, name) = try f.idAndName()
         var a: [String: AttributeValue] = ["name": .string(name)]
         if let cas = try f.string("cas", max: 40), !cas.isEmpty {
             guard cas.range(of: #"^\d{2,7}-\d{2}-\d$"#, options: .regularExpression) != nil else { throw RowError("'cas' must look like 50-00-0, got '\(cas)'") }
@@ -36,7 +32,7 @@ public struct MaterialNormaliser: Sendable {
         if let limit { a["ifra_limit_pct"] = .float(limit) }
         var prohibited = false
         if let p = f.present("ifra_prohibited") {
-            guard let n = p as? NSNumber, isBool(n) else { throw RowError("'ifra_prohibited' must be true or false") }
+            guard let n = p as? NSNumber, isJSONBool(n) else { throw RowError("'ifra_prohibited' must be true or false") }
             prohibited = n.boolValue
         }
         a["ifra_status"] = .string(prohibited || limit == 0 ? "prohibited" : limit != nil ? "restricted" : "unrestricted")

@@ -29,12 +29,8 @@ public struct PerfumeNormaliser: Sendable {
     }
 
     public func record(from row: [String: Any], dimension: Int? = nil) throws -> Record {
-        if !ignoreUnknownFields, let unknown = row.keys.sorted().first(where: { !Self.fields.contains($0) }) {
-            throw RowError("unknown field '\(unknown)'")
-        }
-        let f = RowFields(row)
-        guard let id = try f.string("id", max: 256), !id.isEmpty else { throw RowError("missing 'id'") }
-        guard let name = try f.string("name", max: 300), !name.isEmpty else { throw RowError("missing 'name'") }
+        let f = try RowFields(row, known: Self.fields, ignoreUnknown: ignoreUnknownFields)
+        let (id, name) = try f.idAndName()
         var a: [String: AttributeValue] = ["name": .string(name)]
         let brand = try f.string("brand", max: 200)
         if let brand, !brand.isEmpty { a["brand"] = .string(brand) }
@@ -178,7 +174,7 @@ public struct PerfumeNormaliser: Sendable {
         if let counts = o["votes"] as? [String: Any] {
             var sum = 0.0, total = 0, damaged = false
             for (k, c) in counts {
-                guard let w = scale[k], let n = c as? NSNumber, !isBool(n) else { throw RowError("'\(name).votes' has a bad entry '\(k)'") }
+                guard let w = scale[k], let n = c as? NSNumber, !isJSONBool(n) else { throw RowError("'\(name).votes' has a bad entry '\(k)'") }
                 // Some scraped counts are negative: such a distribution is unknown, the label stays.
                 if n.doubleValue < 0 { damaged = true }
                 sum += w * n.doubleValue
@@ -258,11 +254,24 @@ public struct PerfumeNormaliser: Sendable {
 }
 
 /// Typed reads of one row, with errors that name the field.
-func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
-
 struct RowFields {
     let row: [String: Any]
     init(_ row: [String: Any]) { self.row = row }
+
+    /// Refuses fields outside `known` (unless told to drop them).
+    init(_ row: [String: Any], known: Set<String>, ignoreUnknown: Bool) throws {
+        if !ignoreUnknown, let unknown = row.keys.sorted().first(where: { !known.contains($0) }) {
+            throw RowError("unknown field '\(unknown)'")
+        }
+        self.row = row
+    }
+
+    /// The two fields every row needs.
+    func idAndName() throws -> (id: String, name: String) {
+        guard let id = try string("id", max: 256), !id.isEmpty else { throw RowError("missing 'id'") }
+        guard let name = try string("name", max: 300), !name.isEmpty else { throw RowError("missing 'name'") }
+        return (id, name)
+    }
 
     func present(_ k: String) -> Any? {
         guard let v = row[k], !(v is NSNull) else { return nil }
@@ -271,7 +280,7 @@ struct RowFields {
 
     func string(_ k: String, max: Int) throws -> String? {
         guard let v = present(k) else { return nil }
-        if let n = v as? NSNumber, k == "id", !isBool(n) { return n.stringValue }   // numeric ids in CSV-born JSON
+        if let n = v as? NSNumber, k == "id", !isJSONBool(n) { return n.stringValue }   // numeric ids in CSV-born JSON
         guard let s = v as? String else { throw RowError("'\(k)' must be a string") }
         let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
         guard t.count <= max else { throw RowError("'\(k)' is longer than \(max) characters (\(t.count))") }
@@ -281,7 +290,7 @@ struct RowFields {
     func int(_ k: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = present(k) else { return nil }
         var n: Double?
-        if let num = v as? NSNumber, !isBool(num) { n = num.doubleValue }
+        if let num = v as? NSNumber, !isJSONBool(num) { n = num.doubleValue }
         else if let s = v as? String, let d = Double(s.trimmingCharacters(in: .whitespaces)) { n = d }
         guard let n, n == n.rounded(), n.isFinite else { throw RowError("'\(k)' must be an integer, got \(describe(v))") }
         guard range.contains(Int(n)) else { throw RowError("'\(k)' must be in \(range.lowerBound)...\(range.upperBound), got \(Int(n))") }
@@ -291,7 +300,7 @@ struct RowFields {
     func double(_ k: String, in range: ClosedRange<Double>) throws -> Double? {
         guard let v = present(k) else { return nil }
         var n: Double?
-        if let num = v as? NSNumber, !isBool(num) { n = num.doubleValue }
+        if let num = v as? NSNumber, !isJSONBool(num) { n = num.doubleValue }
         else if let s = v as? String { n = Double(s.trimmingCharacters(in: .whitespaces)) }
         guard let n, n.isFinite else { throw RowError("'\(k)' must be a number, got \(describe(v))") }
         guard range.contains(n) else { throw RowError("'\(k)' must be in \(range.lowerBound)...\(range.upperBound), got \(n)") }
@@ -314,14 +323,14 @@ struct RowFields {
         guard let v = present(k) else { return nil }
         guard let a = v as? [Any] else { throw RowError("'\(k)' must be an array of numbers") }
         return try a.map {
-            guard let n = $0 as? NSNumber, !isBool(n), n.doubleValue.isFinite else { throw RowError("'\(k)' must hold only finite numbers") }
+            guard let n = $0 as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite else { throw RowError("'\(k)' must hold only finite numbers") }
             return n.floatValue
         }
     }
 
     func describe(_ v: Any) -> String {
         if let s = v as? String { return "'\(s.prefix(40))'" }
-        if let n = v as? NSNumber { return isBool(n) ? (n.boolValue ? "true" : "false") : n.stringValue }
+        if let n = v as? NSNumber { return isJSONBool(n) ? (n.boolValue ? "true" : "false") : n.stringValue }
         return v is [Any] ? "a list" : "an object"
     }
 }
