@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Perfumery", dependencies: ["FragranceStore"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),
-            .copy("Resources/recipe_rules.json"),
+            .copy("Resources/recipe_rules.json"), .copy("Resources/lexicon.json"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "RAG", dependencies: ["FragranceStore", "Perfumery",
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),

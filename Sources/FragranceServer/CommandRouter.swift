@@ -3,6 +3,7 @@ import FragranceProtocol
 import FragranceStore
 import Foundation
 import HNSW
+import Perfumery
 import RAG
 
 /// The command table of the line protocol (schemas/protocol.md): each command parses its
@@ -42,11 +43,14 @@ public struct CommandRouter: Sendable {
     public let access: AccessControl?
     let metrics: ServerMetrics?
     let recipes: RecipeGenerator?
+    /// Query understanding and hybrid search (the bundled lexicon unless one is given).
+    let search: PerfumeSearch?
     public var models: ModelRegistry? { database.options.models }
 
     public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil,
-                recipes: RecipeGenerator? = nil) {
+                recipes: RecipeGenerator? = nil, search: PerfumeSearch? = nil) {
         self.recipes = recipes
+        self.search = search ?? (try? PerfumeSearch(lexicon: Lexicon.bundled(vocabulary: Vocabulary.bundled())))
         self.database = database
         self.limits = limits
         self.access = access

@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
+import Perfumery
 import RAG
 import ServiceLifecycle
 import Synchronization
@@ -28,6 +29,7 @@ public final class DatabaseServer: Sendable {
     let lineServer: LineServer?
     let catalogue: CatalogueLoader?
     let recipes: RecipeGenerator?
+    let search: PerfumeSearch
     let reloadConfiguration: @Sendable () async throws -> ServerConfiguration
     private let ports = Mutex<(tcp: Int?, http: Int?)>((nil, nil))
     private let group = Mutex<ServiceGroup?>(nil)
@@ -56,6 +58,9 @@ public final class DatabaseServer: Sendable {
         TextEmbedder.setMathThreads(1)
         let llm = configuration.llm.map { LLMRecipes(client: LLMClient(settings: $0), breaker: CircuitBreaker(settings: configuration.breaker)) }
         recipes = try? RecipeGenerator(database: database, perfumes: configuration.defaultCollection, llm: llm)
+        // A broken extra lexicon stops the start with its name; the bundled one always loads.
+        search = PerfumeSearch(lexicon: try Lexicon.bundled(vocabulary: try Vocabulary.bundled(),
+                                                                extra: configuration.lexiconFile.map { URL(fileURLWithPath: $0) }))
         catalogue = configuration.loadCatalogue
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {
@@ -66,7 +71,7 @@ public final class DatabaseServer: Sendable {
             tcp.idleTimeout = .seconds(Int64(configuration.tcpIdleTimeoutSeconds))
             tcp.maxLineBytes = configuration.tcpMaxLineBytes
             lineServer = LineServer(router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics,
-                                                          recipes: recipes),
+                                                          recipes: recipes, search: search),
                                     configuration: tcp)
         } else {
             lineServer = nil
@@ -127,7 +132,7 @@ public final class DatabaseServer: Sendable {
     }
 
     func makeHTTPApplication() -> some Service {
-        let api = HTTPAPI(database: database, router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics),
+        let api = HTTPAPI(database: database, router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics, search: search),
                           access: access, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
                           reload: { [self] in try await self.reload() }, ready: { [self] in self.accepting.withLock { $0 } },
                           catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.json()) } ?? (false, nil) },

@@ -278,10 +278,12 @@ public struct HTTPAPI: Sendable {
     }
 
     /// `POST /api/v1/search/semantic` and `/hybrid`: the seed's request shape, answered with
-    /// ranked records (attributes included) and scores.
+    /// ranked records (attributes included) and scores. Free text is understood (English or
+    /// Korean: soft preferences, exclusions, years, "like <perfume>") unless `understand` is
+    /// false; `search_type` picks the arms (similarity: vector; keyword: BM25; hybrid: both).
     func seedSearch(_ request: Request, _ context: APIContext, hybrid: Bool) async throws -> Response {
-        var allowed: Set<String> = ["query", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain", "exact"]
-        if hybrid { allowed.insert("vector") }
+        let allowed: Set<String> = ["query", "vector", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain", "exact",
+                                    "understand", "fusion", "rrf_k", "weights", "candidates"]
         let body = try JSONBody(try await self.body(request), allowed: allowed)
         let vector = try body.floats("vector")
         let query = try body.string("query", required: vector == nil, maxLength: 2000)
@@ -289,41 +291,125 @@ public struct HTTPAPI: Sendable {
         let ef = try body.int("ef", in: 1...limits.maxEf)
         let explain = try body.bool("explain") ?? hybrid
         let exact = try body.bool("exact") ?? false
+        let understand = try body.bool("understand") ?? true
         let searchType = try body.string("search_type") ?? (hybrid ? "hybrid" : "similarity")
-        switch searchType {
-        case "similarity", "hybrid": break
-        case "keyword": throw APIError(.notImplemented, "NOT_IMPLEMENTED", "search_type 'keyword' (BM25) is not built yet (issue #8)", field: "search_type")
-        default: throw APIError(.badRequest, "BAD_VALUE", "search_type must be similarity, keyword or hybrid, got '\(searchType)'", field: "search_type")
+        guard let mode = PerfumeSearch.Mode(rawValue: searchType) else {
+            throw APIError(.badRequest, "BAD_VALUE", "search_type must be similarity, keyword or hybrid, got '\(searchType)'", field: "search_type")
+        }
+        if mode == .keyword, query == nil { throw APIError(.badRequest, "MISSING_FIELD", "a keyword search needs 'query'", field: "query") }
+        var q = PerfumeSearch.Query(text: query, vector: vector, k: topK, mode: mode)
+        q.ef = ef
+        q.understand = understand
+        q.candidates = try body.int("candidates", in: 1...limits.maxK) ?? max(100, topK)
+        switch try body.string("fusion") ?? "rrf" {
+        case "rrf": q.fusion = .reciprocalRank(k: Double(try body.int("rrf_k", in: 1...100_000) ?? 60))
+        case "linear": q.fusion = .linear
+        case let other: throw APIError(.badRequest, "BAD_VALUE", "fusion must be rrf or linear, got '\(other)'", field: "fusion")
+        }
+        if body.has("weights") {
+            guard let w = body.object["weights"] as? [String: Any] else { throw APIError(.badRequest, "BAD_TYPE", "'weights' must be an object", field: "weights") }
+            for (key, value) in w {
+                guard let n = value as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite, (0...100).contains(n.doubleValue) else {
+                    throw APIError(.badRequest, "BAD_VALUE", "weights.\(key) must be a number from 0 to 100", field: "weights.\(key)")
+                }
+                switch key {
+                case "vector": q.vectorWeight = n.doubleValue
+                case "keyword": q.keywordWeight = n.doubleValue
+                case "preference": q.preferenceWeight = n.doubleValue
+                default: throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown weight '\(key)' (known: keyword, preference, vector)", field: "weights.\(key)")
+                }
+            }
         }
         let name = try body.string("collection") ?? configuration.defaultCollection
         let start = DispatchTime.now().uptimeNanoseconds
+        let options = q
         return try await json {
+            var q = options
             let c = try self.database.collection(name)
             let filter = try self.filter(body, schema: c.config.schema)
-            var req = vector.map { SearchRequest(vector: $0, k: topK, ef: ef, filter: filter, exact: exact) }
-                ?? SearchRequest(text: query!, k: topK, ef: ef, filter: filter, exact: exact)
-            if vector != nil, let query { req.text = query }
-            let result = try c.search(req)
-            self.metrics.search(result.plan)
-            var results: [[String: Any]] = []
+            // Plain vector search (the store's own scores and its exact option) when nothing asks for more.
+            if exact || (mode == .similarity && (!understand || query == nil)) {
+                return try self.plainSearch(c, query: query, vector: vector, filter: filter, topK: topK, ef: ef, exact: exact,
+                                            explain: explain, searchType: searchType, start: start)
+            }
+            q.filter = filter
+            guard let search = self.router.search else { throw APIError(.serviceUnavailable, "UNAVAILABLE", "query understanding is not configured") }
+            let result = try search.search(q, in: c)
+            if let plan = result.plan { self.metrics.search(plan) }
             let records = try c.records(result.hits.map(\.id))
+            var results: [[String: Any]] = []
             for (rank, hit) in result.hits.enumerated() {
-                var item: [String: Any] = ["rank": rank + 1, "id": hit.id, "score": Double(hit.score), "distance": Double(hit.distance)]
+                var item: [String: Any] = ["rank": rank + 1, "id": hit.id, "score": hit.score]
+                if let v = hit.vector { item["distance"] = 1 - v.score }
                 if let r = records[rank] {
                     var attributes = r.jsonObject()
                     attributes["id"] = nil
                     item["record"] = attributes
                 }
-                if explain { item["explain"] = ["vector_score": Double(hit.score), "vector_rank": rank + 1, "matched_filter": filter ?? NSNull()] as [String: Any] }
+                if explain {
+                    var e: [String: Any] = ["fused_score": hit.score, "fused_rank": rank + 1, "matched_filter": result.filter ?? NSNull(),
+                                            "matched_preferences": hit.matchedPreferences]
+                    if let v = hit.vector { e["vector_score"] = v.score; e["vector_rank"] = v.rank }
+                    if let k = hit.keyword { e["keyword_score"] = k.score; e["keyword_rank"] = k.rank }
+                    if let p = hit.preference { e["preference_score"] = p.score; e["preference_rank"] = p.rank }
+                    if let r = records[rank] {
+                        let m = search.matchedTerms(r, result.parsed)
+                        e["matched_notes"] = m.notes
+                        e["matched_accords"] = m.accords
+                    }
+                    item["explain"] = e
+                }
                 results.append(item)
             }
             var o: [String: Any] = ["query": query ?? NSNull(), "search_type": searchType, "collection": name, "top_k": topK,
-                                    "total": results.count, "results": results, "filter": filter ?? NSNull(),
+                                    "total": results.count, "results": results, "filter": result.filter ?? NSNull(), "arms": result.arms,
                                     "took_ms": Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6]
-            if hybrid { o["arms"] = ["vector"] }   // the keyword arm arrives with issue #8
-            if explain { o["plan"] = CommandRouter.planJSON(result.plan) }
+            if let parsed = result.parsed { o["parsed"] = HTTPAPI.parsedJSON(parsed, result) }
+            if explain {
+                if let plan = result.plan { o["plan"] = CommandRouter.planJSON(plan) }
+                o["fusion"] = { if case .reciprocalRank(let k) = q.fusion { return ["method": "rrf", "k": k] as [String: Any] } else { return ["method": "linear"] } }()
+                o["weights"] = ["vector": q.vectorWeight, "keyword": q.keywordWeight, "preference": q.preferenceWeight]
+                o["preference_filter"] = result.preferenceFilter ?? NSNull()
+            }
             return o
         }
+    }
+
+    static func parsedJSON(_ p: ParsedQuery, _ r: PerfumeSearch.Result) -> [String: Any] {
+        let terms: [[String: Any]] = p.terms.map { t in
+            ["words": t.words, "meaning": t.name, "role": t.role.rawValue, "filter": t.filter ?? NSNull(), "weight": t.weight]
+        }
+        var like: Any = NSNull()
+        if let l = r.like { like = ["text": l.text, "id": l.id ?? NSNull(), "name": l.name ?? NSNull()] as [String: Any] }
+        return ["language": p.language, "terms": terms, "embedded_text": r.embedded ?? NSNull(), "keywords": r.keywords ?? NSNull(),
+                "like": like, "unknown_words": p.unknownWords, "ignored_words": p.ignoredWords, "filter": p.filter ?? NSNull(),
+                "preferences": p.preferences.map { ["name": $0.name, "filter": $0.filter, "weight": $0.weight] as [String: Any] }]
+    }
+
+    private func plainSearch(_ c: FragranceStore.Collection, query: String?, vector: [Float]?, filter: String?, topK: Int, ef: Int?, exact: Bool,
+                             explain: Bool, searchType: String, start: UInt64) throws -> [String: Any] {
+        var req = vector.map { SearchRequest(vector: $0, k: topK, ef: ef, filter: filter, exact: exact) }
+            ?? SearchRequest(text: query!, k: topK, ef: ef, filter: filter, exact: exact)
+        if vector != nil, let query { req.text = query }
+        let result = try c.search(req)
+        metrics.search(result.plan)
+        var results: [[String: Any]] = []
+        let records = try c.records(result.hits.map(\.id))
+        for (rank, hit) in result.hits.enumerated() {
+            var item: [String: Any] = ["rank": rank + 1, "id": hit.id, "score": Double(hit.score), "distance": Double(hit.distance)]
+            if let r = records[rank] {
+                var attributes = r.jsonObject()
+                attributes["id"] = nil
+                item["record"] = attributes
+            }
+            if explain { item["explain"] = ["vector_score": Double(hit.score), "vector_rank": rank + 1, "matched_filter": filter ?? NSNull()] as [String: Any] }
+            results.append(item)
+        }
+        var o: [String: Any] = ["query": query ?? NSNull(), "search_type": searchType, "collection": c.config.name, "top_k": topK,
+                                "total": results.count, "results": results, "filter": filter ?? NSNull(), "arms": ["vector"],
+                                "took_ms": Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6]
+        if explain { o["plan"] = CommandRouter.planJSON(result.plan) }
+        return o
     }
 
     /// `POST /api/v1/collections/{name}/search`: the store's own search, text or vector.

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var loadCatalogue = true
     /// At most this many perfumes and materials from it (development and tests).
     public var catalogueLimit: Int?
+    /// Extra query-lexicon words (a file shaped like the bundled lexicon.json), added at start.
+    public var lexiconFile: String?
 
     public var tcpEnabled = true
     public var tcpHost = "127.0.0.1"
@@ -62,6 +64,7 @@ public struct ServerConfiguration: Sendable {
         "model.preload": "load the embedding model at start instead of on first use",
         "catalogue.load": "load the bundled perfume and material catalogue into an empty data directory",
         "catalogue.limit": "load at most this many rows of each part (development)",
+        "query.lexicon": "a JSON file of extra query words (shaped like the bundled lexicon.json), added to the bundled lexicon at start",
         "tcp.enabled": "serve the line protocol",
         "tcp.host": "line protocol address (non-loopback needs auth keys)",
         "tcp.port": "line protocol port",
@@ -165,6 +168,7 @@ public struct ServerConfiguration: Sendable {
         if r.int(forKey: "catalogue.limit") != nil || r.string(forKey: "catalogue.limit") != nil {
             catalogueLimit = try int("catalogue.limit", 0, 1...10_000_000)
         }
+        if let f = r.string(forKey: "query.lexicon"), !f.isEmpty { lexiconFile = f }
         tcpEnabled = try bool("tcp.enabled", tcpEnabled)
         tcpHost = try string("tcp.host", tcpHost)
         tcpPort = try int("tcp.port", tcpPort, 0...65535)

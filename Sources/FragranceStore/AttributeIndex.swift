@@ -69,6 +69,14 @@ final class AttributeIndex {
         var estimated: Double
     }
 
+    /// Distinct (case-folded) values of a string or set field held by live records, with
+    /// how many records hold each.
+    func values(of field: String) -> [(String, Int)] {
+        let dict: ValueDictionary? = scalars[field] ?? sets[field]
+        guard let dict else { return [] }
+        return zip(dict.keys, dict.postings).compactMap { k, p in p.ids.isEmpty ? nil : (k, p.ids.count) }
+    }
+
     func evaluate(_ expr: FilterExpression) throws -> Evaluation {
         let n = Double(max(liveCount, 1))
         switch expr {

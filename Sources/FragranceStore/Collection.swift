@@ -38,6 +38,7 @@ public final class Collection: @unchecked Sendable {
         index = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
         attributes = AttributeIndex(schema: config.schema)
         try db.sqlLock.withLock {
+            try migrateKeywordIndex()
             try loadAttributes()
             try openIndex(logFloor: logFloor)
         }
@@ -248,6 +249,7 @@ public final class Collection: @unchecked Sendable {
         let cols = fields.map { ", " + Tables.column($0.name) }.joined()
         let marks = String(repeating: ", ?", count: fields.count)
         try sql.statement("INSERT OR REPLACE INTO \(tables.records)(rid, id, vector\(cols)) VALUES(?, ?, ?\(marks))").bind(values).run()
+        try writeKeywordRow(rid, r, replacing: replacing)
         for f in tables.setFields {
             if replacing { try sql.statement("DELETE FROM \(tables.set(f.name)) WHERE rid = ?").run(.int(Int64(rid))) }
             switch r.attributes[f.name] {
@@ -279,6 +281,7 @@ public final class Collection: @unchecked Sendable {
                 try db.sql.transaction {
                     for rid in rids {
                         try db.sql.statement("DELETE FROM \(tables.records) WHERE rid = ?").run(.int(Int64(rid)))
+                        try deleteKeywordRow(rid)
                         for f in tables.setFields {
                             try db.sql.statement("DELETE FROM \(tables.set(f.name)) WHERE rid = ?").run(.int(Int64(rid)))
                         }
@@ -408,6 +411,15 @@ public final class Collection: @unchecked Sendable {
             return out
         }
     }
+
+    /// Distinct values of a string or set field (case-folded) and how many records hold each,
+    /// most held first.
+    public func values(of field: String) -> [(value: String, count: Int)] {
+        lock.read { attributes.values(of: field) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.map { (value: $0.0, count: $0.1) }
+    }
+
+    /// Bumped by every write: caches derived from the records compare it.
+    public var version: UInt64 { lock.read { generation } }
 
     /// Which of these ids are stored (resumable imports skip them).
     public func existing(_ ids: [String]) -> Set<String> {

@@ -246,10 +246,11 @@ struct Tables {
             out.append("CREATE INDEX \"c_\(config.name)__set_\(f.name)_by_rid\" ON \(set(f.name))(rid)")
         }
         out.append("CREATE TABLE \(log)(seq INTEGER PRIMARY KEY AUTOINCREMENT, rid INTEGER NOT NULL, op INTEGER NOT NULL)")
+        if let fts = keywordCreateStatement { out.append(fts) }
         return out
     }
 
     var dropStatements: [String] {
-        ["DROP TABLE IF EXISTS \(records)", "DROP TABLE IF EXISTS \(log)"] + setFields.map { "DROP TABLE IF EXISTS \(set($0.name))" }
+        ["DROP TABLE IF EXISTS \(records)", "DROP TABLE IF EXISTS \(log)", "DROP TABLE IF EXISTS \(keywordTable)"] + setFields.map { "DROP TABLE IF EXISTS \(set($0.name))" }
     }
 }

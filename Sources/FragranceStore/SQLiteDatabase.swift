@@ -153,6 +153,18 @@ final class Statement {
         sqlite3_reset(stmt)
     }
 
+    /// Steps rows while `body` returns true (stops early without reading the rest).
+    func stepRows(values: [Value], while body: (Row) throws -> Bool) throws {
+        bind(values)
+        defer { sqlite3_reset(stmt) }
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw SQLiteError(code: rc, message: db.lastError) }
+            if try !body(Row(stmt: stmt!)) { break }
+        }
+    }
+
     struct Row {
         let stmt: OpaquePointer
         func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }

@@ -13,12 +13,16 @@ public struct FieldSchema: Codable, Sendable, Equatable {
     public var values: [String]?
     /// Tier names for `tiered_set`, e.g. top/heart/base.
     public var tiers: [String]?
+    /// Indexed for keyword search (FTS5) with this BM25 column weight; nil = not indexed.
+    /// When no field sets it, every `text` field is indexed with weight 1.
+    public var keyword: Double?
 
-    public init(_ name: String, _ type: Kind, values: [String]? = nil, tiers: [String]? = nil) {
+    public init(_ name: String, _ type: Kind, values: [String]? = nil, tiers: [String]? = nil, keyword: Double? = nil) {
         self.name = name
         self.type = type
         self.values = values
         self.tiers = tiers
+        self.keyword = keyword
     }
 
     var isScalar: Bool { type == .string || type == .int || type == .float }
@@ -36,19 +40,19 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     /// the values import fills in (`*_origin`: observed in the source, or derived; see
     /// schemas/perfume.schema.json).
     public static let perfume = CollectionSchema(fields: [
-        FieldSchema("name", .text),
+        FieldSchema("name", .text, keyword: 3),
         FieldSchema("description", .text),
-        FieldSchema("family", .string),
+        FieldSchema("family", .string, keyword: 1),
         FieldSchema("seasons", .set, values: ["spring", "summer", "fall", "winter"]),
         FieldSchema("intensity", .string, values: ["light", "moderate", "strong"]),
         FieldSchema("gender", .string, values: ["female", "male", "unisex"]),
         FieldSchema("year", .int),
-        FieldSchema("brand", .string),
-        FieldSchema("accords", .set),
-        FieldSchema("notes", .tieredSet, tiers: ["top", "heart", "base", "unspecified"]),
+        FieldSchema("brand", .string, keyword: 2),
+        FieldSchema("accords", .set, keyword: 1.5),
+        FieldSchema("notes", .tieredSet, tiers: ["top", "heart", "base", "unspecified"], keyword: 1.5),
         FieldSchema("rating", .float),
         FieldSchema("votes", .int),
-        FieldSchema("families", .set),
+        FieldSchema("families", .set, keyword: 1),
         FieldSchema("time_of_day", .set, values: ["day", "night"]),
         FieldSchema("longevity", .string, values: ["very_weak", "weak", "moderate", "long_lasting", "eternal"]),
         FieldSchema("sillage", .string, values: ["intimate", "moderate", "strong", "enormous"]),
@@ -61,11 +65,11 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
 
     /// Perfumery raw materials: names, odour, IFRA Category 4 (fine fragrance) limits.
     public static let material = CollectionSchema(fields: [
-        FieldSchema("name", .text),
-        FieldSchema("cas", .string),
-        FieldSchema("synonyms", .set),
-        FieldSchema("descriptors", .set),
-        FieldSchema("family", .string),
+        FieldSchema("name", .text, keyword: 3),
+        FieldSchema("cas", .string, keyword: 1),
+        FieldSchema("synonyms", .set, keyword: 2),
+        FieldSchema("descriptors", .set, keyword: 1),
+        FieldSchema("family", .string, keyword: 1),
         FieldSchema("strength", .string, values: ["low", "medium", "high"]),
         FieldSchema("substantivity_hours", .float),
         FieldSchema("ifra_limit_pct", .float),
@@ -74,6 +78,12 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
         FieldSchema("sources", .set),
         FieldSchema("text", .text),
     ])
+
+    /// The fields of the keyword (FTS5) index and their BM25 weights, in schema order.
+    public var keywordFields: [(name: String, weight: Double)] {
+        let marked = fields.compactMap { f in f.keyword.map { (f.name, $0) } }
+        return marked.isEmpty ? fields.filter { $0.type == .text }.map { ($0.name, 1) } : marked
+    }
 
     static let reservedNames: Set<String> = ["id", "rid", "vector", "score", "distance"]
 
@@ -96,6 +106,10 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
                 }
             } else if f.tiers != nil {
                 throw StoreError(.badSchema, "field '\(f.name)': only tiered_set fields take 'tiers'")
+            }
+            if let w = f.keyword {
+                guard w > 0, w <= 100, w.isFinite else { throw StoreError(.badSchema, "field '\(f.name)': keyword weight must be above 0 and at most 100") }
+                guard f.type != .int, f.type != .float else { throw StoreError(.badSchema, "field '\(f.name)': numbers cannot be keyword-indexed") }
             }
         }
     }

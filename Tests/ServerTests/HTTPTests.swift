@@ -51,6 +51,23 @@ final class HTTPTests: HTTPTestCase {
         XCTAssertNotNil(h.json["plan"])
         XCTAssertEqual(((h.json["results"] as? [[String: Any]])?.first?["explain"] as? [String: Any])?["matched_filter"] as? String, "family = 'amber'")
 
+        // Keyword (BM25) and hybrid arms, with the query understood and explained.
+        let k = c.http("POST", "/api/v1/search/semantic", json: #"{"query": "velvet oud", "search_type": "keyword", "explain": true}"#)
+        XCTAssertEqual(k.status, 200, k.text)
+        XCTAssertEqual(k.json["arms"] as? [String], ["keyword"])
+        XCTAssertEqual((k.json["results"] as? [[String: Any]])?.first?["id"] as? String, "p2", k.text)
+        let understood = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "romantic spring perfume for women without oud"}"#)
+        XCTAssertEqual(understood.status, 200, understood.text)
+        let parsed = understood.json["parsed"] as? [String: Any] ?? [:]
+        let roles = Dictionary((parsed["terms"] as? [[String: Any]] ?? []).map { ($0["meaning"] as? String ?? "", $0["role"] as? String ?? "") }) { a, _ in a }
+        XCTAssertEqual(roles["seasons: spring"], "prefer", "\(parsed)")
+        XCTAssertEqual(roles["gender: female"], "prefer")
+        XCTAssertTrue(roles.contains { $0.key.contains("notes: agarwood (oud)") && $0.value == "exclude" }, "\(roles)")
+        let first = (understood.json["results"] as? [[String: Any]])?.first
+        XCTAssertEqual(first?["id"] as? String, "p3", understood.text)
+        XCTAssertEqual(Set((first?["explain"] as? [String: Any])?["matched_preferences"] as? [String] ?? []), ["seasons: spring", "gender: female"])
+        XCTAssertTrue((understood.json["filter"] as? String ?? "").hasPrefix("NOT ("), understood.text)
+
         // Collections and records.
         XCTAssertEqual((c.http("GET", "/api/v1/collections").json["collections"] as? [[String: Any]])?.first?["records"] as? Int, 3)
         XCTAssertEqual(c.http("GET", "/api/v1/collections/perfumes").json["records"] as? Int, 3)
@@ -77,7 +94,7 @@ final class HTTPTests: HTTPTestCase {
         XCTAssertEqual((c.http("GET", "/api/v1/info").json["collections"] as? [Any])?.count, 1)
         XCTAssertEqual(c.http("POST", "/api/v1/admin/reload").status, 200)
         let metrics = c.http("GET", "/metrics").text
-        XCTAssertTrue(metrics.contains(#"fragrancedb_http_requests_total{route="/api/v1/search/semantic",method="POST",status="200"} 3"#), metrics)
+        XCTAssertTrue(metrics.contains(#"fragrancedb_http_requests_total{route="/api/v1/search/semantic",method="POST",status="200"} 4"#), metrics)
         XCTAssertTrue(metrics.contains(#"fragrancedb_collection_records{collection="perfumes"} 3"#))
         XCTAssertTrue(metrics.contains("fragrancedb_search_path_total"))
         XCTAssertTrue(c.http("GET", "/docs").text.contains("/api/v1/search/semantic"))
@@ -98,7 +115,9 @@ final class HTTPTests: HTTPTestCase {
             ("/api/v1/search/semantic", #"{"query": "x", "search_type": "magic"}"#, 400, "BAD_VALUE", "search_type"),
             ("/api/v1/search/semantic", #"{"query": "x", "filters": "family = "}"#, 400, "BAD_FILTER", nil),
             ("/api/v1/search/semantic", #"{"query": "x", "filters": {"colour": "red"}}"#, 400, "BAD_FILTER", "filters.colour"),
-            ("/api/v1/search/semantic", #"{"query": "x", "search_type": "keyword"}"#, 501, "NOT_IMPLEMENTED", "search_type"),
+            ("/api/v1/search/semantic", #"{"query": "x", "fusion": "magic"}"#, 400, "BAD_VALUE", "fusion"),
+            ("/api/v1/search/hybrid", #"{"query": "x", "weights": {"vector": -1}}"#, 400, "BAD_VALUE", "weights.vector"),
+            ("/api/v1/search/hybrid", #"{"query": "x", "weights": {"colour": 1}}"#, 400, "UNKNOWN_FIELD", "weights.colour"),
             ("/api/v1/search/semantic", #"{"query": "x", "collection": "nope"}"#, 404, "NOT_FOUND", nil),
             ("/api/v1/search/semantic", #"{"query": "#, 400, "BAD_JSON", nil),
             ("/api/v1/search/semantic", #"[1, 2]"#, 400, "BAD_JSON", nil),

@@ -132,6 +132,21 @@ final class CatalogueTests: HTTPTestCase {
         XCTAssertTrue(records.allSatisfy { $0["name"] != nil && $0["text"] != nil })
         let accords = records.flatMap { $0["accords"] as? [String] ?? [] }
         XCTAssertTrue(accords.contains("citrus") || accords.contains("fresh") || accords.contains("aromatic"), "\(records.map { $0["text"] ?? "" })")
+        // The seed's Korean query: spring perfumes with a fresh or floral character, and how it was read.
+        let ko = c.http("POST", "/api/v1/search/semantic", json: #"{"query": "상큼하고 로맨틱한 봄 향수", "top_k": 5, "explain": true}"#)
+        XCTAssertEqual(ko.status, 200, ko.text)
+        let parsed = ko.json["parsed"] as? [String: Any] ?? [:]
+        XCTAssertEqual(parsed["language"] as? String, "ko")
+        let terms = parsed["terms"] as? [[String: Any]] ?? []
+        XCTAssertTrue(terms.contains { $0["meaning"] as? String == "seasons: spring" && $0["filter"] as? String == "seasons CONTAINS 'spring'" }, "\(terms)")
+        XCTAssertFalse((parsed["embedded_text"] as? String ?? "").contains("봄"))
+        let koRecords = (ko.json["results"] as? [[String: Any]] ?? []).compactMap { $0["record"] as? [String: Any] }
+        XCTAssertEqual(koRecords.count, 5)
+        for r in koRecords {
+            XCTAssertTrue((r["seasons"] as? [String] ?? []).contains("spring"), "\(r["name"] ?? "") \(r["seasons"] ?? "")")
+            let character = Set((r["accords"] as? [String] ?? []) + (r["families"] as? [String] ?? []))
+            XCTAssertFalse(character.isDisjoint(with: ["fresh", "citrus", "floral", "white floral", "fruity", "green", "rose"]), "\(r["name"] ?? "") \(character)")
+        }
         // Observed-only filtering works on the provenance flags.
         let observed = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'observed'"}"#).json["count"] as? Int ?? -1
         let derived = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'derived'"}"#).json["count"] as? Int ?? -1

@@ -1,0 +1,175 @@
+import Foundation
+import HNSW
+
+// Hybrid search: up to three ranked arms over the records the hard filter allows, fused into
+// one list.
+// - vector: nearest neighbours of the query vector (the planner's exact or graph path);
+// - keyword: BM25 over the keyword index;
+// - preference: nearest neighbours among records matching the soft preferences, so records
+//   that fit what the user asked for are in the pool even when neither text arm ranks them.
+// Fusion is reciprocal rank fusion (Σ w / (k + rank)) or a linear sum of min-max normalised
+// scores. Preferences then boost (or, with a negative weight, demote) every fused hit that
+// matches them: words in a free-text query rank known matches first instead of hiding the
+// records that lack the attribute.
+
+/// A soft condition: a filter that ranks matching records up (weight > 0) or down (< 0).
+public struct Preference: Sendable, Equatable {
+    /// Shown in explanations, e.g. "seasons: spring".
+    public var name: String
+    public var filter: String
+    public var weight: Double
+
+    public init(name: String, filter: String, weight: Double = 0.5) {
+        self.name = name
+        self.filter = filter
+        self.weight = weight
+    }
+}
+
+public enum Fusion: Sendable, Equatable {
+    /// Reciprocal rank fusion with constant k (60 in the literature and by default).
+    case reciprocalRank(k: Double)
+    /// Weighted sum of each arm's scores normalised to 0…1 over its candidates.
+    case linear
+}
+
+public struct HybridRequest: Sendable {
+    /// The vector arm's query: a vector, or text for the collection's embedder.
+    public var vector: [Float]?
+    public var text: String?
+    /// The keyword arm's text (BM25); nil or empty: no keyword arm.
+    public var keywords: String?
+    /// Hard filter: applies to every arm before fusion.
+    public var filter: String?
+    public var preferences: [Preference] = []
+    /// Ids never returned (e.g. the perfume a "like …" query starts from).
+    public var excluded: Set<String> = []
+    public var k = 10
+    public var ef: Int?
+    /// Candidates taken from each arm before fusion.
+    public var candidates = 100
+    public var fusion = Fusion.reciprocalRank(k: 60)
+    public var vectorWeight = 1.0
+    public var keywordWeight = 1.0
+    public var preferenceWeight = 1.0
+
+    public init(vector: [Float]? = nil, text: String? = nil, keywords: String? = nil, filter: String? = nil, k: Int = 10) {
+        self.vector = vector
+        self.text = text
+        self.keywords = keywords
+        self.filter = filter
+        self.k = k
+    }
+}
+
+/// One arm's view of a hit: its 1-based rank there and its raw score.
+public struct ArmScore: Sendable, Equatable {
+    public var rank: Int
+    public var score: Double
+}
+
+public struct HybridHit: Sendable, Equatable {
+    public var id: String
+    /// The fused score after preference boosts (higher is better).
+    public var score: Double
+    public var vector: ArmScore?
+    public var keyword: ArmScore?
+    public var preference: ArmScore?
+    /// Names of the preferences this record matches.
+    public var matchedPreferences: [String]
+}
+
+public struct HybridResult: Sendable {
+    public var hits: [HybridHit]
+    /// The vector arm's plan (nil without a vector arm).
+    public var plan: QueryPlan?
+    /// Arms that ran, in order: "vector", "keyword", "preference".
+    public var arms: [String]
+    /// The filter the preference arm searched under, if it ran.
+    public var preferenceFilter: String?
+}
+
+extension Collection {
+    public func hybridSearch(_ request: HybridRequest, planner: QueryPlanner = .init()) throws -> HybridResult {
+        guard (1...10_000).contains(request.k) else { throw StoreError(.badRequest, "k must be 1 to 10000, got \(request.k)") }
+        let pool = max(request.candidates, request.k + request.excluded.count)
+        var vector = request.vector
+        if vector == nil, let text = request.text, !text.trimmingCharactersInWhitespace().isEmpty {
+            guard text.utf8.count <= 65536 else { throw StoreError(.badRequest, "query text is over 64 KiB") }
+            vector = try embed([text])[0]
+        }
+        let keywords = request.keywords.flatMap { Collection.keywordQuery($0) == nil ? nil : $0 }
+        guard vector != nil || keywords != nil || !request.preferences.isEmpty else {
+            throw StoreError(.badRequest, "a hybrid search needs a vector, query text or keywords")
+        }
+
+        var arms: [String] = []
+        var plan: QueryPlan?
+        var vectorHits: [SearchHit] = []
+        var preferenceHits: [SearchHit] = []
+        var preferenceFilter: String?
+        if let vector {
+            let r = try search(SearchRequest(vector: vector, k: pool, ef: request.ef, filter: request.filter), planner: planner)
+            vectorHits = r.hits
+            plan = r.plan
+            arms.append("vector")
+        }
+        let positive = request.preferences.filter { $0.weight > 0 }
+        let (keywordHits, matches): ([KeywordMatch], [Bitset]) = try lock.read {
+            let allowed = try request.filter.map { try evaluate($0).allowed }
+            let kw = try keywords.map { try keywordMatchesUnlocked($0, limit: pool, allowed: allowed) } ?? []
+            let sets = try request.preferences.map { try evaluate($0.filter).allowed }
+            // The preference arm's filter: all positive preferences, or any of them when
+            // together they leave fewer than k records.
+            if vector != nil, !positive.isEmpty {
+                func joined(_ op: String) -> String {
+                    let body = positive.count == 1 ? positive[0].filter : positive.map { "(\($0.filter))" }.joined(separator: " \(op) ")
+                    return request.filter.map { "(\($0)) AND (\(body))" } ?? body
+                }
+                let strict = joined("AND")
+                let strictCount = try evaluate(strict).allowed.count
+                preferenceFilter = positive.count > 1 && strictCount < request.k ? joined("OR") : strict
+            }
+            return (kw, sets)
+        }
+        if keywords != nil { arms.append("keyword") }
+        if let vector, let preferenceFilter {
+            preferenceHits = try search(SearchRequest(vector: vector, k: pool, ef: request.ef, filter: preferenceFilter), planner: planner).hits
+            arms.append("preference")
+        }
+
+        var fused: [String: HybridHit] = [:]
+        func entry(_ id: String) -> HybridHit { fused[id] ?? HybridHit(id: id, score: 0, matchedPreferences: []) }
+        let lists: [(arm: WritableKeyPath<HybridHit, ArmScore?>, weight: Double, scores: [(String, Double)])] = [
+            (\.vector, request.vectorWeight, vectorHits.map { ($0.id, Double($0.score)) }),
+            (\.keyword, request.keywordWeight, keywordHits.map { ($0.id, $0.score) }),
+            (\.preference, request.preferenceWeight, preferenceHits.map { ($0.id, Double($0.score)) }),
+        ]
+        for list in lists {
+            let lo = list.scores.map(\.1).min() ?? 0, hi = list.scores.map(\.1).max() ?? 0
+            for (i, (id, score)) in list.scores.enumerated() where !request.excluded.contains(id) {
+                var h = entry(id)
+                h[keyPath: list.arm] = ArmScore(rank: i + 1, score: score)
+                switch request.fusion {
+                case .reciprocalRank(let k): h.score += list.weight / (k + Double(i + 1))
+                case .linear: h.score += list.weight * (hi > lo ? (score - lo) / (hi - lo) : 1)
+                }
+                fused[id] = h
+            }
+        }
+        // Boosts: a record matching preferences with weights w₁…wₙ scores × (1 + Σw), at least × 0.1.
+        let rids: [String: UInt32] = lock.read { Dictionary(uniqueKeysWithValues: fused.keys.compactMap { id in ridOfId[id].map { (id, $0) } }) }
+        for (id, var h) in fused {
+            guard let rid = rids[id] else { continue }
+            var boost = 1.0
+            for (p, set) in zip(request.preferences, matches) where Int(rid) < set.capacity && set.contains(Int(rid)) {
+                boost += p.weight
+                h.matchedPreferences.append(p.name)
+            }
+            h.score *= max(boost, 0.1)
+            fused[id] = h
+        }
+        let hits = fused.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        return HybridResult(hits: Array(hits.prefix(request.k)), plan: plan, arms: arms, preferenceFilter: preferenceFilter)
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import FragranceStore
+import Perfumery
+import Synchronization
+
+/// Search as a user types it: free text (English, Korean or both) is understood (`QueryParser`),
+/// a "like <perfume>" is resolved to that perfume's vector, and the arms asked for run and
+/// fuse (`Collection.hybridSearch`). Every hit can say why it is there.
+public final class PerfumeSearch: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        case similarity, keyword, hybrid
+    }
+
+    public struct Query: Sendable {
+        public var text: String?
+        public var vector: [Float]?
+        /// The caller's explicit (hard) filter.
+        public var filter: String?
+        public var k = 10
+        public var ef: Int?
+        public var mode = Mode.hybrid
+        /// Off: the text is embedded and matched as typed.
+        public var understand = true
+        public var fusion = Fusion.reciprocalRank(k: 60)
+        public var vectorWeight = 1.0
+        public var keywordWeight = 1.0
+        public var preferenceWeight = 1.0
+        public var candidates = 100
+
+        public init(text: String? = nil, vector: [Float]? = nil, filter: String? = nil, k: Int = 10, mode: Mode = .hybrid) {
+            self.text = text
+            self.vector = vector
+            self.filter = filter
+            self.k = k
+            self.mode = mode
+        }
+    }
+
+    /// The perfume a "like …" query started from.
+    public struct Reference: Sendable {
+        public var text: String
+        public var id: String?
+        public var name: String?
+    }
+
+    public struct Result: Sendable {
+        public var hits: [HybridHit]
+        public var parsed: ParsedQuery?
+        public var like: Reference?
+        /// The filter every arm ran under (explicit AND understood hard conditions).
+        public var filter: String?
+        public var arms: [String]
+        public var plan: QueryPlan?
+        public var preferenceFilter: String?
+        public var embedded: String?
+        public var keywords: String?
+    }
+
+    public let lexicon: Lexicon
+    private let parsers = Mutex<[String: (version: UInt64, parser: QueryParser)]>([:])
+
+    public init(lexicon: Lexicon) { self.lexicon = lexicon }
+
+    /// A parser for a collection: its filterable fields, and its brands as phrases.
+    public func parser(for c: FragranceStore.Collection) -> QueryParser {
+        let version = c.version
+        if let cached = parsers.withLock({ $0[c.config.name] }), version >= cached.version, version - cached.version < 1024 {
+            return cached.parser
+        }
+        let fields = Set(c.config.schema.fields.filter { $0.type != .text }.map(\.name))
+        let brands = fields.contains("brand") ? c.values(of: "brand").map(\.value) : []
+        let p = QueryParser(lexicon: lexicon, fields: fields, brands: brands)
+        parsers.withLock { $0[c.config.name] = (version, p) }
+        return p
+    }
+
+    public func search(_ q: Query, in c: FragranceStore.Collection, planner: QueryPlanner = .init()) throws -> Result {
+        var parsed = q.understand ? q.text.map { parser(for: c).parse($0) } : nil
+        var request = HybridRequest(k: q.k)
+        request.ef = q.ef
+        request.fusion = q.fusion
+        request.vectorWeight = q.vectorWeight
+        request.keywordWeight = q.keywordWeight
+        request.preferenceWeight = q.preferenceWeight
+        request.candidates = q.candidates
+        request.filter = PerfumeSearch.both(q.filter, parsed?.filter)
+        request.preferences = parsed?.preferences ?? []
+
+        var like: Reference?
+        if let text = parsed?.like, q.vector == nil {
+            like = Reference(text: text)
+            // The name (and brand) must hold every word; BM25 prefers the shortest such name,
+            // so "Aventus" finds Aventus before "Aventus for Her".
+            if let hit = try c.keywordSearch(text, limit: 1, fields: c.config.schema.keywordFields.map(\.name).filter { $0 == "name" || $0 == "brand" }, requireAll: true).first,
+               let record = try c.records([hit.id], includeVector: true).first ?? nil, let v = record.vector {
+                like?.id = hit.id
+                if case .string(let n) = record.attributes["name"] { like?.name = n }
+                request.vector = v
+                request.excluded = [hit.id]
+            } else if let t = q.text {
+                // No perfume by that name: "like" was just a word.
+                parsed = parser(for: c).parse(t, resolvingLike: false)
+                request.filter = PerfumeSearch.both(q.filter, parsed?.filter)
+                request.preferences = parsed?.preferences ?? []
+            }
+        }
+        let embedText = parsed.map { $0.embedText } ?? q.text
+        let keywords = parsed.map { $0.keywordText } ?? q.text
+        if q.mode != .keyword, request.vector == nil {
+            if let v = q.vector { request.vector = v } else { request.text = embedText }
+        }
+        if q.mode != .similarity { request.keywords = keywords }
+        if q.mode == .keyword, request.keywords?.isEmpty ?? true, request.preferences.isEmpty {
+            throw StoreError(.badRequest, "a keyword search needs query text with at least one word")
+        }
+        let r = try c.hybridSearch(request, planner: planner)
+        return Result(hits: r.hits, parsed: parsed, like: like, filter: request.filter, arms: r.arms, plan: r.plan,
+                      preferenceFilter: r.preferenceFilter, embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
+    }
+
+    /// Which of a hit's notes and accords the query asked for (its own words, spelling variants included).
+    public func matchedTerms(_ record: Record, _ parsed: ParsedQuery?) -> (notes: [String], accords: [String]) {
+        guard let parsed else { return ([], []) }
+        var wanted = Set<String>()
+        for t in parsed.terms where t.role == .prefer || t.role == .require {
+            for part in t.name.components(separatedBy: " | ") {
+                let pieces = part.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard pieces.count == 2 else { continue }
+                if pieces[0] == "notes" { wanted.formUnion(lexicon.noteWords(pieces[1])) } else if pieces[0] == "accords" { wanted.insert("accord:" + pieces[1]) }
+            }
+        }
+        var notes: [String] = [], accords: [String] = []
+        if case .tiered(let tiers) = record.attributes["notes"] {
+            for n in tiers.values.flatMap({ $0 }) where wanted.contains(n.lowercased()) && !notes.contains(n) { notes.append(n) }
+        }
+        if case .strings(let list) = record.attributes["accords"] {
+            for a in list where wanted.contains("accord:" + a.lowercased()) { accords.append(a) }
+        }
+        return (notes, accords)
+    }
+}
+
+extension PerfumeSearch {
+    static func both(_ a: String?, _ b: String?) -> String? {
+        switch (a, b) {
+        case let (a?, b?): return "(\(a)) AND (\(b))"
+        default: return a ?? b
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+@testable import FragranceStore
+import HNSW
+
+/// The keyword arm (SQLite FTS5, BM25) and fusion, on a real SQLite file.
+final class HybridSearchTests: XCTestCase {
+    var dir: URL!
+    override func setUp() { dir = temporaryDirectory(name) }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    /// Axis-aligned vectors: record i points along axis i % 4, so vector ranks are known.
+    func perfume(_ id: String, _ name: String, axis: Int, notes: [String] = [], accords: [String] = [], brand: String? = nil,
+                 seasons: [String] = [], gender: String? = nil) -> Record {
+        var v = [Float](repeating: 0.05, count: 4)
+        v[axis] = 1
+        var r = Record(id: id, vector: v)
+        r.attributes["name"] = .string(name)
+        if !notes.isEmpty { r.attributes["notes"] = .tiered(["unspecified": notes]) }
+        if !accords.isEmpty { r.attributes["accords"] = .strings(accords) }
+        if let brand { r.attributes["brand"] = .string(brand) }
+        if !seasons.isEmpty { r.attributes["seasons"] = .strings(seasons) }
+        if let gender { r.attributes["gender"] = .string(gender) }
+        return r
+    }
+
+    func collection(_ db: Database) throws -> Collection {
+        let c = try db.createCollection(CollectionConfig(name: "perfumes", dimension: 4))
+        try c.upsert([
+            perfume("a", "Rose Garden", axis: 0, notes: ["rose", "peony"], accords: ["floral"], seasons: ["spring"], gender: "female"),
+            perfume("b", "Oud Night", axis: 1, notes: ["agarwood (oud)", "rose"], accords: ["woody", "oud"], brand: "Maison Noir", gender: "male"),
+            perfume("c", "Citrus Sun", axis: 2, notes: ["bergamot", "lemon"], accords: ["citrus", "fresh"], seasons: ["summer"]),
+            perfume("d", "Vetiver Field", axis: 3, notes: ["vetiver", "grass"], accords: ["green", "woody"], gender: "male"),
+            perfume("e", "Roses and Roses", axis: 1, notes: ["turkish rose", "damask rose"], accords: ["rose"]),
+        ])
+        return c
+    }
+
+    func testKeywordSearchRanksByBM25AndFiltersBeforeTheLimit() throws {
+        let db = try Database(directory: dir)
+        let c = try collection(db)
+        let roses = try c.keywordSearch("roses", limit: 10)
+        XCTAssertEqual(Set(roses.map(\.id)), ["a", "b", "e"], "porter stemming: roses finds rose")
+        XCTAssertEqual(roses.first?.id, "e", "more and weightier matches (name, notes, accords) rank first")
+        XCTAssertTrue(zip(roses, roses.dropFirst()).allSatisfy { $0.score >= $1.score })
+        XCTAssertEqual(try c.keywordSearch("rose", limit: 1, filter: "gender = 'male'").map(\.id), ["b"],
+                       "a filter applies before the limit")
+        XCTAssertEqual(try c.keywordSearch("maison", limit: 5).map(\.id), ["b"], "brand is indexed")
+        XCTAssertEqual(try c.keywordSearch("oud night", limit: 5, fields: ["name"], requireAll: true).map(\.id), ["b"])
+        XCTAssertEqual(try c.keywordSearch("\"; DROP TABLE x; -- NEAR(", limit: 5), [], "query syntax is quoted away")
+        XCTAssertThrowsError(try c.keywordSearch("rose", fields: ["gender"])) {
+            XCTAssertTrue(($0 as? StoreError)?.message.contains("not a keyword field") ?? false)
+        }
+    }
+
+    func testTheKeywordIndexFollowsWritesAndSurvivesReopen() throws {
+        var db: Database? = try Database(directory: dir)
+        var c = try collection(db!)
+        XCTAssertEqual(try c.delete(["e"]), 1)
+        var changed = perfume("c", "Citrus Sun", axis: 2, notes: ["yuzu"], accords: ["citrus"])
+        changed.attributes["brand"] = .string("Yuzu House")
+        try c.upsert([changed])
+        XCTAssertEqual(try c.keywordSearch("roses").map(\.id).sorted(), ["a", "b"])
+        XCTAssertEqual(try c.keywordSearch("bergamot"), [], "the replaced record's old notes are gone")
+        XCTAssertEqual(try c.keywordSearch("yuzu").map(\.id), ["c"])
+        try db!.close()
+
+        // A collection stored before the keyword index existed gets it on open.
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try raw.execute("DROP TABLE \"c_perfumes__fts\"")
+        raw.close()
+        db = try Database(directory: dir)
+        c = try db!.collection("perfumes")
+        XCTAssertEqual(try c.keywordSearch("yuzu").map(\.id), ["c"])
+        XCTAssertEqual(try c.keywordSearch("rose").count, 2)
+        try db!.close()
+    }
+
+    func testFusionPreferencesAndExclusions() throws {
+        let db = try Database(directory: dir)
+        let c = try collection(db)
+        // Vector along axis 1 ranks b and e first; the keyword "vetiver" ranks d.
+        var request = HybridRequest(vector: [0.05, 1, 0.05, 0.05], keywords: "vetiver grass", k: 5)
+        var r = try c.hybridSearch(request)
+        XCTAssertEqual(r.arms, ["vector", "keyword"])
+        let d = try XCTUnwrap(r.hits.first { $0.id == "d" })
+        XCTAssertEqual(d.keyword?.rank, 1)
+        XCTAssertNotNil(d.vector)
+        // RRF: a hit's fused score is the sum of 1 / (60 + rank) over the arms it is in.
+        let expected = 1 / (60 + Double(d.vector!.rank)) + 1 / 61.0
+        XCTAssertEqual(d.score, expected, accuracy: 1e-12)
+        XCTAssertEqual(r.hits.first?.id, "d", "first in one arm and in the other's list beats first in one only")
+
+        // A preference boosts the records that match it, without hiding the rest.
+        request = HybridRequest(vector: [0.05, 1, 0.05, 0.05], k: 5)
+        request.preferences = [Preference(name: "gender: female", filter: "gender = 'female'", weight: 1)]
+        r = try c.hybridSearch(request)
+        XCTAssertEqual(r.hits.count, 5)
+        XCTAssertEqual(r.hits.first?.id, "a", "the only female perfume is first though the vector ranks it low")
+        XCTAssertEqual(r.hits.first?.matchedPreferences, ["gender: female"])
+        XCTAssertEqual(r.arms, ["vector", "preference"])
+        XCTAssertEqual(r.preferenceFilter, "gender = 'female'")
+
+        // A negative weight demotes; a hard filter and exclusions hold in every arm.
+        request.preferences = [Preference(name: "oud", filter: "accords CONTAINS 'oud'", weight: -0.9)]
+        r = try c.hybridSearch(request)
+        XCTAssertEqual(r.hits.last?.id, "b")
+        request = HybridRequest(vector: [0.05, 1, 0.05, 0.05], keywords: "rose", filter: "gender = 'male'", k: 5)
+        request.excluded = ["b"]
+        r = try c.hybridSearch(request)
+        XCTAssertEqual(r.hits.map(\.id), ["d"])
+
+        // Linear fusion: min-max normalised scores, weighted.
+        request = HybridRequest(vector: [1, 0.05, 0.05, 0.05], keywords: "vetiver", k: 2)
+        request.fusion = .linear
+        request.keywordWeight = 0
+        XCTAssertEqual(try c.hybridSearch(request).hits.first?.id, "a", "keyword weight 0 leaves the vector order")
+        XCTAssertThrowsError(try c.hybridSearch(HybridRequest(keywords: "   ", k: 3)))
+    }
+}
