@@ -86,6 +86,8 @@ let package = Package(
         .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore"],
                           path: "Benchmarks/ProtocolBench"),
         .executableTarget(name: "recipe-bench", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/RecipeBench"),
+        .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",
+                          exclude: ["make_queries.py", "queries.jsonl"]),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding"]),

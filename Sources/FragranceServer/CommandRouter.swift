@@ -131,7 +131,7 @@ public struct CommandRouter: Sendable {
                                  "commands": Self.order] as [String: Any])])
     }
 
-    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "GENERATE",
+    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "QUERY", "GENERATE",
                         "SNAPSHOT", "RESTORE", "QUIT"]
 
     /// Commands handled before the table because they touch the connection, not the store.
@@ -227,6 +227,36 @@ public struct CommandRouter: Sendable {
             // Written by hand: this is the hot path of every search reply.
             var lines = result.hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }
             if o.explain { lines.append(jsonText(["plan": planJSON(result.plan)])) }
+            return .lines(lines)
+        },
+        "QUERY": Command(usage: "QUERY <collection> \"<free text, English or Korean>\" [MODE similarity|keyword|hybrid] [FILTER \"<expression>\"] [K n] [RAW] [EXPLAIN]",
+                         summary: "search as typed: the text is understood (preferences, exclusions, years, like <perfume>; RAW: as is) and the arms fused; one JSON line per hit, then how the query was read with EXPLAIN") { r, args in
+            let c = try r.collection(args)
+            guard args.count >= 2, case let t = args[args.startIndex + 1], !{ if case .json = t { true } else { false } }() else {
+                throw ProtocolError("SYNTAX", "QUERY needs the query text after the collection, e.g. QUERY perfumes \"fresh spring florals\"")
+            }
+            let o = try SearchOptions(args.dropFirst(2), allowed: ["MODE", "FILTER", "K", "RAW", "EXPLAIN"])
+            guard o.k <= r.limits.maxK else { throw ProtocolError("TOO_LARGE", "K \(o.k) is over the limit of \(r.limits.maxK)") }
+            guard let mode = PerfumeSearch.Mode(rawValue: o.mode ?? "hybrid") else {
+                throw ProtocolError("SYNTAX", "MODE must be similarity, keyword or hybrid, got '\(o.mode ?? "")'")
+            }
+            guard let search = r.search else { throw ProtocolError("UNAVAILABLE", "query understanding is not configured") }
+            var q = PerfumeSearch.Query(text: t.text, filter: o.filter, k: o.k, mode: mode)
+            q.understand = !o.raw
+            let result = try search.search(q, in: c)
+            if let plan = result.plan { r.metrics?.search(plan) }
+            var lines = result.hits.map { h -> String in
+                var o: [String: Any] = ["id": h.id, "score": h.score, "matched": h.matchedPreferences]
+                if let v = h.vector { o["vector_rank"] = v.rank }
+                if let k = h.keyword { o["keyword_rank"] = k.rank }
+                return jsonText(o)
+            }
+            if o.explain {
+                var e: [String: Any] = ["arms": result.arms, "filter": result.filter ?? NSNull()]
+                if let p = result.parsed { e["parsed"] = HTTPAPI.parsedJSON(p, result) }
+                if let plan = result.plan { e["plan"] = planJSON(plan) }
+                lines.append(jsonText(e))
+            }
             return .lines(lines)
         },
         "GENERATE": Command(usage: "GENERATE {\"fragrance_family\": \"floral\", \"mood\": \"romantic\", \"intensity\": \"moderate\", \"gender\": \"feminine\", \"season\": \"spring\"}",
@@ -378,6 +408,8 @@ struct SearchOptions {
     var ef: Int?
     var exact = false
     var explain = false
+    var mode: String?
+    var raw = false
 
     init(_ args: ArraySlice<Token>, allowed: Set<String>) throws {
         var it = args.makeIterator()
@@ -403,6 +435,8 @@ struct SearchOptions {
             case "EF": ef = try number()
             case "EXACT": exact = true
             case "EXPLAIN": explain = true
+            case "MODE": mode = try value().text.lowercased()
+            case "RAW": raw = true
             case "VECTOR":
                 guard case .json(let j) = try value() else {
                     throw ProtocolError("SYNTAX", "VECTOR needs a JSON array of numbers, last on the line")

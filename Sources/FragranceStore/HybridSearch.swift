@@ -163,7 +163,7 @@ extension Collection {
             guard let rid = rids[id] else { continue }
             var boost = 1.0
             for (p, set) in zip(request.preferences, matches) where Int(rid) < set.capacity && set.contains(Int(rid)) {
-                boost += p.weight
+                boost *= max(1 + p.weight, 0.1)
                 h.matchedPreferences.append(p.name)
             }
             h.score *= max(boost, 0.1)

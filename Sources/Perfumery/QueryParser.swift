@@ -370,12 +370,11 @@ public struct QueryParser: Sendable {
             embed = active.map { $0.english.isEmpty ? $0.name.replacingOccurrences(of: "_", with: " ") : $0.english } + ["perfume"]
         }
         q.embedText = embed.joined(separator: " ")
-        var keywords: [String] = []
-        for t in active where t.filter != nil {
-            if !t.english.isEmpty { keywords.append(t.english) }
-            if t.name.hasPrefix("brand: ") { keywords.append(String(t.name.dropFirst(7))) }
-        }
-        q.keywordText = (keywords + latinUnknown).joined(separator: " ")
+        // BM25 gets what the lexicon did not turn into preferences: brands and unknown words
+        // (perfume names, rare materials). Words already read as preferences would only be
+        // counted twice, and unfiltered (Benchmarks/README.md, search quality).
+        let brands = active.filter { $0.name.hasPrefix("brand: ") }.map { String($0.name.dropFirst(7)) }
+        q.keywordText = (brands + latinUnknown).joined(separator: " ")
     }
 
     static func language(_ text: String) -> String {

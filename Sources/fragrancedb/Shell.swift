@@ -35,7 +35,7 @@ struct Shell: AsyncParsableCommand {
 
     func interactive(_ client: FragranceClient) async throws {
         print("fragrancedb shell — connected to \(host):\(port). \\help for commands, \\q to quit.")
-        var names = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "GENERATE", "QUIT",
+        var names = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "QUERY", "GENERATE", "QUIT",
                      "TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN", "\\help", "\\q"]
         if case .lines(let rows)? = try? await client.pipeline(["COLLECTIONS"]).first {
             names += rows.compactMap { row in

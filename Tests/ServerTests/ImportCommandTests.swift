@@ -147,6 +147,14 @@ final class CatalogueTests: HTTPTestCase {
             let character = Set((r["accords"] as? [String] ?? []) + (r["families"] as? [String] ?? []))
             XCTAssertFalse(character.isDisjoint(with: ["fresh", "citrus", "floral", "white floral", "fruity", "green", "rose"]), "\(r["name"] ?? "") \(character)")
         }
+        // The same over TCP: QUERY understands, fuses and explains.
+        let t = try TestClient(port: tcpPort)
+        let lines = t.call(#"QUERY perfumes "상큼하고 로맨틱한 봄 향수" K 3 EXPLAIN"#)
+        XCTAssertEqual(lines.first, "*4", "\(lines)")
+        XCTAssertTrue(lines.dropFirst().first?.contains(#""matched":["#) ?? false, "\(lines)")
+        XCTAssertTrue(lines.last?.contains(#""meaning":"seasons: spring""#) ?? false, "\(lines)")
+        XCTAssertTrue(t.call(#"QUERY perfumes "rose" MODE magic"#).first?.hasPrefix("-ERR SYNTAX") ?? false)
+        XCTAssertTrue(t.call("QUERY perfumes").first?.hasPrefix("-ERR SYNTAX") ?? false)
         // Observed-only filtering works on the provenance flags.
         let observed = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'observed'"}"#).json["count"] as? Int ?? -1
         let derived = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'derived'"}"#).json["count"] as? Int ?? -1
