@@ -40,6 +40,9 @@ public final class DatabaseServer: Sendable {
     public init(configuration: ServerConfiguration, logLevel: LogLevelControl = LogLevelControl(),
                 reload: (@Sendable () async throws -> ServerConfiguration)? = nil) async throws {
         try configuration.checkExposure()
+        // A broken extra lexicon stops the start with its name, before the data directory is opened.
+        search = PerfumeSearch(lexicon: try Lexicon.bundled(vocabulary: try Vocabulary.bundled(),
+                                                            extra: configuration.lexiconFile.map { URL(fileURLWithPath: $0) }))
         self.configuration = configuration
         self.reloadConfiguration = reload ?? { configuration }
         var options = Database.Options()
@@ -58,9 +61,6 @@ public final class DatabaseServer: Sendable {
         TextEmbedder.setMathThreads(1)
         let llm = configuration.llm.map { LLMRecipes(client: LLMClient(settings: $0), breaker: CircuitBreaker(settings: configuration.breaker)) }
         recipes = try? RecipeGenerator(database: database, perfumes: configuration.defaultCollection, llm: llm)
-        // A broken extra lexicon stops the start with its name; the bundled one always loads.
-        search = PerfumeSearch(lexicon: try Lexicon.bundled(vocabulary: try Vocabulary.bundled(),
-                                                                extra: configuration.lexiconFile.map { URL(fileURLWithPath: $0) }))
         catalogue = configuration.loadCatalogue
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {

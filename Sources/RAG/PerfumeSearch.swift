@@ -89,14 +89,11 @@ public final class PerfumeSearch: Sendable {
         var like: Reference?
         if let text = parsed?.like, q.vector == nil {
             like = Reference(text: text)
-            // The name (and brand) must hold every word; BM25 prefers the shortest such name,
-            // so "Aventus" finds Aventus before "Aventus for Her".
-            if let hit = try c.keywordSearch(text, limit: 1, fields: c.config.schema.keywordFields.map(\.name).filter { $0 == "name" || $0 == "brand" }, requireAll: true).first,
-               let record = try c.records([hit.id], includeVector: true).first ?? nil, let v = record.vector {
-                like?.id = hit.id
+            if let (id, record) = try reference(text, in: c), let v = record.vector {
+                like?.id = id
                 if case .string(let n) = record.attributes["name"] { like?.name = n }
                 request.vector = v
-                request.excluded = [hit.id]
+                request.excluded = [id]
             } else if let t = q.text {
                 // No perfume by that name: "like" was just a word.
                 parsed = parser(for: c).parse(t, resolvingLike: false)
@@ -116,6 +113,27 @@ public final class PerfumeSearch: Sendable {
         let r = try c.hybridSearch(request, planner: planner)
         return Result(hits: r.hits, parsed: parsed, like: like, filter: request.filter, arms: r.arms, plan: r.plan,
                       preferenceFilter: r.preferenceFilter, embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
+    }
+
+    /// The perfume a "like …" phrase names: every word in its name (or brand), the exact name
+    /// first, then the name with the fewest other words ("Aventus" before "Absolu Aventus
+    /// 2023"), then BM25.
+    func reference(_ text: String, in c: FragranceStore.Collection) throws -> (String, Record)? {
+        let fields = c.config.schema.keywordFields.map(\.name).filter { $0 == "name" || $0 == "brand" }
+        guard !fields.isEmpty else { return nil }
+        let matches = try c.keywordSearch(text, limit: 20, fields: fields, requireAll: true)
+        let records = try c.records(matches.map(\.id), includeVector: true)
+        let wanted = text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: " ")
+        func words(_ r: Record) -> [Substring] {
+            guard case .string(let n) = r.attributes["name"] else { return [] }
+            return n.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber })
+        }
+        let ranked = zip(matches, records).enumerated().compactMap { i, pair -> (Int, Int, Int, String, Record)? in
+            guard let r = pair.1 else { return nil }
+            let w = words(r)
+            return (w.joined(separator: " ") == wanted ? 0 : 1, w.count, i, pair.0.id, r)
+        }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+        return ranked.first.map { ($0.3, $0.4) }
     }
 
     /// Which of a hit's notes and accords the query asked for (its own words, spelling variants included).

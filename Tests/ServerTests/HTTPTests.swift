@@ -68,6 +68,12 @@ final class HTTPTests: HTTPTestCase {
         XCTAssertEqual(Set((first?["explain"] as? [String: Any])?["matched_preferences"] as? [String] ?? []), ["seasons: spring", "gender: female"])
         XCTAssertTrue((understood.json["filter"] as? String ?? "").hasPrefix("NOT ("), understood.text)
 
+        // "Like <perfume>": found by name, searched from its vector, left out of the results.
+        let like = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "like velvet night but for spring"}"#)
+        XCTAssertEqual(((like.json["parsed"] as? [String: Any])?["like"] as? [String: Any])?["id"] as? String, "p2", like.text)
+        XCTAssertFalse((like.json["results"] as? [[String: Any]] ?? []).contains { $0["id"] as? String == "p2" })
+        XCTAssertEqual((like.json["results"] as? [[String: Any]])?.first?["id"] as? String, "p3", "the spring perfume ranks first")
+
         // Collections and records.
         XCTAssertEqual((c.http("GET", "/api/v1/collections").json["collections"] as? [[String: Any]])?.first?["records"] as? Int, 3)
         XCTAssertEqual(c.http("GET", "/api/v1/collections/perfumes").json["records"] as? Int, 3)
@@ -398,5 +404,36 @@ final class AddressRateLimitTests: HTTPTestCase {
         XCTAssertEqual(limited.errorCode, "RATE_LIMITED")
         XCTAssertEqual(limited.headers["retry-after"], "2", "0.5 tokens a second: the next one in 2 s")
         XCTAssertTrue(limited.text.contains("this address"))
+    }
+}
+
+/// `query.lexicon`: words added at start, without recompiling; a broken file stops the start.
+final class LexiconFileTests: HTTPTestCase {
+    override func configure(_ c: inout ServerConfiguration) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-lexicon-\(UUID().uuidString.prefix(8)).json")
+        try? #"{"fields": {"seasons": {"spring": ["벚꽃시즌"]}}, "stopwords": ["추천템"]}"#.write(to: file, atomically: true, encoding: .utf8)
+        c.lexiconFile = file.path
+    }
+
+    func testExtraWordsAreUnderstoodAndABrokenFileIsRefused() async throws {
+        let c = try client()
+        XCTAssertEqual(c.http("POST", "/api/v1/collections", json: #"{"name":"perfumes","embedder":"minilm","schema":"perfume"}"#).status, 201)
+        XCTAssertEqual(c.http("POST", "/api/v1/collections/perfumes/records", json: #"{"id":"p1","name":"Rose","seasons":["spring"]}"#).status, 200)
+        let r = c.http("POST", "/api/v1/search/semantic", json: #"{"query": "벚꽃시즌 추천템"}"#)
+        let parsed = r.json["parsed"] as? [String: Any] ?? [:]
+        XCTAssertEqual((parsed["terms"] as? [[String: Any]])?.first?["meaning"] as? String, "seasons: spring", r.text)
+        XCTAssertEqual(parsed["ignored_words"] as? [String], ["추천템"])
+
+        let broken = dir.appendingPathComponent("broken.json")
+        try #"{"fields": {"seasons": {"spring": "봄"}}}"#.write(to: broken, atomically: true, encoding: .utf8)
+        var config = ServerConfiguration()
+        config.dataDirectory = dir.appendingPathComponent("other").path
+        config.lexiconFile = broken.path
+        do {
+            _ = try await DatabaseServer(configuration: config)
+            XCTFail("a broken lexicon must stop the start")
+        } catch {
+            XCTAssertTrue("\(error)".contains("broken.json: fields.seasons.spring must be a list of strings"), "\(error)")
+        }
     }
 }
