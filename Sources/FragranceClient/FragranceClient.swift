@@ -153,6 +153,38 @@ public final class FragranceClient: Sendable {
         return result
     }
 
+    public struct QueryHit: Decodable, Sendable, Equatable {
+        public var id: String
+        /// The fused score (higher is better).
+        public var score: Double
+        /// The preferences from the query text this record matches, e.g. "seasons: spring".
+        public var matched: [String]
+        public var vectorRank: Int?
+        public var keywordRank: Int?
+        enum CodingKeys: String, CodingKey { case id, score, matched, vectorRank = "vector_rank", keywordRank = "keyword_rank" }
+    }
+
+    public struct QueryResult: Sendable {
+        public var hits: [QueryHit]
+        /// With `explain`: how the text was read, the arms and the hard filter, as the server's JSON.
+        public var explanation: String?
+    }
+
+    /// Search as a user types it (`QUERY`): the server understands the text (English or
+    /// Korean) and fuses its arms. `mode`: similarity, keyword or hybrid; `raw` skips understanding.
+    public func query(_ collection: String, _ text: String, mode: String = "hybrid", filter: String? = nil, k: Int = 10,
+                      raw: Bool = false, explain: Bool = false) async throws -> QueryResult {
+        var line = "QUERY \(collection) \(quote(text)) MODE \(mode) K \(k)"
+        if let filter { line += " FILTER \(quote(filter))" }
+        if raw { line += " RAW" }
+        if explain { line += " EXPLAIN" }
+        var result = QueryResult(hits: [], explanation: nil)
+        for row in try jsonLines(try await send(line)) {
+            if row.hasPrefix("{\"arms\"") { result.explanation = row } else { result.hits.append(try decode(QueryHit.self, row)) }
+        }
+        return result
+    }
+
     public struct WriteCount: Sendable, Equatable {
         public var inserted: Int
         public var updated: Int

@@ -28,6 +28,7 @@ public final class RecipeGenerator: Sendable {
     let materialsCollection: String
     let vocabulary: Vocabulary
     let rules: RecipeRules
+    let briefParser: QueryParser
     let noteTiers: [String: String]
     private let parts = Mutex<(catalog: MaterialCatalog, notes: NoteMaterials)?>(nil)
     /// The LLM path, when configured.
@@ -41,6 +42,31 @@ public final class RecipeGenerator: Sendable {
         vocabulary = try Vocabulary.bundled()
         rules = try RecipeRules.bundled()
         noteTiers = try NoteTiers.bundled(vocabulary: vocabulary)
+        briefParser = QueryParser(lexicon: try Lexicon.bundled(vocabulary: vocabulary), fields: ["seasons", "families", "gender", "intensity"])
+    }
+
+    /// A free-text brief (English or Korean) read like a search query: its season, family,
+    /// gender and intensity fill the fields the request left empty, and the words that
+    /// describe the smell, in English, are what retrieval embeds.
+    public func understood(_ request: RecipeRequest) -> RecipeRequest {
+        guard let brief = request.brief, !brief.isEmpty else { return request }
+        var r = request
+        let parsed = briefParser.parse(brief)
+        for t in parsed.terms where t.role == .prefer || t.role == .require {
+            for meaning in t.name.components(separatedBy: " | ") {
+                let parts = meaning.components(separatedBy: ": ")
+                guard parts.count == 2 else { continue }
+                switch parts[0] {
+                case "seasons" where r.season == nil: r.season = parts[1]
+                case "families" where r.family == nil: r.family = parts[1]
+                case "gender" where r.gender == nil: r.gender = parts[1]
+                case "intensity" where r.intensity == nil: r.intensity = parts[1]
+                default: break
+                }
+            }
+        }
+        r.brief = parsed.embedText
+        return r
     }
 
     /// The materials the composer and validator know: the data directory's materials collection,
@@ -67,6 +93,7 @@ public final class RecipeGenerator: Sendable {
     }
 
     public func generate(_ request: RecipeRequest) throws -> Result {
+        let request = understood(request)
         let (catalog, notes) = try catalog()
         guard database.collectionNames.contains(perfumesCollection) else {
             throw Failure(code: "NOT_FOUND", description: "no '\(perfumesCollection)' collection to retrieve perfumes from (load the catalogue first)")

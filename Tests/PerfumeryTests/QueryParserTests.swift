@@ -129,6 +129,12 @@ final class QueryParserTests: XCTestCase {
         let top = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(300).map(\.key)
         let missing = top.filter { note in !Self.lexicon.noteValues(for: note).contains { Self.lexicon.hasKoreanWord(field: "notes", value: $0) } }
         XCTAssertEqual(missing, [], "notes among the 300 most used without a Korean word")
+        var accords = Set<String>()
+        for row in try BundledCatalogue.rows(.perfume) {
+            guard let o = try? row.object.get(), let r = try? normaliser.record(from: o), case .strings(let a)? = r.attributes["accords"] else { continue }
+            accords.formUnion(a)
+        }
+        XCTAssertEqual(accords.filter { !Self.lexicon.hasKoreanWord(field: "accords", value: $0) }.sorted(), [], "accords without a Korean word")
         for field in ["seasons", "gender", "intensity", "families", "time_of_day"] {
             for value in CollectionSchema.perfume.field(field)?.values ?? [] {
                 XCTAssertTrue(Self.lexicon.hasKoreanWord(field: field, value: value), "\(field): \(value)")
@@ -146,6 +152,25 @@ final class QueryParserTests: XCTestCase {
         }
         XCTAssertThrowsError(try lexicon.add(json: Data(#"{"fields": {"notes": {"rose": "장미"}}}"#.utf8), name: "bad.json")) {
             XCTAssertTrue("\($0)".contains("fields.notes.rose must be a list"), "\($0)")
+        }
+    }
+
+    func testArbitraryTextNeverBreaksTheParserAndEveryFilterParses() throws {
+        let words = ["without", "no", "not", "too", "only", "like", "but", "and", "or", "before", "after", "since", "between", "from",
+                     "the", "90s", "'80s", "1990s", "2010", "3000", "0", "-", "'", ",", ".", "년", "2010년", "90년대", "년대", "이전", "부터",
+                     "없이", "않은", "같은", "만", "봄", "봄에만", "패출리", "패출리없는", "상큼하고", "달지", "rose", "roses", "lily of the",
+                     "valley", "for", "men", "샤넬", "maison", "francis", "kurkdjian", "\"", "'quoted'", "o'brien", "x-free", "-free",
+                     "😀", "ß", "é", "ㅋㅋ", "", " ", "vanille", "patchouli-free", "similar", "to", "like like", "not too"]
+        var rng = SystemRandomNumberGenerator()
+        let schema = CollectionSchema.perfume
+        for _ in 0..<3000 {
+            let n = Int.random(in: 0...9, using: &rng)
+            let text = (0..<n).map { _ in words.randomElement(using: &rng)! }.joined(separator: Bool.random(using: &rng) ? " " : "")
+            let q = parser.parse(text)
+            // Every filter the parser writes is valid in the filter grammar for the perfume schema.
+            for f in [q.filter].compactMap({ $0 }) + q.preferences.map(\.filter) {
+                XCTAssertNoThrow(try AttributeIndex(schema: schema).check(FilterParser.parse(f)), "\(text) -> \(f)")
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import FragranceClient
 @testable import FragranceServer
 @testable import FragranceStore
 
@@ -79,6 +80,15 @@ final class ImportCommandTests: HTTPTestCase {
         let partial = try contents(killed).count
         XCTAssertLessThan(partial, 2997, "the kill came too late to test anything")
         XCTAssertEqual(partial % 50, 0, "only whole batches are stored")
+        // The keyword index is written in the records' transactions: after the kills it holds
+        // exactly the stored records, so the keyword and vector arms agree.
+        let raw = try SQLiteDatabase(path: killed + "/catalog.sqlite")
+        var ftsRows = Set<Int64>(), recordRows = Set<Int64>()
+        try raw.statement("SELECT rowid FROM \"c_perfumes__fts\"").forEachRow { ftsRows.insert($0.int(0)) }
+        try raw.statement("SELECT rid FROM \"c_perfumes__records\"").forEachRow { recordRows.insert($0.int(0)) }
+        raw.close()
+        XCTAssertEqual(ftsRows, recordRows)
+        XCTAssertEqual(ftsRows.count, partial)
         let resumed = try run(["import", fixture.path, "--data", killed, "--batch", "50"])
         XCTAssertEqual(resumed.status, 2)
         XCTAssertTrue(resumed.out.contains("\(2997 - partial) stored, \(partial) already there"), resumed.out)
@@ -155,6 +165,14 @@ final class CatalogueTests: HTTPTestCase {
         XCTAssertTrue(lines.last?.contains(#""meaning":"seasons: spring""#) ?? false, "\(lines)")
         XCTAssertTrue(t.call(#"QUERY perfumes "rose" MODE magic"#).first?.hasPrefix("-ERR SYNTAX") ?? false)
         XCTAssertTrue(t.call("QUERY perfumes").first?.hasPrefix("-ERR SYNTAX") ?? false)
+        // And from the Swift client library.
+        let client = FragranceClient(host: "127.0.0.1", port: tcpPort)
+        let answer = try await client.query("perfumes", "상큼하고 로맨틱한 봄 향수", k: 3, explain: true)
+        await client.close()
+        XCTAssertEqual(answer.hits.count, 3)
+        XCTAssertTrue(answer.hits[0].matched.contains("seasons: spring"), "\(answer.hits)")
+        XCTAssertNotNil(answer.hits[0].vectorRank)
+        XCTAssertTrue(answer.explanation?.contains(#""language":"ko""#) ?? false, answer.explanation ?? "")
         // Observed-only filtering works on the provenance flags.
         let observed = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'observed'"}"#).json["count"] as? Int ?? -1
         let derived = c.http("POST", "/api/v1/collections/perfumes/count", json: #"{"filter": "seasons_origin = 'derived'"}"#).json["count"] as? Int ?? -1
@@ -176,6 +194,12 @@ final class CatalogueTests: HTTPTestCase {
         XCTAssertEqual(all.reduce(0) { $0 + ($1["percent"] as? Double ?? 0) }, 100, accuracy: 0.001)
         XCTAssertFalse((r.json["context_perfumes"] as? [String] ?? []).isEmpty, "the recipe cites the perfumes it was built from")
         XCTAssertEqual(c.http("POST", "/api/v1/generate/recipe", json: seed).json["recipe"] as? NSDictionary, recipe as NSDictionary, "deterministic")
+
+        // A Korean brief is understood: its season and family steer retrieval (a raw brief has no filter).
+        let ko = c.http("POST", "/api/v1/generate/recipe", json: #"{"brief": "상큼한 봄 플로럴 향수"}"#)
+        XCTAssertEqual(ko.status, 200, ko.text)
+        let koFilter = (ko.json["retrieval"] as? [String: Any])?["filter"] as? String ?? ""
+        XCTAssertTrue(koFilter.contains("floral") || koFilter.contains("spring"), ko.text)
 
         let bad = c.http("POST", "/api/v1/generate/recipe", json: #"{"fragrance_family": "floral", "intensity": "extreme"}"#)
         XCTAssertEqual(bad.status, 400)
