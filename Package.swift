@@ -38,7 +38,7 @@ let package = Package(
         // 10-50x slower. (unsafeFlags are fine in a root package.)
         .target(name: "CKernels"),
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "Embedding", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "Embedding", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd"]),
         .target(name: "Perfumery", dependencies: ["FragranceStore"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),

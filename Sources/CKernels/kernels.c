@@ -66,10 +66,72 @@ static int has_avx2(void) {
     return cached;
 }
 
+// y[r][o] = x[r]·w[o] for R ≤ 8 rows: each weight row is read once and dotted with every
+// input row, so the weights stream through the cache once per call. R is a compile-time
+// constant in each copy, so the accumulators stay in registers.
+#define FDB_LINEAR_ROWS(R) \
+__attribute__((target("avx2,fma"))) static void linear_rows_##R(const float *x, size_t in, const float *w, size_t out, float *y) { \
+    for (size_t o = 0; o < out; o++) { \
+        const float *wr = w + o * in; \
+        __m256 acc[R]; \
+        for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps(); \
+        size_t k = 0; \
+        for (; k + 8 <= in; k += 8) { \
+            __m256 wv = _mm256_loadu_ps(wr + k); \
+            for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * in + k), acc[r]); \
+        } \
+        for (int r = 0; r < R; r++) { \
+            float s = hsum256(acc[r]); \
+            for (size_t j = k; j < in; j++) s += wr[j] * x[r * in + j]; \
+            y[r * out + o] = s; \
+        } \
+    } \
+}
+FDB_LINEAR_ROWS(1) FDB_LINEAR_ROWS(2) FDB_LINEAR_ROWS(3) FDB_LINEAR_ROWS(4)
+FDB_LINEAR_ROWS(5) FDB_LINEAR_ROWS(6) FDB_LINEAR_ROWS(7) FDB_LINEAR_ROWS(8)
+
+static void linear_small_avx2(const float *x, size_t rows, size_t in, const float *w, size_t out, float *y) {
+    switch (rows) {
+    case 1: linear_rows_1(x, in, w, out, y); break;
+    case 2: linear_rows_2(x, in, w, out, y); break;
+    case 3: linear_rows_3(x, in, w, out, y); break;
+    case 4: linear_rows_4(x, in, w, out, y); break;
+    case 5: linear_rows_5(x, in, w, out, y); break;
+    case 6: linear_rows_6(x, in, w, out, y); break;
+    case 7: linear_rows_7(x, in, w, out, y); break;
+    default: linear_rows_8(x, in, w, out, y); break;
+    }
+}
+
+static void linear_small_portable(const float *x, size_t rows, size_t in, const float *w, size_t out, float *y) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t o = 0; o < out; o++) y[r * out + o] = dot_portable(x + r * in, w + o * in, in);
+}
+
+int fdb_linear_small(const float *x, size_t rows, size_t in, const float *w, size_t out, float *y) {
+    if (rows == 0 || rows > FDB_LINEAR_SMALL_ROWS) return 0;
+    if (!has_avx2()) { linear_small_portable(x, rows, in, w, out, y); return 1; }
+    // Eight rows share one pass over the weights (eight accumulators fit the registers).
+    for (size_t r = 0; r < rows; r += 8) {
+        size_t n = rows - r < 8 ? rows - r : 8;
+        linear_small_avx2(x + r * in, n, in, w, out, y + r * out);
+    }
+    return 1;
+}
+
 float fdb_dot(const float *a, const float *b, size_t n) { return has_avx2() ? dot_avx2(a, b, n) : dot_portable(a, b, n); }
 float fdb_l2sq(const float *a, const float *b, size_t n) { return has_avx2() ? l2sq_avx2(a, b, n) : l2sq_portable(a, b, n); }
 int fdb_kernels_avx2(void) { return has_avx2(); }
 #else
+static void linear_small_portable(const float *x, size_t rows, size_t in, const float *w, size_t out, float *y) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t o = 0; o < out; o++) y[r * out + o] = dot_portable(x + r * in, w + o * in, in);
+}
+int fdb_linear_small(const float *x, size_t rows, size_t in, const float *w, size_t out, float *y) {
+    if (rows == 0 || rows > FDB_LINEAR_SMALL_ROWS) return 0;
+    linear_small_portable(x, rows, in, w, out, y);
+    return 1;
+}
 float fdb_dot(const float *a, const float *b, size_t n) { return dot_portable(a, b, n); }
 float fdb_l2sq(const float *a, const float *b, size_t n) { return l2sq_portable(a, b, n); }
 int fdb_kernels_avx2(void) { return 0; }

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -114,8 +115,10 @@ final class MiniLM: @unchecked Sendable {
     /// y = x·Wᵀ + b with W stored [out, in].
     private func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>, outDim: Int, into y: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim), 1,
-                    x, Int32(inDim), weight, Int32(inDim), 0, y, Int32(outDim))
+        if fdb_linear_small(x, rows, inDim, weight, outDim, y) == 0 {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim), 1,
+                        x, Int32(inDim), weight, Int32(inDim), 0, y, Int32(outDim))
+        }
         for r in 0..<rows {
             let row = y + r * outDim
             for j in 0..<outDim { row[j] += bias[j] }

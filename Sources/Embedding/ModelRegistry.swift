@@ -90,6 +90,9 @@ public final class ModelRegistry: Sendable {
         return vectors
     }
 
+    /// Forgets cached query embeddings (benchmarks measure the model, not the cache).
+    public func clearQueryCache() { queryCache.withLock { $0.vectors = [:] } }
+
     public var stats: Stats {
         state.withLock { s in
             Stats(directory: directory.path, loaded: s.embedder != nil, mappedBytes: s.embedder?.mappedBytes ?? 0,

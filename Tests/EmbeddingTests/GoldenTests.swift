@@ -63,6 +63,20 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// Short texts (a query's handful of tokens) take the small-row linear kernel instead of
+    /// sgemm: each golden input embedded alone matches its reference too.
+    func testShortInputsEmbeddedAloneMatchTheGoldenOutputs() throws {
+        let e = try loadEmbedder()
+        let short = try goldenLines().filter { $0.input_ids.count <= 16 }
+        XCTAssertGreaterThan(short.count, 5)
+        for l in short {
+            let v = e.embed(l.text)
+            let dot = zip(v, l.embedding).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            XCTAssertGreaterThanOrEqual(dot, 0.9999, "input \(l.id) (\(l.category)) cosine")
+            XCTAssertLessThan(zip(v, l.embedding).map { abs($0 - $1) }.max()!, 1e-4, "input \(l.id) max |diff|")
+        }
+    }
+
     func testBatchingDoesNotChangeVectors() throws {
         let e = try loadEmbedder()
         let texts = try goldenLines().prefix(12).map(\.text)
