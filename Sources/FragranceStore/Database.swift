@@ -61,9 +61,27 @@ public final class Database: @unchecked Sendable {
             let config = try JSONDecoder().decode(CollectionConfig.self, from: Data((row.text(0) ?? "").utf8))
             configs.append((config, row.int(1)))
         }
-        for (config, floor) in configs {
+        for (stored, floor) in configs {
+            let config = try adoptKeywordWeights(stored)
             collections[config.name] = try Collection(open: config, in: self, logFloor: floor)
         }
+    }
+
+    /// A collection stored with the perfume or material schema before fields carried keyword
+    /// weights gets the schema's weights, so its new keyword index covers name, brand, notes…
+    /// rather than the text fields alone. Only while it has no keyword index yet.
+    private func adoptKeywordWeights(_ config: CollectionConfig) throws -> CollectionConfig {
+        guard config.schema.fields.allSatisfy({ $0.keyword == nil }) else { return config }
+        func plain(_ s: CollectionSchema) -> [FieldSchema] { s.fields.map { var f = $0; f.keyword = nil; return f } }
+        guard let preset = [CollectionSchema.perfume, .material].first(where: { plain($0) == config.schema.fields }) else { return config }
+        var exists = false
+        try sql.statement("SELECT 1 FROM sqlite_master WHERE name = ?").forEachRow(.text(Tables(config).keywordTableName)) { _ in exists = true }
+        guard !exists else { return config }
+        var upgraded = config
+        upgraded.schema = preset
+        try sql.statement("UPDATE collections SET config = ? WHERE name = ?")
+            .run(.text(String(decoding: try JSONEncoder.sorted.encode(upgraded), as: UTF8.self)), .text(config.name))
+        return upgraded
     }
 
     public var collectionNames: [String] { registryLock.withLock { collections.keys.sorted() } }

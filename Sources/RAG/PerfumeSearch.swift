@@ -102,7 +102,12 @@ public final class PerfumeSearch: Sendable {
             }
         }
         let embedText = parsed.map { $0.embedText } ?? q.text
-        let keywords = parsed.map { $0.keywordText } ?? q.text
+        var keywords = parsed.map { $0.keywordText } ?? q.text
+        if q.mode == .keyword, let parsed {
+            // BM25 is the only arm: it also gets the words understanding turned into preferences.
+            let described = parsed.terms.filter { ($0.role == .prefer || $0.role == .require) && $0.filter != nil }.map(\.english)
+            keywords = (described + [parsed.keywordText]).filter { !$0.isEmpty }.joined(separator: " ")
+        }
         if q.mode != .keyword, request.vector == nil {
             if let v = q.vector { request.vector = v } else { request.text = embedText }
         }

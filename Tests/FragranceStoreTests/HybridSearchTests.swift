@@ -76,6 +76,25 @@ final class HybridSearchTests: XCTestCase {
         try db!.close()
     }
 
+    func testAPerfumeCollectionFromBeforeKeywordWeightsGetsThem() throws {
+        var db: Database? = try Database(directory: dir)
+        var old = CollectionConfig(name: "perfumes", dimension: 4)
+        old.schema = CollectionSchema(fields: CollectionSchema.perfume.fields.map { var f = $0; f.keyword = nil; return f })
+        try db!.createCollection(old).upsert([perfume("b", "Oud Night", axis: 1, notes: ["rose"], brand: "Maison Noir")])
+        XCTAssertEqual(try db!.collection("perfumes").keywordSearch("maison"), [], "text fields only: the brand is not indexed")
+        try db!.close()
+        // As stored before this version: no keyword index at all.
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try raw.execute("DROP TABLE \"c_perfumes__fts\"")
+        raw.close()
+        db = try Database(directory: dir)
+        let c = try db!.collection("perfumes")
+        XCTAssertEqual(c.config.schema, .perfume, "the preset's keyword weights are adopted")
+        XCTAssertEqual(try c.keywordSearch("maison").map(\.id), ["b"])
+        try db!.close()
+        XCTAssertEqual(try Database(directory: dir).collection("perfumes").config.schema, .perfume, "and stored")
+    }
+
     func testFusionPreferencesAndExclusions() throws {
         let db = try Database(directory: dir)
         let c = try collection(db)

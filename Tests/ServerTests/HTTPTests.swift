@@ -56,6 +56,8 @@ final class HTTPTests: HTTPTestCase {
         XCTAssertEqual(k.status, 200, k.text)
         XCTAssertEqual(k.json["arms"] as? [String], ["keyword"])
         XCTAssertEqual((k.json["results"] as? [[String: Any]])?.first?["id"] as? String, "p2", k.text)
+        let kwUnderstood = c.http("POST", "/api/v1/search/semantic", json: #"{"query": "roses for spring", "search_type": "keyword"}"#)
+        XCTAssertEqual((kwUnderstood.json["results"] as? [[String: Any]])?.first?["id"] as? String, "p3", "understood words still reach BM25 when it is the only arm: \(kwUnderstood.text)")
         let understood = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "romantic spring perfume for women without oud"}"#)
         XCTAssertEqual(understood.status, 200, understood.text)
         let parsed = understood.json["parsed"] as? [String: Any] ?? [:]
@@ -100,7 +102,7 @@ final class HTTPTests: HTTPTestCase {
         XCTAssertEqual((c.http("GET", "/api/v1/info").json["collections"] as? [Any])?.count, 1)
         XCTAssertEqual(c.http("POST", "/api/v1/admin/reload").status, 200)
         let metrics = c.http("GET", "/metrics").text
-        XCTAssertTrue(metrics.contains(#"fragrancedb_http_requests_total{route="/api/v1/search/semantic",method="POST",status="200"} 4"#), metrics)
+        XCTAssertTrue(metrics.contains(#"fragrancedb_http_requests_total{route="/api/v1/search/semantic",method="POST",status="200"} 5"#), metrics)
         XCTAssertTrue(metrics.contains(#"fragrancedb_collection_records{collection="perfumes"} 3"#))
         XCTAssertTrue(metrics.contains("fragrancedb_search_path_total"))
         XCTAssertTrue(c.http("GET", "/docs").text.contains("/api/v1/search/semantic"))
