@@ -120,25 +120,27 @@ public final class PerfumeSearch: Sendable {
                       preferenceFilter: r.preferenceFilter, embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
     }
 
-    /// The perfume a "like …" phrase names: every word in its name (or brand), the exact name
-    /// first, then the name with the fewest other words ("Aventus" before "Absolu Aventus
-    /// 2023"), then BM25.
+    /// The perfume a "like …" phrase names: every word in its name or brand. The exact name
+    /// (or brand and name) first, then the name with the fewest other words ("Aventus" before
+    /// "Absolu Aventus 2023"), then the most voted, then BM25.
     func reference(_ text: String, in c: FragranceStore.Collection) throws -> (String, Record)? {
         let fields = c.config.schema.keywordFields.map(\.name).filter { $0 == "name" || $0 == "brand" }
         guard !fields.isEmpty else { return nil }
-        let matches = try c.keywordSearch(text, limit: 20, fields: fields, requireAll: true)
+        let matches = try c.keywordSearch(text, limit: 50, fields: fields, requireAll: true)
         let records = try c.records(matches.map(\.id), includeVector: true)
-        let wanted = text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: " ")
-        func words(_ r: Record) -> [Substring] {
-            guard case .string(let n) = r.attributes["name"] else { return [] }
-            return n.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber })
-        }
-        let ranked = zip(matches, records).enumerated().compactMap { i, pair -> (Int, Int, Int, String, Record)? in
-            guard let r = pair.1 else { return nil }
-            let w = words(r)
-            return (w.joined(separator: " ") == wanted ? 0 : 1, w.count, i, pair.0.id, r)
-        }.sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
-        return ranked.first.map { ($0.3, $0.4) }
+        func words(_ s: String) -> [Substring] { s.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }) }
+        let wanted = words(text).joined(separator: " ")
+        let ranked = zip(matches, records).enumerated().compactMap { i, pair -> (Int, Int, Int64, Int, String, Record)? in
+            guard let r = pair.1, case .string(let name)? = r.attributes["name"] else { return nil }
+            var brand = ""
+            if case .string(let b)? = r.attributes["brand"] { brand = b }
+            let n = words(name)
+            let exact = n.joined(separator: " ") == wanted || (words(brand) + n).joined(separator: " ") == wanted
+            var votes: Int64 = 0
+            if case .int(let v)? = r.attributes["votes"] { votes = v }
+            return (exact ? 0 : 1, n.count, -votes, i, pair.0.id, r)
+        }.sorted { ($0.0, $0.1, $0.2, $0.3) < ($1.0, $1.1, $1.2, $1.3) }
+        return ranked.first.map { ($0.4, $0.5) }
     }
 
     /// Which of a hit's notes and accords the query asked for (its own words, spelling variants included).
