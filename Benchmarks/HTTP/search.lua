@@ -13,12 +13,13 @@ local queries = {
 }
 local filters = { "", ',"filters":{"gender":"male"}', ',"filters":{"seasons":["summer"]}', ',"filters":"year >= 2000"' }
 local pace = tonumber(os.getenv("PACE_MS") or "0")
+local extra = os.getenv("EXTRA") or ""   -- e.g. ',"understand":false' for plain vector search
 local n = 0
 request = function()
   n = n + 1
   local q = queries[(n % #queries) + 1]
   local f = filters[(n % #filters) + 1]
-  local body = '{"query":"' .. q .. '","top_k":10' .. f .. '}'
+  local body = '{"query":"' .. q .. '","top_k":10' .. f .. extra .. '}'
   return wrk.format("POST", "/api/v1/search/semantic", {["Content-Type"] = "application/json"}, body)
 end
 if pace > 0 then

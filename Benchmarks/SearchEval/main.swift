@@ -108,11 +108,14 @@ var perQuery: [String: [String: Double]] = [:]
 for s in settings {
     var n: [String: Double] = [:], r: [String: Double] = [:]
     for q in queries {
-        var query = PerfumeSearch.Query(text: q.text, k: 50, mode: s.mode)
-        query.understand = s.understand
-        let ids = (try? search.search(query, in: c).hits.map(\.id)) ?? []   // keyword-only: no word in the index → nothing
-        n[q.id] = ndcg(ids, grades[q.id]!)
-        r[q.id] = recall(ids, grades[q.id]!)
+        // As a user asks: k = 10 for nDCG@10, k = 50 for recall@50 (the arms adapt to k).
+        func ids(_ k: Int) -> [String] {
+            var query = PerfumeSearch.Query(text: q.text, k: k, mode: s.mode)
+            query.understand = s.understand
+            return (try? search.search(query, in: c).hits.map(\.id)) ?? []   // keyword-only: no word in the index → nothing
+        }
+        n[q.id] = ndcg(ids(10), grades[q.id]!)
+        r[q.id] = recall(ids(50), grades[q.id]!)
     }
     perQuery[s.name] = n
     func m(_ lang: String?, _ d: [String: Double]) -> Double { meanOf(queries.filter { lang == nil || $0.lang == lang }.compactMap { d[$0.id] }) }

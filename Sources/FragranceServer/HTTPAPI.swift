@@ -370,6 +370,7 @@ public struct HTTPAPI: Sendable {
                 o["fusion"] = { if case .reciprocalRank(let k) = q.fusion { return ["method": "rrf", "k": k] as [String: Any] } else { return ["method": "linear"] } }()
                 o["weights"] = ["vector": q.vectorWeight, "keyword": q.keywordWeight, "preference": q.preferenceWeight]
                 o["preference_filter"] = result.preferenceFilter ?? NSNull()
+                o["preference_arm_skipped"] = result.preferenceArmSkipped
             }
             return o
         }

@@ -87,6 +87,8 @@ public struct HybridResult: Sendable {
     public var arms: [String]
     /// The filter the preference arm searched under, if it ran.
     public var preferenceFilter: String?
+    /// True when the vector arm already held k records matching every preference.
+    public var preferenceArmSkipped = false
 }
 
 extension Collection {
@@ -108,6 +110,7 @@ extension Collection {
         var vectorHits: [SearchHit] = []
         var preferenceHits: [SearchHit] = []
         var preferenceFilter: String?
+        var preferenceSkipped = false
         if let vector {
             let r = try search(SearchRequest(vector: vector, k: pool, ef: request.ef, filter: request.filter), planner: planner)
             vectorHits = r.hits
@@ -129,6 +132,14 @@ extension Collection {
                 let strict = joined("AND")
                 let strictCount = try evaluate(strict).allowed.count
                 preferenceFilter = positive.count > 1 && strictCount < request.k ? joined("OR") : strict
+                // Skipped when the vector arm already holds k records that match every
+                // preference: the boosts rank them first, and a second search would add little.
+                let all = positive.map { p in sets[request.preferences.firstIndex(of: p)!] }
+                let matching = vectorHits.lazy.filter { hit in
+                    guard let rid = self.ridOfId[hit.id].map(Int.init) else { return false }
+                    return all.allSatisfy { rid < $0.capacity && $0.contains(rid) }
+                }.prefix(request.k).count
+                if matching >= request.k { preferenceFilter = nil; preferenceSkipped = true }
             }
             return (kw, sets)
         }
@@ -170,6 +181,7 @@ extension Collection {
             fused[id] = h
         }
         let hits = fused.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
-        return HybridResult(hits: Array(hits.prefix(request.k)), plan: plan, arms: arms, preferenceFilter: preferenceFilter)
+        return HybridResult(hits: Array(hits.prefix(request.k)), plan: plan, arms: arms, preferenceFilter: preferenceFilter,
+                            preferenceArmSkipped: preferenceSkipped)
     }
 }

@@ -52,6 +52,8 @@ public final class PerfumeSearch: Sendable {
         public var arms: [String]
         public var plan: QueryPlan?
         public var preferenceFilter: String?
+        /// The vector arm already held k records matching every preference.
+        public var preferenceArmSkipped = false
         public var embedded: String?
         public var keywords: String?
     }
@@ -117,7 +119,8 @@ public final class PerfumeSearch: Sendable {
         }
         let r = try c.hybridSearch(request, planner: planner)
         return Result(hits: r.hits, parsed: parsed, like: like, filter: request.filter, arms: r.arms, plan: r.plan,
-                      preferenceFilter: r.preferenceFilter, embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
+                      preferenceFilter: r.preferenceFilter, preferenceArmSkipped: r.preferenceArmSkipped,
+                      embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
     }
 
     /// The perfume a "like …" phrase names: every word in its name or brand. The exact name

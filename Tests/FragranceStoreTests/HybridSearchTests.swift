@@ -120,6 +120,15 @@ final class HybridSearchTests: XCTestCase {
         XCTAssertEqual(r.arms, ["vector", "preference"])
         XCTAssertEqual(r.preferenceFilter, "gender = 'female'")
 
+        // With k records matching every preference already in the vector arm's pool, the
+        // preference arm is not searched: the boosts rank them first.
+        var enough = HybridRequest(vector: [1, 0.05, 0.05, 0.05], k: 2)
+        enough.preferences = [Preference(name: "gender: male", filter: "gender = 'male'", weight: 1)]
+        let skipped = try c.hybridSearch(enough)
+        XCTAssertTrue(skipped.preferenceArmSkipped)
+        XCTAssertEqual(skipped.arms, ["vector"])
+        XCTAssertEqual(Set(skipped.hits.map(\.id)), ["b", "d"], "the two men's perfumes lead though the vector points at a")
+
         // A negative weight demotes; a hard filter and exclusions hold in every arm.
         request.preferences = [Preference(name: "oud", filter: "accords CONTAINS 'oud'", weight: -0.9)]
         r = try c.hybridSearch(request)
