@@ -232,7 +232,8 @@ public struct CommandRouter: Sendable {
         "QUERY": Command(usage: "QUERY <collection> \"<free text, English or Korean>\" [MODE similarity|keyword|hybrid] [FILTER \"<expression>\"] [K n] [RAW] [EXPLAIN]",
                          summary: "search as typed: the text is understood (preferences, exclusions, years, like <perfume>; RAW: as is) and the arms fused; one JSON line per hit, then how the query was read with EXPLAIN") { r, args in
             let c = try r.collection(args)
-            guard args.count >= 2, case let t = args[args.startIndex + 1], !{ if case .json = t { true } else { false } }() else {
+            let t = args.dropFirst().first
+            guard let t, !{ if case .json = t { true } else { false } }() else {
                 throw ProtocolError("SYNTAX", "QUERY needs the query text after the collection, e.g. QUERY perfumes \"fresh spring florals\"")
             }
             let o = try SearchOptions(args.dropFirst(2), allowed: ["MODE", "FILTER", "K", "RAW", "EXPLAIN"])

@@ -341,11 +341,7 @@ public struct HTTPAPI: Sendable {
             for (rank, hit) in result.hits.enumerated() {
                 var item: [String: Any] = ["rank": rank + 1, "id": hit.id, "score": hit.score]
                 if let v = hit.vector { item["distance"] = 1 - v.score }
-                if let r = records[rank] {
-                    var attributes = r.jsonObject()
-                    attributes["id"] = nil
-                    item["record"] = attributes
-                }
+                if let r = records[rank] { item["record"] = HTTPAPI.attributes(r) }
                 if explain {
                     var e: [String: Any] = ["fused_score": hit.score, "fused_rank": rank + 1, "matched_filter": result.filter ?? NSNull(),
                                             "matched_preferences": hit.matchedPreferences]
@@ -376,6 +372,13 @@ public struct HTTPAPI: Sendable {
         }
     }
 
+    /// A hit's record as JSON, without the id the hit already carries.
+    static func attributes(_ r: Record) -> [String: Any] {
+        var o = r.jsonObject()
+        o["id"] = nil
+        return o
+    }
+
     static func parsedJSON(_ p: ParsedQuery, _ r: PerfumeSearch.Result) -> [String: Any] {
         let terms: [[String: Any]] = p.terms.map { t in
             ["words": t.words, "meaning": t.name, "role": t.role.rawValue, "filter": t.filter ?? NSNull(), "weight": t.weight]
@@ -398,11 +401,7 @@ public struct HTTPAPI: Sendable {
         let records = try c.records(result.hits.map(\.id))
         for (rank, hit) in result.hits.enumerated() {
             var item: [String: Any] = ["rank": rank + 1, "id": hit.id, "score": Double(hit.score), "distance": Double(hit.distance)]
-            if let r = records[rank] {
-                var attributes = r.jsonObject()
-                attributes["id"] = nil
-                item["record"] = attributes
-            }
+            if let r = records[rank] { item["record"] = HTTPAPI.attributes(r) }
             if explain { item["explain"] = ["vector_score": Double(hit.score), "vector_rank": rank + 1, "matched_filter": filter ?? NSNull()] as [String: Any] }
             results.append(item)
         }

@@ -134,7 +134,7 @@ extension Collection {
                 preferenceFilter = positive.count > 1 && strictCount < request.k ? joined("OR") : strict
                 // Skipped when the vector arm already holds k records that match every
                 // preference: the boosts rank them first, and a second search would add little.
-                let all = positive.map { p in sets[request.preferences.firstIndex(of: p)!] }
+                let all = zip(request.preferences, sets).filter { $0.0.weight > 0 }.map(\.1)
                 let matching = vectorHits.lazy.filter { hit in
                     guard let rid = self.ridOfId[hit.id].map(Int.init) else { return false }
                     return all.allSatisfy { rid < $0.capacity && $0.contains(rid) }

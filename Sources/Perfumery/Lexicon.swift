@@ -35,6 +35,16 @@ public struct Lexicon: Sendable {
 
     public init() {}
 
+    /// Where each marker list of the file goes.
+    private static var markerKeys: [(WritableKeyPath<Lexicon, Set<String>>, String, String)] { [
+        (\.negationBefore, "negation", "before"), (\.negationAfter, "negation", "after"),
+        (\.softNegationBefore, "negation", "soft_before"), (\.softNegationAfter, "negation", "soft_after"),
+        (\.onlyBefore, "only", "before"), (\.onlyAfter, "only", "after"),
+        (\.likeBefore, "like", "before"), (\.likeAfter, "like", "after"), (\.likeUntil, "like", "until"),
+        (\.yearsBefore, "years_words", "before"), (\.yearsAfter, "years_words", "after"),
+        (\.koYearsBefore, "years_words", "ko_before"), (\.koYearsAfter, "years_words", "ko_after"),
+    ] }
+
     /// The bundled lexicon, the note spelling variants of `vocabulary`, and optionally a
     /// user's file (its words are added to the bundled ones).
     public static func bundled(vocabulary: Vocabulary? = nil, extra: URL? = nil) throws -> Lexicon {
@@ -109,19 +119,7 @@ public struct Lexicon: Sendable {
             let t = try table(key)
             return Set(try words(t[sub], "\(key).\(sub)").map(Lexicon.normalise))
         }
-        negationBefore.formUnion(try markers("negation", "before"))
-        negationAfter.formUnion(try markers("negation", "after"))
-        softNegationBefore.formUnion(try markers("negation", "soft_before"))
-        softNegationAfter.formUnion(try markers("negation", "soft_after"))
-        onlyBefore.formUnion(try markers("only", "before"))
-        onlyAfter.formUnion(try markers("only", "after"))
-        likeBefore.formUnion(try markers("like", "before"))
-        likeAfter.formUnion(try markers("like", "after"))
-        likeUntil.formUnion(try markers("like", "until"))
-        yearsBefore.formUnion(try markers("years_words", "before"))
-        yearsAfter.formUnion(try markers("years_words", "after"))
-        koYearsBefore.formUnion(try markers("years_words", "ko_before"))
-        koYearsAfter.formUnion(try markers("years_words", "ko_after"))
+        for (set, key, sub) in Lexicon.markerKeys { self[keyPath: set].formUnion(try markers(key, sub)) }
         let endings = Set(koreanEndings).union(try words(o["ko_endings"], "ko_endings"))
             .union(negationAfter).union(softNegationAfter).union(onlyAfter).union(likeAfter)
             .filter { !$0.contains(" ") && Lexicon.isKorean($0) }

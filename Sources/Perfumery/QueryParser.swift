@@ -5,6 +5,11 @@ import FragranceStore
 /// that only describe), the English text to embed, the keywords for BM25, and the perfume a
 /// "like …" query starts from.
 public struct ParsedQuery: Sendable, Equatable {
+    public struct FieldValue: Sendable, Equatable {
+        public var field: String
+        public var value: String
+    }
+
     public enum Role: String, Sendable {
         /// Ranks matching records up; records lacking the attribute stay (most records lack gender or season).
         case prefer
@@ -23,6 +28,8 @@ public struct ParsedQuery: Sendable, Equatable {
         public var words: [String]
         /// What they were taken to mean, e.g. "seasons: spring" or "year < 2010".
         public var name: String
+        /// The field values behind `name` ("seasons" = "spring", "brand" = "Creed"); empty for years and descriptors.
+        public var values: [FieldValue] = []
         public var role: Role
         /// The filter for the meaning; nil for descriptors.
         public var filter: String?
@@ -237,10 +244,12 @@ public struct QueryParser: Sendable {
     private func term(_ meanings: Set<Lexicon.Meaning>, words: String, role: ParsedQuery.Role) -> ParsedQuery.Term? {
         guard !meanings.isEmpty else { return nil }
         var names: [String] = [], filters: [String] = [], english: [String] = [], weight = 0.0
+        var values: [ParsedQuery.FieldValue] = []
         for m in meanings.sorted(by: { "\($0)" < "\($1)" }) {
             switch m {
             case .value(let field, let value):
                 names.append("\(field): \(value)")
+                values.append(.init(field: field, value: value))
                 if field == "notes" {
                     filters.append("notes CONTAINS ANY (\(lexicon.noteWords(value).map(QueryParser.quote).joined(separator: ", ")))")
                 } else {
@@ -253,6 +262,7 @@ public struct QueryParser: Sendable {
                 weight = max(weight, weights[field] ?? 0.5)
             case .brand(let b):
                 names.append("brand: \(b)")
+                values.append(.init(field: "brand", value: b))
                 filters.append("brand = \(QueryParser.quote(b))")
                 weight = max(weight, weights["brand"] ?? 1)
             case .years(let from, let to):
@@ -269,7 +279,7 @@ public struct QueryParser: Sendable {
                                     filter: nil, english: english.joined(separator: " "), weight: 0)
         }
         let filter = filters.count == 1 ? filters[0] : filters.map { "(\($0))" }.joined(separator: " OR ")
-        return ParsedQuery.Term(words: [words], name: names.joined(separator: " | "), role: role, filter: filter,
+        return ParsedQuery.Term(words: [words], name: names.joined(separator: " | "), values: values, role: role, filter: filter,
                                 english: english.joined(separator: " "), weight: weight)
     }
 
@@ -373,7 +383,7 @@ public struct QueryParser: Sendable {
         // BM25 gets what the lexicon did not turn into preferences: brands and unknown words
         // (perfume names, rare materials). Words already read as preferences would only be
         // counted twice, and unfiltered (Benchmarks/README.md, search quality).
-        let brands = active.filter { $0.name.hasPrefix("brand: ") }.map { String($0.name.dropFirst(7)) }
+        let brands = active.flatMap(\.values).filter { $0.field == "brand" }.map(\.value)
         q.keywordText = (brands + latinUnknown).joined(separator: " ")
     }
 

@@ -63,7 +63,8 @@ public final class PerfumeSearch: Sendable {
 
     public init(lexicon: Lexicon) { self.lexicon = lexicon }
 
-    /// A parser for a collection: its filterable fields, and its brands as phrases.
+    /// A parser for a collection: its filterable fields, and its brands as phrases. Building one
+    /// reads every brand, so it is kept until 1,024 writes later (new brands wait that long).
     public func parser(for c: FragranceStore.Collection) -> QueryParser {
         let version = c.version
         if let cached = parsers.withLock({ $0[c.config.name] }), version >= cached.version, version - cached.version < 1024 {
@@ -151,10 +152,8 @@ public final class PerfumeSearch: Sendable {
         guard let parsed else { return ([], []) }
         var wanted = Set<String>()
         for t in parsed.terms where t.role == .prefer || t.role == .require {
-            for part in t.name.components(separatedBy: " | ") {
-                let pieces = part.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard pieces.count == 2 else { continue }
-                if pieces[0] == "notes" { wanted.formUnion(lexicon.noteWords(pieces[1])) } else if pieces[0] == "accords" { wanted.insert("accord:" + pieces[1]) }
+            for v in t.values {
+                if v.field == "notes" { wanted.formUnion(lexicon.noteWords(v.value)) } else if v.field == "accords" { wanted.insert("accord:" + v.value) }
             }
         }
         var notes: [String] = [], accords: [String] = []

@@ -53,14 +53,12 @@ public final class RecipeGenerator: Sendable {
         var r = request
         let parsed = briefParser.parse(brief)
         for t in parsed.terms where t.role == .prefer || t.role == .require {
-            for meaning in t.name.components(separatedBy: " | ") {
-                let parts = meaning.components(separatedBy: ": ")
-                guard parts.count == 2 else { continue }
-                switch parts[0] {
-                case "seasons" where r.season == nil: r.season = parts[1]
-                case "families" where r.family == nil: r.family = parts[1]
-                case "gender" where r.gender == nil: r.gender = parts[1]
-                case "intensity" where r.intensity == nil: r.intensity = parts[1]
+            for v in t.values {
+                switch v.field {
+                case "seasons" where r.season == nil: r.season = v.value
+                case "families" where r.family == nil: r.family = v.value
+                case "gender" where r.gender == nil: r.gender = v.value
+                case "intensity" where r.intensity == nil: r.intensity = v.value
                 default: break
                 }
             }
