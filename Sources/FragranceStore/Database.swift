@@ -62,7 +62,7 @@ public final class Database: @unchecked Sendable {
             configs.append((config, row.int(1)))
         }
         for (stored, floor) in configs {
-            let config = try adoptKeywordWeights(stored)
+            let config = try adoptWidenedValues(try adoptKeywordWeights(stored))
             collections[config.name] = try Collection(open: config, in: self, logFloor: floor)
         }
     }
@@ -77,6 +77,27 @@ public final class Database: @unchecked Sendable {
         var exists = false
         try sql.statement("SELECT 1 FROM sqlite_master WHERE name = ?").forEachRow(.text(Tables(config).keywordTableName)) { _ in exists = true }
         guard !exists else { return config }
+        var upgraded = config
+        upgraded.schema = preset
+        try sql.statement("UPDATE collections SET config = ? WHERE name = ?")
+            .run(.text(String(decoding: try JSONEncoder.sorted.encode(upgraded), as: UTF8.self)), .text(config.name))
+        return upgraded
+    }
+
+    /// A collection stored with an older perfume or material preset whose only difference is a
+    /// shorter list of allowed values (material strength gained "very high", which the bundled
+    /// catalogue holds) takes the current list: widening accepts every record already stored.
+    private func adoptWidenedValues(_ config: CollectionConfig) throws -> CollectionConfig {
+        func widens(_ new: FieldSchema, _ old: FieldSchema) -> Bool {
+            var a = new, b = old
+            a.values = nil; b.values = nil
+            guard a == b else { return false }
+            guard let oldValues = old.values else { return new.values == nil }
+            return Set(oldValues).isSubset(of: Set(new.values ?? oldValues))
+        }
+        guard let preset = [CollectionSchema.perfume, .material].first(where: {
+            $0.fields.count == config.schema.fields.count && zip($0.fields, config.schema.fields).allSatisfy { widens($0.0, $0.1) }
+        }), preset.fields != config.schema.fields else { return config }
         var upgraded = config
         upgraded.schema = preset
         try sql.statement("UPDATE collections SET config = ? WHERE name = ?")

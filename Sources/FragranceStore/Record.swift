@@ -72,6 +72,12 @@ extension CollectionSchema {
         return out
     }
 
+    /// Throws the error a collection with this schema would give the record (importers check
+    /// each row before it joins a batch, so one bad row cannot fail the others).
+    public func validate(_ r: Record, dimension: Int) throws {
+        _ = try normalise(r, dimension: dimension, requireVector: false)
+    }
+
     private func normalise(_ value: AttributeValue, for f: FieldSchema, _ bad: (String) -> StoreError) throws -> AttributeValue {
         func member(_ s: String) throws -> String {
             let t = s.trimmingCharactersInWhitespace()

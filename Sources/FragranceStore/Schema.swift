@@ -70,7 +70,7 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
         FieldSchema("synonyms", .set, keyword: 2),
         FieldSchema("descriptors", .set, keyword: 1),
         FieldSchema("family", .string, keyword: 1),
-        FieldSchema("strength", .string, values: ["low", "medium", "high"]),
+        FieldSchema("strength", .string, values: ["low", "medium", "high", "very high"]),
         FieldSchema("substantivity_hours", .float),
         FieldSchema("ifra_limit_pct", .float),
         FieldSchema("ifra_status", .string, values: ["prohibited", "restricted", "unrestricted"]),

@@ -83,11 +83,20 @@ public struct Importer: Sendable {
                          embedder: "minilm", embedFields: ["text"])
     }
 
+    /// The row as a record, checked against the kind's schema too (a value outside a field's
+    /// list is this row's rejection, not its batch's failure).
     public func normalise(_ row: [String: Any], dimension: Int?) throws -> Record {
+        let record: Record
         switch kind {
-        case .perfume: return try PerfumeNormaliser(vocabulary: vocabulary, ignoreUnknownFields: ignoreUnknownFields).record(from: row, dimension: dimension)
-        case .material: return try MaterialNormaliser(ignoreUnknownFields: ignoreUnknownFields).record(from: row, dimension: dimension)
+        case .perfume: record = try PerfumeNormaliser(vocabulary: vocabulary, ignoreUnknownFields: ignoreUnknownFields).record(from: row, dimension: dimension)
+        case .material: record = try MaterialNormaliser(ignoreUnknownFields: ignoreUnknownFields).record(from: row, dimension: dimension)
         }
+        do {
+            try Self.collectionConfig(name: "check", kind: kind).schema.validate(record, dimension: dimension ?? 384)
+        } catch let e as StoreError {
+            throw RowError(e.message)
+        }
+        return record
     }
 
     /// Runs the import. `sink` nil (or `dryRun`) only checks. `reject` sees every bad row as it

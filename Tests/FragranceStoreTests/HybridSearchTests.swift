@@ -95,6 +95,29 @@ final class HybridSearchTests: XCTestCase {
         XCTAssertEqual(try Database(directory: dir).collection("perfumes").config.schema, .perfume, "and stored")
     }
 
+    /// The material preset's strength list gained "very high"; a collection stored with the
+    /// shorter list takes the new one on open (and keeps it), so the bundled rows load.
+    func testAMaterialCollectionWithTheOlderStrengthListIsWidened() throws {
+        var old = CollectionConfig(name: "materials", dimension: 4)
+        old.schema = CollectionSchema(fields: CollectionSchema.material.fields.map {
+            var f = $0
+            if f.name == "strength" { f.values = ["low", "medium", "high"] }
+            return f
+        })
+        var db: Database? = try Database(directory: dir)
+        let loud = Record(id: "m1", vector: [1, 0, 0, 0], attributes: ["name": .string("Iso E Super"), "strength": .string("very high")])
+        XCTAssertThrowsError(try db!.createCollection(old).upsert([loud]))
+        try db!.close()
+        db = try Database(directory: dir)
+        XCTAssertEqual(try db!.collection("materials").config.schema, .material)
+        try db!.collection("materials").upsert([loud])
+        try db!.close()
+        db = try Database(directory: dir)
+        XCTAssertEqual(try db!.collection("materials").config.schema, .material, "and stored")
+        XCTAssertEqual(try db!.collection("materials").ids(matching: "strength = 'very high'"), ["m1"])
+        try db!.close()
+    }
+
     func testFusionPreferencesAndExclusions() throws {
         let db = try Database(directory: dir)
         let c = try collection(db)

@@ -62,6 +62,24 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(rejected.all.first { $0.line == 5 }?.id, "wrong-type")
     }
 
+    /// A value outside a field's list fails its row, never its batch: the rows around it are stored.
+    func testAValueOutsideTheSchemaListRejectsOnlyItsRow() async throws {
+        let db = try Database(directory: dir)
+        defer { try? db.close() }
+        let c = try db.createCollection(CollectionConfig(name: "materials", dimension: 4, schema: .material))
+        let rows = RowReader.rows(Array("""
+        {"id": "m1", "name": "Iso E Super", "odor_strength": "very high", "vector": [1, 0, 0, 0]}
+        {"id": "m2", "name": "Hedione", "odor_strength": "deafening", "vector": [0, 1, 0, 0]}
+        {"id": "m3", "name": "Galaxolide", "odor_strength": "medium", "vector": [0, 0, 1, 0]}
+        """.utf8), format: .jsonl)
+        let rejected = RejectionLog()
+        let p = try await Importer(kind: .material, vocabulary: try .bundled()).run(rows, into: CollectionSink(c), reject: { rejected.add($0) })
+        XCTAssertEqual(p.stored, 2)
+        XCTAssertEqual(Set(c.existing(["m1", "m2", "m3"])), ["m1", "m3"])
+        XCTAssertEqual(rejected.all.map(\.line), [2])
+        XCTAssertTrue(rejected.all.first?.reason.contains("'deafening' is not a valid strength") ?? false, rejected.all.first?.reason ?? "")
+    }
+
     func testImportingTwiceChangesNothingAndUpdateOverwrites() async throws {
         let db = try Database(directory: dir)
         defer { try? db.close() }
