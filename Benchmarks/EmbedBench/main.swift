@@ -46,6 +46,24 @@ for threads in [1, 2] {
     }
     say(String(format: "threads %d best: %.1f sentences/s", threads, best))
 }
+// int8 linear layers (bulk loads): throughput and agreement with float32 on the same sentences.
+TextEmbedder.setMathThreads(1)
+let reference = embedder.embed(sentences, batchSize: 32)
+for threads in [1, 2] {
+    TextEmbedder.setMathThreads(threads)
+    var best = 0.0
+    for run in 1...3 {
+        let w0 = now(), c0 = cpuSeconds()
+        let q = embedder.embed(sentences, batchSize: 32, precision: .int8)
+        let wall = now() - w0, cpu = cpuSeconds() - c0
+        best = max(best, Double(sentences.count) / wall)
+        let cosines = zip(q, reference).map { zip($0, $1).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+        say(String(format: "int8 threads %d run %d: %.1f sentences/s wall, %.1f per CPU-second; cosine to float32 min %.4f mean %.4f",
+                   threads, run, Double(sentences.count) / wall, Double(sentences.count) / cpu,
+                   cosines.min() ?? 0, cosines.reduce(0, +) / Float(max(cosines.count, 1))))
+    }
+    say(String(format: "int8 threads %d best: %.1f sentences/s", threads, best))
+}
 say(String(format: "single sentence (1 thread): %.1f ms", { () -> Double in
     TextEmbedder.setMathThreads(1)
     let t = now()

@@ -1,11 +1,16 @@
 import CKernels
 import COpenBLAS
 import Foundation
+import Synchronization
 
 /// The 6-layer BERT encoder of all-MiniLM-L6-v2 (hidden 384, 12 heads × 32, FFN 1536,
 /// post-LayerNorm, exact-erf GELU), run on OpenBLAS sgemm over weights mapped from
 /// `model.safetensors`. Sequences of a batch are packed row after row (no padding): linear
 /// layers see all tokens at once, attention runs per sequence and head on strided views.
+///
+/// `Precision.int8` runs the linear layers on int8 weights and dynamically quantised inputs
+/// (AVX-512 VNNI): about twice the throughput for bulk loads, vectors within cosine ~0.99 of
+/// float32 (measured in EmbeddingTests). Queries and the golden path stay float32.
 final class MiniLM: @unchecked Sendable {
     static let hidden = 384, heads = 12, headDim = 32, layerCount = 6, ffn = 1536, maxPositions = 512
     static let eps: Float = 1e-12
@@ -18,6 +23,34 @@ final class MiniLM: @unchecked Sendable {
     let wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormW, embeddingNormB: UnsafePointer<Float>
     let layers: [Layer]
     let vocabularySize: Int
+    /// Per layer: q, k, v, o, w1, w2 quantised, packed on first int8 use.
+    private let quantised = Mutex<[[QuantisedMatrix]]?>(nil)
+
+    final class QuantisedMatrix: @unchecked Sendable {   // immutable after packing
+        let m: OpaquePointer
+        init?(_ w: UnsafePointer<Float>, out: Int, in: Int) {
+            guard let m = fdb_q8_pack(w, out, `in`) else { return nil }
+            self.m = m
+        }
+        deinit { fdb_q8_free(m) }
+    }
+
+    /// The int8 weights, or nil where this CPU cannot run them.
+    private func quantisedLayers() -> [[QuantisedMatrix]]? {
+        guard fdb_q8_supported() != 0 else { return nil }
+        return quantised.withLock { cached in
+            if let c = cached { return c }
+            let h = Self.hidden, f = Self.ffn
+            let packed = layers.compactMap { l -> [QuantisedMatrix]? in
+                let ms = [(l.q, h, h), (l.k, h, h), (l.v, h, h), (l.o, h, h), (l.w1, f, h), (l.w2, h, f)]
+                    .compactMap { QuantisedMatrix($0.0, out: $0.1, in: $0.2) }
+                return ms.count == 6 ? ms : nil
+            }
+            guard packed.count == layers.count else { return nil }
+            cached = packed
+            return packed
+        }
+    }
 
     init(_ w: SafeTensors) throws {
         weights = w
@@ -46,7 +79,7 @@ final class MiniLM: @unchecked Sendable {
     }
 
     /// Mean-pooled, L2-normalised sentence vectors for already tokenised sequences.
-    func embed(_ sequences: [[Int32]]) -> [[Float]] {
+    func embed(_ sequences: [[Int32]], precision: Precision = .float32) -> [[Float]] {
         let h = Self.hidden
         let lengths = sequences.map { min($0.count, Self.maxPositions) }
         let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
@@ -71,10 +104,13 @@ final class MiniLM: @unchecked Sendable {
         layerNorm(x.p, rows: rows, weight: embeddingNormW, bias: embeddingNormB)
 
         let scale = 1 / Float(Self.headDim).squareRoot()
-        for layer in layers {
-            linear(x.p, rows: rows, inDim: h, weight: layer.q, bias: layer.qb, outDim: h, into: q.p)
-            linear(x.p, rows: rows, inDim: h, weight: layer.k, bias: layer.kb, outDim: h, into: k.p)
-            linear(x.p, rows: rows, inDim: h, weight: layer.v, bias: layer.vb, outDim: h, into: v.p)
+        // Short inputs stay float32: their linear layers are bound by reading the weights.
+        let int8 = precision == .int8 && rows > Int(FDB_LINEAR_SMALL_ROWS) ? quantisedLayers() : nil
+        for (li, layer) in layers.enumerated() {
+            let qw = int8?[li]
+            linear(x.p, rows: rows, inDim: h, weight: layer.q, bias: layer.qb, outDim: h, into: q.p, qw?[0])
+            linear(x.p, rows: rows, inDim: h, weight: layer.k, bias: layer.kb, outDim: h, into: k.p, qw?[1])
+            linear(x.p, rows: rows, inDim: h, weight: layer.v, bias: layer.vb, outDim: h, into: v.p, qw?[2])
             for s in 0..<sequences.count {
                 let n = Int32(lengths[s]), base = offsets[s] * h
                 for head in 0..<Self.heads {
@@ -87,12 +123,12 @@ final class MiniLM: @unchecked Sendable {
                                 scores.p, n, v.p + off, Int32(h), 0, ctx.p + off, Int32(h))
                 }
             }
-            linear(ctx.p, rows: rows, inDim: h, weight: layer.o, bias: layer.ob, outDim: h, into: tmp.p)
+            linear(ctx.p, rows: rows, inDim: h, weight: layer.o, bias: layer.ob, outDim: h, into: tmp.p, qw?[3])
             addInPlace(x.p, tmp.p, rows * h)
             layerNorm(x.p, rows: rows, weight: layer.ln1w, bias: layer.ln1b)
-            linear(x.p, rows: rows, inDim: h, weight: layer.w1, bias: layer.b1, outDim: Self.ffn, into: inter.p)
+            linear(x.p, rows: rows, inDim: h, weight: layer.w1, bias: layer.b1, outDim: Self.ffn, into: inter.p, qw?[4])
             gelu(inter.p, rows * Self.ffn)
-            linear(inter.p, rows: rows, inDim: Self.ffn, weight: layer.w2, bias: layer.b2, outDim: h, into: tmp.p)
+            linear(inter.p, rows: rows, inDim: Self.ffn, weight: layer.w2, bias: layer.b2, outDim: h, into: tmp.p, qw?[5])
             addInPlace(x.p, tmp.p, rows * h)
             layerNorm(x.p, rows: rows, weight: layer.ln2w, bias: layer.ln2b)
         }
@@ -114,7 +150,9 @@ final class MiniLM: @unchecked Sendable {
 
     /// y = x·Wᵀ + b with W stored [out, in].
     private func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>, outDim: Int, into y: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>, outDim: Int, into y: UnsafeMutablePointer<Float>,
+                        _ quantised: QuantisedMatrix? = nil) {
+        if let qm = quantised, fdb_q8_linear(qm.m, x, rows, bias, y) == 1 { return }
         if fdb_linear_small(x, rows, inDim, weight, outDim, y) == 0 {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim), 1,
                         x, Int32(inDim), weight, Int32(inDim), 0, y, Int32(outDim))
@@ -126,37 +164,12 @@ final class MiniLM: @unchecked Sendable {
     }
 
     private func layerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>) {
-        let h = Self.hidden
-        for r in 0..<rows {
-            let row = x + r * h
-            var mean: Float = 0
-            for j in 0..<h { mean += row[j] }
-            mean /= Float(h)
-            var variance: Float = 0
-            for j in 0..<h { let d = row[j] - mean; variance += d * d }
-            variance /= Float(h)
-            let inv = 1 / (variance + Self.eps).squareRoot()
-            for j in 0..<h { row[j] = (row[j] - mean) * inv * weight[j] + bias[j] }
-        }
+        fdb_layernorm(x, rows, Self.hidden, weight, bias, Self.eps)
     }
 
-    private func softmaxRows(_ m: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let row = m + r * cols
-            var top = -Float.infinity
-            for j in 0..<cols { top = max(top, row[j]) }
-            var sum: Float = 0
-            for j in 0..<cols { row[j] = fastExpNonPositive(row[j] - top) }
-            for j in 0..<cols { sum += row[j] }
-            let inv = 1 / sum
-            for j in 0..<cols { row[j] *= inv }
-        }
-    }
+    private func softmaxRows(_ m: UnsafeMutablePointer<Float>, rows: Int, cols: Int) { fdb_softmax_rows(m, rows, cols) }
 
-    private func gelu(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        let invSqrt2: Float = 0.70710678118654752
-        for i in 0..<n { x[i] = 0.5 * x[i] * (1 + fastErf(x[i] * invSqrt2)) }
-    }
+    private func gelu(_ x: UnsafeMutablePointer<Float>, _ n: Int) { fdb_gelu(x, n) }
 
     private func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) {
         for i in 0..<n { x[i] += y[i] }

@@ -21,6 +21,8 @@ public final class ModelRegistry: Sendable {
     }
 
     public let directory: URL
+    /// Arithmetic for vectors that get stored (bulk loads); queries always run float32.
+    public let storagePrecision: Precision
     private let state = Mutex<(embedder: TextEmbedder?, loadSeconds: Double, error: String?)>((nil, 0, nil))
     private let calls = Atomic<Int>(0)
     private let embedNanoseconds = Atomic<Int>(0)
@@ -56,7 +58,10 @@ public final class ModelRegistry: Sendable {
         }
     }
 
-    public init(directory: URL) { self.directory = directory }
+    public init(directory: URL, storagePrecision: Precision = .int8) {
+        self.directory = directory
+        self.storagePrecision = storagePrecision
+    }
 
     /// The loaded model; loads it on the first call. Throws `EmbeddingError.modelMissing`
     /// (with how to install it) when the files are not there; a later call tries again.
@@ -77,16 +82,18 @@ public final class ModelRegistry: Sendable {
         }
     }
 
-    /// Embeds texts with the shared model, counting the use.
-    public func embed(_ texts: [String]) throws -> [[Float]] {
-        if texts.count == 1, let v = queryCache.withLock({ $0.get(texts[0]) }) { return [v] }
+    /// Embeds texts with the shared model, counting the use. Single float32 texts (queries)
+    /// go through the cache.
+    public func embed(_ texts: [String], precision: Precision = .float32) throws -> [[Float]] {
+        let cacheable = texts.count == 1 && precision == .float32
+        if cacheable, let v = queryCache.withLock({ $0.get(texts[0]) }) { return [v] }
         let e = try embedder()
         calls.add(1, ordering: .relaxed)
         self.texts.add(texts.count, ordering: .relaxed)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let vectors = e.embed(texts)
+        let vectors = e.embed(texts, precision: precision)
         embedNanoseconds.add(Int(DispatchTime.now().uptimeNanoseconds - t0), ordering: .relaxed)
-        if texts.count == 1 { queryCache.withLock { $0.put(texts[0], vectors[0]) } }
+        if cacheable { queryCache.withLock { $0.put(texts[0], vectors[0]) } }
         return vectors
     }
 

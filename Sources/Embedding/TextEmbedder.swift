@@ -28,13 +28,13 @@ public final class TextEmbedder: Sendable {
 
     /// One unit vector per text, in order. Texts are sorted by length and run in batches of
     /// `batchSize`, so each batch does similar work.
-    public func embed(_ texts: [String], batchSize: Int = 32) -> [[Float]] {
+    public func embed(_ texts: [String], batchSize: Int = 32, precision: Precision = .float32) -> [[Float]] {
         let ids = texts.map(tokenizer.encode)
         let order = ids.indices.sorted { ids[$0].count < ids[$1].count }
         var out = [[Float]](repeating: [], count: texts.count)
         for start in stride(from: 0, to: order.count, by: max(batchSize, 1)) {
             let batch = Array(order[start..<min(start + max(batchSize, 1), order.count)])
-            for (i, v) in zip(batch, model.embed(batch.map { ids[$0] })) { out[i] = v }
+            for (i, v) in zip(batch, model.embed(batch.map { ids[$0] }, precision: precision)) { out[i] = v }
         }
         return out
     }
@@ -44,4 +44,10 @@ public final class TextEmbedder: Sendable {
     /// OpenBLAS threads for the whole process (its setting is global). One is the right
     /// choice on a small server where event loops need the other core.
     public static func setMathThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+}
+
+/// Arithmetic of the encoder's linear layers. `.int8` is for bulk loads: about twice as fast
+/// where the CPU has AVX-512 VNNI (elsewhere it runs float32), vectors within cosine ~0.99.
+public enum Precision: String, Sendable, CaseIterable {
+    case float32, int8
 }

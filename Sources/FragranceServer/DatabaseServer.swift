@@ -46,7 +46,8 @@ public final class DatabaseServer: Sendable {
         self.configuration = configuration
         self.reloadConfiguration = reload ?? { configuration }
         var options = Database.Options()
-        options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory))
+        options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory),
+                                       storagePrecision: configuration.modelPrecision)
         database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)
         access = try await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret,
                                          jwtPublicKey: configuration.live.jwtPublicKey)

@@ -1,4 +1,5 @@
 import Configuration
+import Embedding
 import Foundation
 import Logging
 import RAG
@@ -14,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory = "data"
     public var modelDirectory = "models/all-MiniLM-L6-v2"
     public var preloadModel = false
+    /// Arithmetic of the embedder for stored records (the catalogue, inserts without vectors).
+    public var modelPrecision: Precision = .int8
     /// Load the bundled catalogue into an empty data directory at start.
     public var loadCatalogue = true
     /// At most this many perfumes and materials from it (development and tests).
@@ -62,6 +65,7 @@ public struct ServerConfiguration: Sendable {
         "data.directory": "data directory (created if missing)",
         "model.directory": "all-MiniLM-L6-v2 directory (tools/setup fetches it)",
         "model.preload": "load the embedding model at start instead of on first use",
+        "model.precision": "int8 (default: about twice as fast on CPUs with AVX-512 VNNI, vectors within cosine ~0.99) or float32, for embedding stored records; queries always embed in float32",
         "catalogue.load": "load the bundled perfume and material catalogue into an empty data directory",
         "catalogue.limit": "load at most this many rows of each part (development)",
         "query.lexicon": "a JSON file of extra query words (shaped like the bundled lexicon.json), added to the bundled lexicon at start",
@@ -164,6 +168,9 @@ public struct ServerConfiguration: Sendable {
         dataDirectory = try string("data.directory", dataDirectory)
         modelDirectory = try string("model.directory", modelDirectory)
         preloadModel = try bool("model.preload", preloadModel)
+        let precision = try string("model.precision", modelPrecision.rawValue)
+        guard let p = Precision(rawValue: precision) else { throw Invalid("model.precision must be int8 or float32, got '\(precision)'") }
+        modelPrecision = p
         loadCatalogue = try bool("catalogue.load", loadCatalogue)
         if r.int(forKey: "catalogue.limit") != nil || r.string(forKey: "catalogue.limit") != nil {
             catalogueLimit = try int("catalogue.limit", 0, 1...10_000_000)

@@ -200,7 +200,7 @@ public final class Collection: @unchecked Sendable {
                 }
                 return parts.joined(separator: ". ")
             }
-            for (i, v) in zip(missing, try embed(texts)) { normalised[i].vector = v }
+            for (i, v) in zip(missing, try embed(texts, forStorage: true)) { normalised[i].vector = v }
         }
         return try lock.write {
             try checkOpen()
@@ -360,8 +360,9 @@ public final class Collection: @unchecked Sendable {
         }
     }
 
-    /// Vectors for texts from the collection's embedder (the shared, lazily loaded model).
-    func embed(_ texts: [String]) throws -> [[Float]] {
+    /// Vectors for texts from the collection's embedder (the shared, lazily loaded model):
+    /// records at the registry's storage precision, queries in float32.
+    func embed(_ texts: [String], forStorage: Bool = false) throws -> [[Float]] {
         guard let name = config.embedder else {
             throw StoreError(.badRequest, "collection '\(config.name)' has no embedder: send vectors, not text")
         }
@@ -369,7 +370,7 @@ public final class Collection: @unchecked Sendable {
             throw StoreError(.modelUnavailable, "collection '\(config.name)' embeds with \(name), but no model directory is configured")
         }
         do {
-            return try models.embed(texts)
+            return try models.embed(texts, precision: forStorage ? models.storagePrecision : .float32)
         } catch {
             throw StoreError(.modelUnavailable, "\(error)")
         }

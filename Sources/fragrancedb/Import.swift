@@ -25,6 +25,7 @@ struct Import: AsyncParsableCommand {
     @Option(help: "Online: host:port of a running server's line protocol.") var server: String?
     @Option(help: "API key or JWT for --server (default: $FRAGRANCEDB_TOKEN).") var token: String?
     @Option(name: .long, help: "Embedding model directory (offline). Default: $FRAGRANCEDB_MODEL_DIR or models/all-MiniLM-L6-v2.") var modelDir: String?
+    @Option(help: "Embedding arithmetic for rows without vectors (offline): int8 (about twice as fast with AVX-512 VNNI) or float32.") var precision: String = "int8"
     @Option(help: "jsonl or csv (default: from the file name).") var format: String?
     @Option(help: "CSV mapping file: {\"columns\": {\"<column>\": \"<field>\"}} (notes.top etc. for tiers).") var mapping: String?
     @Option(help: "Extra note synonyms: {\"synonyms\": {\"variant\": \"canonical\"}}.") var synonyms: String?
@@ -75,7 +76,10 @@ struct Import: AsyncParsableCommand {
         if let data {
             var options = Database.Options()
             let model = modelDir ?? ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"] ?? "models/all-MiniLM-L6-v2"
-            options.models = ModelRegistry(directory: URL(fileURLWithPath: model))
+            guard let p = Precision(rawValue: precision) else {
+                throw ValidationError("--precision must be int8 or float32, got '\(precision)'")
+            }
+            options.models = ModelRegistry(directory: URL(fileURLWithPath: model), storagePrecision: p)
             do {
                 let d = try Database(directory: URL(fileURLWithPath: data), options: options)
                 db = d

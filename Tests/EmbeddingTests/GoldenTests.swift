@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import XCTest
 @testable import Embedding
@@ -85,6 +86,31 @@ final class GoldenTests: XCTestCase {
             let single = e.embed(t)
             XCTAssertLessThan(zip(single, b).map { abs($0 - $1) }.max()!, 1e-5, t)
         }
+    }
+
+    /// Bulk loads embed with int8 linear layers where the CPU has AVX-512 VNNI: every golden
+    /// input stays close to its reference, and the vectors really come from the int8 path.
+    func testInt8EmbeddingsStayCloseToTheGoldenOutputs() throws {
+        guard fdb_q8_supported() != 0 else { throw XCTSkip("no AVX-512 VNNI: int8 runs float32 here") }
+        let e = try loadEmbedder()
+        let lines = try goldenLines()
+        let quantised = e.embed(lines.map(\.text), batchSize: 32, precision: .int8)
+        let exact = e.embed(lines.map(\.text), batchSize: 32)
+        var worst: Float = 1, total: Float = 0, differs = 0
+        for (l, (q, f)) in zip(lines, zip(quantised, exact)) {
+            let cosine = zip(q, l.embedding).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            worst = min(worst, cosine)
+            total += cosine
+            // The loosest inputs are the degenerate ones (empty, whitespace, lone punctuation).
+            XCTAssertGreaterThanOrEqual(cosine, 0.98, "input \(l.id) (\(l.category)) int8 cosine")
+            XCTAssertEqual(zip(q, q).reduce(Float(0)) { $0 + $1.0 * $1.1 }, 1, accuracy: 1e-4, "unit length")
+            if zip(q, f).contains(where: { abs($0 - $1) > 1e-4 }) { differs += 1 }
+        }
+        let mean = total / Float(lines.count)
+        print("golden int8: worst cosine \(worst), mean \(mean)")
+        XCTAssertGreaterThanOrEqual(mean, 0.995, "mean int8 cosine")
+        // A batch of more than 16 token rows takes the int8 kernels: its vectors differ from float32.
+        XCTAssertGreaterThan(differs, lines.count / 2)
     }
 
     func testMissingOrBrokenModelFilesAreClearErrors() throws {

@@ -1,4 +1,5 @@
 import Configuration
+import Embedding
 import Foundation
 import XCTest
 @testable import FragranceServer
@@ -27,6 +28,9 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(defaults.httpPort, 8000)
         XCTAssertEqual(defaults.tcpPort, 7700)
         XCTAssertEqual(defaults.httpHost, "127.0.0.1")
+        XCTAssertEqual(defaults.modelPrecision, .int8)
+        let exact = try await load(["FRAGRANCEDB_MODEL_PRECISION": "float32"])
+        XCTAssertEqual(exact.modelPrecision, .float32)
         try write("local", #"{"http": {"port": 8100, "max_body_bytes": 4096}, "tcp": {"port": 7100}, "rate_limit": {"per_key": 5}}"#)
         let file = try await load()
         XCTAssertEqual(file.httpPort, 8100)
@@ -67,6 +71,7 @@ final class ConfigurationTests: XCTestCase {
             (["FRAGRANCEDB_HTTP_PORT": "eighty"], nil, "http.port must be an integer"),
             (["FRAGRANCEDB_HTTP_PORT": "70000"], nil, "http.port must be in 0...65535"),
             (["FRAGRANCEDB_LOG_LEVEL": "loud"], nil, "log.level must be one of"),
+            (["FRAGRANCEDB_MODEL_PRECISION": "int4"], nil, "model.precision must be int8 or float32"),
             (["FRAGRANCEDB_RATE_LIMIT_PER_KEY": "-1"], nil, "rate_limit.per_key must be a number ≥ 0"),
             (["FRAGRANCEDB_AUTH_JWT_SECRET": "short"], nil, "at least 32 bytes"),
             (["FRAGRANCEDB_ENV": "../etc"], nil, "FRAGRANCEDB_ENV must be a plain name"),

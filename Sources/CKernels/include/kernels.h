@@ -28,3 +28,22 @@ static inline void fdb_prefetch_range(const void *p, size_t bytes) {
     const char *c = (const char *)p;
     for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
 }
+
+/// A linear layer's weights quantised to int8 for `fdb_q8_linear` (opaque).
+typedef struct fdb_q8_matrix fdb_q8_matrix;
+/// 1 when this CPU has AVX-512 VNNI, which the int8 path needs.
+int fdb_q8_supported(void);
+/// Quantises w (out × in) per output channel. NULL without VNNI or when out is not a multiple
+/// of 64 or in of 16 (the caller keeps the float path).
+fdb_q8_matrix *fdb_q8_pack(const float *w, size_t out, size_t in);
+void fdb_q8_free(fdb_q8_matrix *m);
+/// y = x·wᵀ + bias (bias may be NULL) with x quantised per row at call time. Returns 0 when
+/// it could not run (no memory), 1 otherwise.
+int fdb_q8_linear(const fdb_q8_matrix *m, const float *x, size_t rows, const float *bias, float *y);
+
+/// x ← 0.5·x·(1 + erf(x/√2)) in place (BERT's exact GELU), erf within 1e-6 of libm.
+void fdb_gelu(float *x, size_t n);
+/// Each row of m (rows × cols) ← softmax(row) in place.
+void fdb_softmax_rows(float *m, size_t rows, size_t cols);
+/// Each row of x (rows × h) ← (row − mean) / √(var + eps) · w + b.
+void fdb_layernorm(float *x, size_t rows, size_t h, const float *w, const float *b, float eps);
