@@ -92,7 +92,9 @@ public struct Importer: Sendable {
         case .material: record = try MaterialNormaliser(ignoreUnknownFields: ignoreUnknownFields).record(from: row, dimension: dimension)
         }
         do {
-            try Self.collectionConfig(name: "check", kind: kind).schema.validate(record, dimension: dimension ?? 384)
+            var check = record
+            if dimension == nil { check.vector = nil }   // no target collection (a dry run): no dimension to hold it to
+            try Self.collectionConfig(name: "check", kind: kind).schema.validate(check, dimension: dimension ?? 0)
         } catch let e as StoreError {
             throw RowError(e.message)
         }

@@ -46,10 +46,14 @@ final class TextCollectionTests: XCTestCase {
         XCTAssertEqual(try c.search(SearchRequest(text: "smoky leather for cold nights", k: 1)).hits.first?.id, "oud-night")
         XCTAssertEqual(try c.search(SearchRequest(text: "fresh for men", k: 1, filter: "gender = 'female'")).hits.first.map { ["rose-spring", "vanilla"].contains($0.id) }, true)
 
-        // The stored vector is the model's vector of the record's text fields, joined.
+        // The stored vector is the model's vector of the record's text fields, joined, at the
+        // registry's storage precision (int8 by default); within cosine 0.99 of float32.
         let stored = try XCTUnwrap(try c.get("vanilla")?.vector)
-        let expected = try models.embedder().embed("Sweet Vanilla. Gourmand vanilla, caramel and tonka bean, warm and sweet")
+        let text = "Sweet Vanilla. Gourmand vanilla, caramel and tonka bean, warm and sweet"
+        let expected = try models.embedder().embed([text], precision: models.storagePrecision)[0]
         XCTAssertLessThan(zip(stored, expected).map { abs($0 - $1) }.max()!, 1e-5)
+        let exact = try models.embedder().embed(text)
+        XCTAssertGreaterThan(zip(stored, exact).reduce(Float(0)) { $0 + $1.0 * $1.1 }, 0.99)
         XCTAssertEqual(models.stats.calls, 4)
         try db.close()
 
