@@ -180,6 +180,9 @@ public final class Collection: @unchecked Sendable {
         }
     }
 
+    /// Threads that search the graph for a batch of new records (the write lock is held anyway).
+    static let graphThreads = min(ProcessInfo.processInfo.activeProcessorCount, 8)
+
     /// Inserts or replaces records by id, all in one transaction: every record is validated
     /// first, and nothing is stored unless all are.
     @discardableResult
@@ -225,8 +228,8 @@ public final class Collection: @unchecked Sendable {
             for (rid, r) in assigned {
                 attributes.set(rid, r)
                 remember(rid, r.id)
-                index.insert(r.vector!, label: rid)
             }
+            index.insert(batch: assigned.map { ($0.1.vector!, $0.0) }, threads: Self.graphThreads)
             if !assigned.isEmpty { appliedSeq = lastSeq }
             generation &+= 1
             try maintain()

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CKernels
+import Dispatch
 import Synchronization
 
 /// Build and query parameters. ef_search 128 is the smallest power of two that keeps
@@ -194,12 +195,16 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// Adds a vector under `label`; an existing node with that label is replaced (tombstoned).
     public func insert(_ vector: [Float], label: UInt32) {
-        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
         markDeleted(label: label)
+        connect(place(vector, label: label, level: randomLevel()))
+    }
+
+    /// Stores the node with no links yet: nothing can reach it until `connect`.
+    private func place(_ vector: [Float], label: UInt32, level: Int) -> Int {
+        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
         let prepared = metric.prepare(vector)
         reserve(count + 1)
         let slot = count
-        let level = randomLevel()
         prepared.withUnsafeBufferPointer { self.vector(slot).update(from: $0.baseAddress!, count: dimension) }
         level0(slot)[0] = 0
         levels.append(UInt8(level))
@@ -217,32 +222,106 @@ public final class HNSWIndex: @unchecked Sendable {
         slotOfLabel[Int(label)] = Int32(slot)
         if Int(label) != slot { labelsAreSlots = false }
         count += 1
+        return slot
+    }
 
+    /// Links a placed node into the graph, one level at a time from its top.
+    private func connect(_ slot: Int) {
+        let level = Int(levels[slot])
         guard entryPoint >= 0 else {
             entryPoint = Int32(slot)
             maxLevel = level
             return
         }
-        let q = self.vector(slot)
-        var cur = Int(entryPoint)
-        var curDist = metric.distance(q, self.vector(cur), dimension)
-        if level < maxLevel {
-            for l in stride(from: maxLevel, to: level, by: -1) {
-                (cur, curDist) = greedyClosest(q, from: cur, distance: curDist, level: l)
-            }
-        }
-        for l in stride(from: min(level, maxLevel), through: 0, by: -1) {
-            var stats = HNSWSearchStats()
-            let found = searchLayer(q, entry: cur, ef: parameters.efConstruction, level: l, accept: nil, stats: &stats)
-            let chosen = selectNeighbors(found.sortedAscending(), max: maxM)
+        for (l, found) in candidates(for: slot).enumerated().reversed() {
+            let chosen = selectNeighbors(found, max: maxM)
             setNeighbors(slot, level: l, chosen.map { $0.slot })
             for (_, n) in chosen { link(Int(n), to: slot, level: l) }
-            cur = Int(found.sortedAscending()[0].slot)
         }
         if level > maxLevel {
             maxLevel = level
             entryPoint = Int32(slot)
         }
+    }
+
+    /// Per level from 0 to min(node's level, maxLevel): the efConstruction nearest nodes the
+    /// graph offers, ascending. Reads the graph only.
+    private func candidates(for slot: Int) -> [[(distance: Float, slot: UInt32)]] {
+        let q = vector(slot), level = Int(levels[slot])
+        var cur = Int(entryPoint)
+        var curDist = metric.distance(q, vector(cur), dimension)
+        for l in stride(from: maxLevel, to: level, by: -1) {
+            (cur, curDist) = greedyClosest(q, from: cur, distance: curDist, level: l)
+        }
+        var out = [[(distance: Float, slot: UInt32)]](repeating: [], count: min(level, maxLevel) + 1)
+        for l in stride(from: min(level, maxLevel), through: 0, by: -1) {
+            var stats = HNSWSearchStats()
+            out[l] = searchLayer(q, entry: cur, ef: parameters.efConstruction, level: l, accept: nil, stats: &stats).sortedAscending()
+            cur = Int(out[l][0].slot)
+        }
+        return out
+    }
+
+    /// Adds many vectors, as `insert` one by one would, with the graph searches (most of the
+    /// work) spread over `threads`. Each new node searches the graph as it stood before the
+    /// batch, read-only and in parallel, and also considers the batch-mates before it by exact
+    /// distance, so it misses nothing a one-by-one build would have offered; its own neighbours
+    /// are chosen in parallel too. Then the nodes are linked in order (the back links, which
+    /// mutate shared lists). The result depends on the batch, never on thread timing. Nodes
+    /// that would raise the top level go in one by one afterwards.
+    public func insert(batch: [(vector: [Float], label: UInt32)], threads: Int) {
+        guard threads > 1, batch.count >= 16, entryPoint >= 0 else {
+            for item in batch { insert(item.vector, label: item.label) }
+            return
+        }
+        // Every node is placed in batch order (slots follow labels); a node above the top level
+        // is linked one by one afterwards, since it moves the entry point.
+        var parallel: [Int] = [], later: [Int] = []
+        for item in batch {
+            markDeleted(label: item.label)
+            let level = randomLevel()
+            let slot = place(item.vector, label: item.label, level: level)
+            if level > maxLevel { later.append(slot) } else { parallel.append(slot) }
+        }
+        let slots = parallel
+        var chosen = [[[UInt32]]](repeating: [], count: slots.count)
+        chosen.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out   // each index is written by exactly one worker
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                for i in stride(from: worker, to: slots.count, by: threads) {
+                    let slot = slots[i], q = vector(slot)
+                    var perLevel = candidates(for: slot)
+                    for l in perLevel.indices {
+                        for j in 0..<i where Int(levels[slots[j]]) >= l {
+                            perLevel[l].append((metric.distance(q, vector(slots[j]), dimension), UInt32(slots[j])))
+                        }
+                        perLevel[l].sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
+                    }
+                    out[i] = perLevel.map { selectNeighbors($0, max: maxM).map(\.slot) }
+                }
+            }
+        }
+        // Back links. A node's list only ever changes by its own links, taken in batch order,
+        // so the level-0 lists (their own memory each) are updated in parallel, one worker per
+        // target node; the few upper-level ones (in a shared array) serially.
+        var incoming: [Int: [Int]] = [:]
+        for (i, slot) in slots.enumerated() {
+            for (l, list) in chosen[i].enumerated() { setNeighbors(slot, level: l, list) }
+        }
+        for (i, slot) in slots.enumerated() {
+            for (l, list) in chosen[i].enumerated().reversed() {
+                for n in list {
+                    if l == 0 { incoming[Int(n), default: []].append(slot) } else { link(Int(n), to: slot, level: l) }
+                }
+            }
+        }
+        let targets = incoming.keys.sorted(), sources = incoming
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            for t in stride(from: worker, to: targets.count, by: threads) {
+                for s in sources[targets[t]]! { link(targets[t], to: s, level: 0) }
+            }
+        }
+        for slot in later { connect(slot) }
     }
 
     /// Adds `slot` to `node`'s list at `level`, shrinking by the heuristic when full.

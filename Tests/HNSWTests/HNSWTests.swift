@@ -77,6 +77,39 @@ final class HNSWTests: XCTestCase {
         }
     }
 
+    /// Batches searched on several threads: the same recall as one-by-one inserts, the same
+    /// bytes whatever the thread count, slots still equal to labels, replacements honoured.
+    func testBatchInsertMatchesOneByOneRecallAndIsDeterministic() {
+        func batched(threads: Int) -> HNSWIndex {
+            let index = HNSWIndex(dimension: dim, metric: .cosine, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: 42))
+            for start in stride(from: 0, to: data.count, by: 250) {
+                index.insert(batch: (start..<min(start + 250, data.count)).map { (data[$0], UInt32($0)) }, threads: threads)
+            }
+            return index
+        }
+        let serial = build(), two = batched(threads: 2), three = batched(threads: 3)
+        XCTAssertTrue(two.serialized() == three.serialized(), "the graph does not depend on the thread count")
+        XCTAssertFalse(two.serialized() == serial.serialized(), "the batch path really ran")
+        XCTAssertTrue(two.labelsAreSlots)
+        XCTAssertEqual(two.count, data.count)
+        var serialRecall = 0.0, batchRecall = 0.0
+        for q in queries {
+            let truth = bruteForce(.cosine, data, q, k: 10)
+            serialRecall += recall(serial.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
+            batchRecall += recall(two.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
+        }
+        print("recall@10 one by one \(serialRecall), batched \(batchRecall)")
+        XCTAssertGreaterThanOrEqual(batchRecall, 0.95)
+        XCTAssertGreaterThanOrEqual(batchRecall, serialRecall - 0.02)
+        // Every node is reachable: its own vector finds it.
+        for i in stride(from: 0, to: data.count, by: 97) { XCTAssertEqual(two.search(data[i], k: 1).hits.first?.label, UInt32(i)) }
+        // A batch that replaces labels (one of them twice) tombstones the old nodes.
+        two.insert(batch: (0..<40).map { (queries[$0 % queries.count], UInt32($0 % 30)) }, threads: 2)
+        XCTAssertEqual(two.liveCount, data.count)
+        XCTAssertEqual(two.deletedCount, 40)
+        XCTAssertEqual(two.search(queries[35], k: 1).hits.first?.label, 5, "the last of two replacements wins")
+    }
+
     func testExactSearchMatchesReferenceDistances() {
         for metric in Metric.allCases {
             let index = build(metric)
