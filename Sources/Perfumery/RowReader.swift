@@ -22,8 +22,10 @@ public struct SourceRow: @unchecked Sendable {   // the object is JSON: strings,
     init(line: Int, json: Data, raw: String) {
         self.line = line
         parse = {
-            guard let value = try? JSONSerialization.jsonObject(with: json) else { return .failure(RowError("not valid JSON")) }
-            guard let o = value as? [String: Any] else { return .failure(RowError("the line is JSON but not an object")) }
+            let lifted = VectorScanner.lift(json)
+            guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? json) else { return .failure(RowError("not valid JSON")) }
+            guard var o = value as? [String: Any] else { return .failure(RowError("the line is JSON but not an object")) }
+            if let v = lifted?.vector { o["vector"] = v }
             return .success(o)
         }
         self.raw = raw

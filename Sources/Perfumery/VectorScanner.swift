@@ -1,0 +1,90 @@
+import Foundation
+
+/// Lifts a row's top-level `"vector": [n, n, …]` out of its JSON text before the rest is
+/// parsed. Through JSONSerialization each of a 384-d vector's numbers becomes an NSNumber and is
+/// cast back: a quarter of a vectors-supplied import's CPU (perf). Here they go straight from
+/// text to Float, by the same double-then-float rounding. Anything unusual (an escaped key, a
+/// non-number, a nested array, a second vector key) leaves the row to the general parser.
+enum VectorScanner {
+    /// The row's bytes with the vector array replaced by `null`, and the vector; nil when the
+    /// row has no such vector or is unusual.
+    static func lift(_ json: Data) -> (rest: Data, vector: [Float])? {
+        json.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> (Data, [Float])? in
+            guard let (start, end) = vectorArray(b), let values = numbers(b, from: start + 1, to: end) else { return nil }
+            var rest = Data(capacity: b.count - (end - start) + 4)
+            rest.append(b.baseAddress!.assumingMemoryBound(to: UInt8.self), count: start)
+            rest.append(contentsOf: Array("null".utf8))
+            rest.append(b.baseAddress!.assumingMemoryBound(to: UInt8.self) + end + 1, count: b.count - end - 1)
+            return (rest, values)
+        }
+    }
+
+    /// Offsets of `[` and `]` of the top-level "vector" value.
+    private static func vectorArray(_ b: UnsafeRawBufferPointer) -> (Int, Int)? {
+        let key = Array("\"vector\"".utf8)
+        var depth = 0, i = 0, found: (Int, Int)?
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                let s = i
+                i += 1
+                while i < b.count && b[i] != UInt8(ascii: "\"") { i += b[i] == UInt8(ascii: "\\") ? 2 : 1 }
+                guard i < b.count else { return nil }
+                if depth == 1, i - s + 1 == key.count, (0..<key.count).allSatisfy({ b[s + $0] == key[$0] }) {
+                    var j = i + 1
+                    while j < b.count, b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0D { j += 1 }
+                    guard j < b.count, b[j] == UInt8(ascii: ":") else { i += 1; continue }
+                    j += 1
+                    while j < b.count, b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0D { j += 1 }
+                    guard j < b.count, b[j] == UInt8(ascii: "["), found == nil else { return nil }
+                    guard let close = (j..<b.count).first(where: { b[$0] == UInt8(ascii: "]") }) else { return nil }
+                    found = (j, close)
+                    i = close + 1
+                    continue
+                }
+            } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                depth += 1
+            } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                depth -= 1
+            }
+            i += 1
+        }
+        return found
+    }
+
+    /// Comma-separated JSON numbers in b[from..<to]; nil at anything else.
+    private static func numbers(_ b: UnsafeRawBufferPointer, from: Int, to: Int) -> [Float]? {
+        var out: [Float] = []
+        out.reserveCapacity((to - from) / 8)
+        var i = from
+        var token = [CChar](repeating: 0, count: 64)
+        func skipSpace() { while i < to, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0D { i += 1 } }
+        skipSpace()
+        if i == to { return out }
+        while true {
+            skipSpace()
+            let s = i
+            // JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+            if i < to, b[i] == UInt8(ascii: "-") { i += 1 }
+            func digits() -> Int { let d = i; while i < to, b[i] >= 0x30 && b[i] <= 0x39 { i += 1 }; return i - d }
+            let intStart = i
+            guard digits() > 0, b[intStart] != 0x30 || i - intStart == 1 else { return nil }
+            if i < to, b[i] == UInt8(ascii: ".") { i += 1; guard digits() > 0 else { return nil } }
+            if i < to, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < to, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                guard digits() > 0 else { return nil }
+            }
+            guard i - s < token.count else { return nil }
+            for k in 0..<(i - s) { token[k] = CChar(bitPattern: b[s + k]) }
+            token[i - s] = 0
+            let d = strtod(token, nil)
+            guard d.isFinite else { return nil }
+            out.append(Float(d))
+            skipSpace()
+            if i == to { return out }
+            guard b[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
+        }
+    }
+}
