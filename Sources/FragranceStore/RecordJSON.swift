@@ -4,11 +4,17 @@ import Foundation
 // {"id": "fr-1", "vector": [..], "name": "…", "seasons": ["spring"], "notes": {"top": [..]}, …}
 extension Record {
     /// Decodes a flat JSON object; every key but `id` and `vector` is an attribute.
-    public init(jsonObject: Any) throws {
+    public init(jsonObject: Any) throws { try self.init(jsonObject: jsonObject, vector: nil) }
+
+    /// `vector`: the record's vector when VectorScanner already lifted it from the text.
+    init(jsonObject: Any, vector lifted: [Float]?) throws {
         guard let o = jsonObject as? [String: Any] else { throw StoreError(.badRecord, "a record must be a JSON object") }
         guard let id = o["id"] as? String else { throw StoreError(.badRecord, "a record needs a string \"id\"") }
         var r = Record(id: id)
-        if let v = o["vector"], !(v is NSNull) {
+        // Metatype tests: `v is NSNull` would bridge each value to an object first.
+        if let lifted {
+            r.vector = lifted
+        } else if let v = o["vector"], !(type(of: v) is NSNull.Type) {
             guard let list = v as? [Any] else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must be an array of numbers") }
             r.vector = try list.map { x -> Float in
                 guard let n = x as? NSNumber, !isJSONBool(n) else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must hold only numbers") }
@@ -16,7 +22,7 @@ extension Record {
             }
         }
         for (key, value) in o where key != "id" && key != "vector" {
-            if value is NSNull { continue }
+            if type(of: value) is NSNull.Type { continue }
             r.attributes[key] = try AttributeValue(json: value, field: key, record: id)
         }
         self = r
@@ -24,11 +30,19 @@ extension Record {
 
     /// Parses one JSON record or an array of them.
     public static func decodeList(json text: String) throws -> [Record] {
-        guard let data = text.data(using: .utf8), let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+        let data = Data(text.utf8)
+        let lifted = VectorScanner.lift(data)
+        guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? data, options: [.fragmentsAllowed]) else {
             throw StoreError(.badRecord, "not valid JSON")
         }
-        if let list = value as? [Any] { return try list.map(Record.init(jsonObject:)) }
-        return [try Record(jsonObject: value)]
+        let vectors = lifted?.vectors ?? [:]
+        guard let list = value as? [Any] else { return [try Record(jsonObject: value, vector: vectors[0])] }
+        var objects = 0   // the scanner numbers the array's objects, skipping other elements
+        return try list.map { element in
+            let vector = element is [String: Any] ? vectors[objects] : nil
+            if element is [String: Any] { objects += 1 }
+            return try Record(jsonObject: element, vector: vector)
+        }
     }
 
     /// The flat JSON object (sorted keys), with or without the vector.

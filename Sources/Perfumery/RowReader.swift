@@ -25,7 +25,7 @@ public struct SourceRow: @unchecked Sendable {   // the object is JSON: strings,
             let lifted = VectorScanner.lift(json)
             guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? json) else { return .failure(RowError("not valid JSON")) }
             guard var o = value as? [String: Any] else { return .failure(RowError("the line is JSON but not an object")) }
-            if let v = lifted?.vector { o["vector"] = v }
+            if let v = lifted?.vectors[0] { o["vector"] = v }
             return .success(o)
         }
         self.raw = raw

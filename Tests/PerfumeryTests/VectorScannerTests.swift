@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import FragranceStore
 @testable import Perfumery
 
 /// JSON Lines rows whose vectors are lifted from the text give the same objects as the general
@@ -21,6 +22,31 @@ final class VectorScannerTests: XCTestCase {
         XCTAssertEqual(o["name"] as? String, #"vector "vector": [9]"#)
         XCTAssertEqual((o["notes"] as? [String: Any])?["vector"] as? [Int], [7])
         XCTAssertEqual(o["year"] as? Int, 2001)
+    }
+
+    /// UPSERT's records: one object or a list; each object's vector lifted, the same records
+    /// as the general parser gives.
+    func testRecordListsDecodeTheSameWithLiftedVectors() throws {
+        let text = """
+        [{"id": "a", "vector": [0.1, -2e-3, 3], "name": "x", "notes": {"vector": ["oud"]}},
+         {"id": "b", "name": "no vector"},
+         {"id": "c", "vector": null},
+         {"id": "d",
+          "vector" : [1.5,
+                      2.25], "year": 1999}]
+        """
+        XCTAssertEqual(VectorScanner.lift(Data(text.utf8))?.vectors.keys.sorted(), [0, 3])
+        let fast = try Record.decodeList(json: text)
+        let general = try (JSONSerialization.jsonObject(with: Data(text.utf8)) as! [Any]).map { try Record(jsonObject: $0) }
+        XCTAssertEqual(fast, general)
+        XCTAssertEqual(fast.map(\.vector), [[0.1, -2e-3, 3], nil, nil, [1.5, 2.25]])
+        XCTAssertEqual(try Record.decodeList(json: #"{"id": "s", "vector": [4, 5]}"#).first?.vector, [4, 5])
+        XCTAssertThrowsError(try Record.decodeList(json: #"[{"id": "e", "vector": [1, true]}]"#)) { e in
+            XCTAssertTrue("\(e)".contains("must hold only numbers"), "\(e)")
+        }
+        XCTAssertThrowsError(try Record.decodeList(json: #"[{"id": "e", "vector": [1, 2]"#)) { e in
+            XCTAssertTrue("\(e)".contains("not valid JSON"), "\(e)")
+        }
     }
 
     func testUnusualRowsFallBackToTheGeneralParser() throws {
