@@ -46,8 +46,9 @@ public final class TextEmbedder: Sendable {
     public static func setMathThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 }
 
-/// Arithmetic of the encoder's linear layers. `.int8` is for bulk loads: about twice as fast
-/// where the CPU has AVX-512 VNNI (elsewhere it runs float32), vectors within cosine ~0.99.
+/// Arithmetic of the encoder's linear layers. `.int8` is for bulk loads: 3× float32's
+/// sentences per thread where the CPU has AVX-512 VNNI (elsewhere it runs float32), mean
+/// cosine 0.997 to float32.
 public enum Precision: String, Sendable, CaseIterable {
     case float32, int8
 }

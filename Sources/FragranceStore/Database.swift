@@ -79,9 +79,7 @@ public final class Database: @unchecked Sendable {
         guard !exists else { return config }
         var upgraded = config
         upgraded.schema = preset
-        try sql.statement("UPDATE collections SET config = ? WHERE name = ?")
-            .run(.text(String(decoding: try JSONEncoder.sorted.encode(upgraded), as: UTF8.self)), .text(config.name))
-        return upgraded
+        return try storeConfig(upgraded)
     }
 
     /// A collection stored with an older perfume or material preset whose only difference is a
@@ -100,9 +98,14 @@ public final class Database: @unchecked Sendable {
         }), preset.fields != config.schema.fields else { return config }
         var upgraded = config
         upgraded.schema = preset
+        return try storeConfig(upgraded)
+    }
+
+    /// Writes an upgraded collection config back, so the upgrade happens once.
+    private func storeConfig(_ config: CollectionConfig) throws -> CollectionConfig {
         try sql.statement("UPDATE collections SET config = ? WHERE name = ?")
-            .run(.text(String(decoding: try JSONEncoder.sorted.encode(upgraded), as: UTF8.self)), .text(config.name))
-        return upgraded
+            .run(.text(String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self)), .text(config.name))
+        return config
     }
 
     public var collectionNames: [String] { registryLock.withLock { collections.keys.sorted() } }

@@ -39,9 +39,9 @@ extension Record {
         guard let list = value as? [Any] else { return [try Record(jsonObject: value, vector: vectors[0])] }
         var objects = 0   // the scanner numbers the array's objects, skipping other elements
         return try list.map { element in
-            let vector = element is [String: Any] ? vectors[objects] : nil
-            if element is [String: Any] { objects += 1 }
-            return try Record(jsonObject: element, vector: vector)
+            guard element is [String: Any] else { return try Record(jsonObject: element) }   // throws: not an object
+            defer { objects += 1 }
+            return try Record(jsonObject: element, vector: vectors[objects])
         }
     }
 

@@ -13,7 +13,7 @@ package enum VectorScanner {
     /// nothing was lifted or the text is unusual.
     package static func lift(_ json: Data) -> (rest: Data, vectors: [Int: [Float]])? {
         json.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> (Data, [Int: [Float]])? in
-            guard let first = b.firstIndex(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }) else { return nil }
+            guard let first = b.firstIndex(where: { !isSpace($0) }) else { return nil }
             let objectDepth = b[first] == UInt8(ascii: "[") ? 2 : 1
             guard let arrays = vectorArrays(b, objectDepth: objectDepth), !arrays.isEmpty else { return nil }
             var vectors: [Int: [Float]] = [:]
@@ -32,6 +32,8 @@ package enum VectorScanner {
         }
     }
 
+    private static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A }
+
     /// For each object at `objectDepth` with a "vector" key: its ordinal and the offsets of
     /// the value's `[` and `]`.
     private static func vectorArrays(_ b: UnsafeRawBufferPointer, objectDepth: Int) -> [(Int, Int, Int)]? {
@@ -47,10 +49,10 @@ package enum VectorScanner {
                 guard i < b.count else { return nil }
                 if depth == objectDepth, i - s + 1 == key.count, (0..<key.count).allSatisfy({ b[s + $0] == key[$0] }) {
                     var j = i + 1
-                    while j < b.count, b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0D || b[j] == 0x0A { j += 1 }
+                    while j < b.count, isSpace(b[j]) { j += 1 }
                     guard j < b.count, b[j] == UInt8(ascii: ":") else { i += 1; continue }
                     j += 1
-                    while j < b.count, b[j] == 0x20 || b[j] == 0x09 || b[j] == 0x0D || b[j] == 0x0A { j += 1 }
+                    while j < b.count, isSpace(b[j]) { j += 1 }
                     guard j < b.count, b[j] == UInt8(ascii: "[") else { i += 1; continue }   // null or bad: the parser's
                     guard found.last?.0 != object else { return nil }
                     guard let close = (j..<b.count).first(where: { b[$0] == UInt8(ascii: "]") }) else { return nil }
@@ -75,7 +77,7 @@ package enum VectorScanner {
         out.reserveCapacity((to - from) / 8)
         var i = from
         var token = [CChar](repeating: 0, count: 64)
-        func skipSpace() { while i < to, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0D || b[i] == 0x0A { i += 1 } }
+        func skipSpace() { while i < to, isSpace(b[i]) { i += 1 } }
         skipSpace()
         if i == to { return out }
         while true {

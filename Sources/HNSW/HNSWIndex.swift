@@ -266,9 +266,9 @@ public final class HNSWIndex: @unchecked Sendable {
     /// work) spread over `threads`. Each new node searches the graph as it stood before the
     /// batch, read-only and in parallel, and also considers the batch-mates before it by exact
     /// distance, so it misses nothing a one-by-one build would have offered; its own neighbours
-    /// are chosen in parallel too. Then the nodes are linked in order (the back links, which
-    /// mutate shared lists). The result depends on the batch, never on thread timing. Nodes
-    /// that would raise the top level go in one by one afterwards.
+    /// are chosen in parallel too. Then the back links go in, per target node in batch order.
+    /// The result depends on the batch, never on thread timing. Nodes that would raise the
+    /// top level go in one by one afterwards.
     public func insert(batch: [(vector: [Float], label: UInt32)], threads: Int) {
         guard threads > 1, batch.count >= 16, entryPoint >= 0 else {
             for item in batch { insert(item.vector, label: item.label) }

@@ -31,7 +31,10 @@ public struct CollectionSink: RecordSink {
 /// and ids already stored are skipped, so a re-run after an interruption picks up where it
 /// stopped and a second import of the same file changes nothing.
 public struct Importer: Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case perfume, material }
+    public enum Kind: String, Sendable, CaseIterable {
+        case perfume, material
+        var schema: CollectionSchema { self == .perfume ? .perfume : .material }
+    }
 
     public struct Options: Sendable {
         public var batchSize = 256
@@ -79,7 +82,7 @@ public struct Importer: Sendable {
 
     /// The collection settings an import target gets when it does not exist yet.
     public static func collectionConfig(name: String, kind: Kind) -> CollectionConfig {
-        CollectionConfig(name: name, dimension: 384, metric: .cosine, schema: kind == .perfume ? .perfume : .material,
+        CollectionConfig(name: name, dimension: 384, metric: .cosine, schema: kind.schema,
                          embedder: "minilm", embedFields: ["text"])
     }
 
@@ -94,7 +97,7 @@ public struct Importer: Sendable {
         do {
             var check = record
             if dimension == nil { check.vector = nil }   // no target collection (a dry run): no dimension to hold it to
-            try Self.collectionConfig(name: "check", kind: kind).schema.validate(check, dimension: dimension ?? 0)
+            try kind.schema.validate(check, dimension: dimension ?? 0)
         } catch let e as StoreError {
             throw RowError(e.message)
         }

