@@ -213,13 +213,15 @@ public final class Collection: @unchecked Sendable {
             var next = nextRid
             let lastSeq: Int64 = try db.sqlLock.withLock {
                 try db.sql.transaction {
+                    let writer = try RowWriter(db.sql, tables)
+                    let logInsert = try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 1)")
                     for r in normalised {
                         let existing = batchRids[r.id] ?? ridOfId[r.id]
                         let rid = existing ?? next
                         if existing == nil { next += 1; result.inserted += 1 } else { result.updated += 1 }
                         batchRids[r.id] = rid
-                        try writeRow(rid, r, replacing: existing != nil)
-                        try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 1)").run(.int(Int64(rid)))
+                        try writer.write(rid, r, replacing: existing != nil)
+                        try logInsert.run(.int(Int64(rid)))
                         assigned.append((rid, r))
                     }
                     return db.sql.lastInsertRowID
@@ -234,42 +236,6 @@ public final class Collection: @unchecked Sendable {
             generation &+= 1
             try maintain()
             return result
-        }
-    }
-
-    private func writeRow(_ rid: UInt32, _ r: Record, replacing: Bool) throws {
-        let sql = db.sql
-        let fields = tables.scalarFields
-        var values: [Statement.Value] = [.int(Int64(rid)), .text(r.id), r.vector.map { v in .blob(v.withUnsafeBytes { Array($0) }) } ?? .null]
-        for f in fields {
-            switch r.attributes[f.name] {
-            case .string(let s): values.append(.text(s))
-            case .int(let i): values.append(.int(i))
-            case .float(let d): values.append(.double(d))
-            default: values.append(.null)
-            }
-        }
-        let cols = fields.map { ", " + Tables.column($0.name) }.joined()
-        let marks = String(repeating: ", ?", count: fields.count)
-        try sql.statement("INSERT OR REPLACE INTO \(tables.records)(rid, id, vector\(cols)) VALUES(?, ?, ?\(marks))").bind(values).run()
-        try writeKeywordRow(rid, r, replacing: replacing)
-        for f in tables.setFields {
-            if replacing { try sql.statement("DELETE FROM \(tables.set(f.name)) WHERE rid = ?").run(.int(Int64(rid))) }
-            switch r.attributes[f.name] {
-            case .strings(let list):
-                for (i, v) in list.enumerated() {
-                    try sql.statement("INSERT INTO \(tables.set(f.name))(value, rid, ord) VALUES(?, ?, ?)")
-                        .run(.text(v), .int(Int64(rid)), .int(Int64(i)))
-                }
-            case .tiered(let tiers):
-                for (tier, list) in tiers.sorted(by: { $0.key < $1.key }) {
-                    for (i, v) in list.enumerated() {
-                        try sql.statement("INSERT INTO \(tables.set(f.name))(value, rid, tier, ord) VALUES(?, ?, ?, ?)")
-                            .run(.text(v), .int(Int64(rid)), .text(tier), .int(Int64(i)))
-                    }
-                }
-            default: break
-            }
         }
     }
 
@@ -350,7 +316,8 @@ public final class Collection: @unchecked Sendable {
         try lock.write {
             try db.sqlLock.withLock {
                 try db.sql.transaction {
-                    for (rid, r) in rows { try writeRow(rid, r, replacing: false) }
+                    let writer = try RowWriter(db.sql, tables)
+                    for (rid, r) in rows { try writer.write(rid, r, replacing: false) }
                 }
             }
             for (rid, r) in rows {

@@ -63,6 +63,7 @@ public final class Database: @unchecked Sendable {
         }
         for (stored, floor) in configs {
             let config = try adoptWidenedValues(try adoptKeywordWeights(stored))
+            try adoptRecordKeyedTables(config)
             collections[config.name] = try Collection(open: config, in: self, logFloor: floor)
         }
     }
@@ -99,6 +100,16 @@ public final class Database: @unchecked Sendable {
         var upgraded = config
         upgraded.schema = preset
         return try storeConfig(upgraded)
+    }
+
+    /// Rebuilds a collection's tables in the record-keyed layout if it was written before it.
+    private func adoptRecordKeyedTables(_ config: CollectionConfig) throws {
+        let t = Tables(config)
+        var ddl: [String: String] = [:]
+        try sql.statement("SELECT name, sql FROM sqlite_master").forEachRow { ddl[$0.text(0) ?? ""] = $0.text(1) ?? "" }
+        let upgrade = t.upgradeStatements(ddl)
+        guard !upgrade.isEmpty else { return }
+        try sql.transaction { for stmt in upgrade { try sql.execute(stmt) } }
     }
 
     /// Writes an upgraded collection config back, so the upgrade happens once.
@@ -276,19 +287,42 @@ struct Tables {
             let type = f.type == .int ? "INTEGER" : f.type == .float ? "REAL" : "TEXT"
             return ", \(Tables.column(f.name)) \(type)"
         }.joined()
+        // Filters run on the in-memory mirror, which is read back by record: every table is
+        // keyed by rid, so a batch of new records appends pages instead of touching index pages
+        // all over the file (value-keyed indexes made each commit rewrite ~6,000 pages).
         var out = ["CREATE TABLE \(records)(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, vector BLOB\(cols))"]
-        for f in scalarFields where f.type != .text {
-            out.append("CREATE INDEX \"c_\(config.name)__by_\(f.name)\" ON \(records)(\(Tables.column(f.name)))")
-        }
-        for f in setFields {
-            let tier = f.type == .tieredSet ? ", tier TEXT NOT NULL" : ""
-            let key = f.type == .tieredSet ? "value, rid, tier" : "value, rid"
-            // ord keeps the members' order (accords are listed strongest first).
-            out.append("CREATE TABLE \(set(f.name))(value TEXT NOT NULL, rid INTEGER NOT NULL\(tier), ord INTEGER NOT NULL, PRIMARY KEY(\(key))) WITHOUT ROWID")
-            out.append("CREATE INDEX \"c_\(config.name)__set_\(f.name)_by_rid\" ON \(set(f.name))(rid)")
-        }
+        for f in setFields { out.append(setTableStatement(f, name: set(f.name))) }
         out.append("CREATE TABLE \(log)(seq INTEGER PRIMARY KEY AUTOINCREMENT, rid INTEGER NOT NULL, op INTEGER NOT NULL)")
         if let fts = keywordCreateStatement { out.append(fts) }
+        return out
+    }
+
+    /// ord keeps the members' order (accords are listed strongest first).
+    func setTableStatement(_ f: FieldSchema, name: String) -> String {
+        let tier = f.type == .tieredSet ? ", tier TEXT NOT NULL" : ""
+        let key = f.type == .tieredSet ? "rid, tier, ord" : "rid, ord"
+        return "CREATE TABLE \(name)(value TEXT NOT NULL, rid INTEGER NOT NULL\(tier), ord INTEGER NOT NULL, PRIMARY KEY(\(key))) WITHOUT ROWID"
+    }
+
+    /// Statements that bring a collection written with value-keyed set tables and per-column
+    /// indexes (before 2026-11-27) to the record-keyed layout, keeping every row. `byName`
+    /// maps the names in sqlite_master to their SQL.
+    func upgradeStatements(_ byName: [String: String]) -> [String] {
+        var out: [String] = []
+        for f in setFields {
+            let plain = "c_\(config.name)__set_\(f.name)"
+            guard let sql = byName[plain], sql.contains("PRIMARY KEY(value") else { continue }
+            let fresh = "\"\(plain)__new\""
+            let cols = f.type == .tieredSet ? "value, rid, tier, ord" : "value, rid, ord"
+            out.append("DROP TABLE IF EXISTS \(fresh)")
+            out.append(setTableStatement(f, name: fresh))
+            out.append("INSERT INTO \(fresh)(\(cols)) SELECT \(cols) FROM \(set(f.name))")
+            out.append("DROP TABLE \(set(f.name))")
+            out.append("ALTER TABLE \(fresh) RENAME TO \(set(f.name))")
+        }
+        for f in scalarFields where byName["c_\(config.name)__by_\(f.name)"] != nil {
+            out.append("DROP INDEX \"c_\(config.name)__by_\(f.name)\"")
+        }
         return out
     }
 

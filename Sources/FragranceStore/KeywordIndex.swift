@@ -3,7 +3,7 @@ import HNSW
 
 // The keyword arm: one FTS5 table per collection over the schema's keyword fields, ranked by
 // BM25 with per-field weights. Its rows are written in the same transaction as the record
-// (`writeKeywordRow`), so after a crash the keyword and vector arms hold the same records.
+// (`RowWriter`), so after a crash the keyword and vector arms hold the same records.
 // Collections created before the index existed get it filled on open (`migrateKeywordIndex`).
 
 extension Tables {
@@ -55,17 +55,6 @@ extension Collection {
             try db.sql.execute(create)
             try db.sql.execute("INSERT INTO \(tables.keywordTable)(rowid, \(cols)) SELECT r.rid, \(sources) FROM \(tables.records) r")
         }
-    }
-
-    /// Called inside the record's write transaction.
-    func writeKeywordRow(_ rid: UInt32, _ r: Record, replacing: Bool) throws {
-        let fields = tables.keywordFields
-        guard !fields.isEmpty else { return }
-        if replacing { try deleteKeywordRow(rid) }
-        let cols = fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
-        let marks = String(repeating: ", ?", count: fields.count)
-        let values: [Statement.Value] = [.int(Int64(rid))] + fields.map { f in Tables.keywordText(r.attributes[f.name]).map { .text($0) } ?? .null }
-        try db.sql.statement("INSERT INTO \(tables.keywordTable)(rowid, \(cols)) VALUES(?\(marks))").bind(values).run()
     }
 
     func deleteKeywordRow(_ rid: UInt32) throws {

@@ -130,7 +130,9 @@ final class Statement {
     }
 
     /// Runs a statement that returns no rows.
-    func run(_ values: Value...) throws {
+    func run(_ values: Value...) throws { try run(values: values) }
+
+    func run(values: [Value]) throws {
         bind(values)
         let rc = sqlite3_step(stmt)
         guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw SQLiteError(code: rc, message: db.lastError) }

@@ -75,6 +75,71 @@ final class CollectionTests: XCTestCase {
         XCTAssertEqual(try c.get("p0")?.attributes["brand"], .string("Second"))
     }
 
+    /// Data directories written before the record-keyed layout (set tables keyed by value, an
+    /// index per scalar column) are rebuilt on open with every row kept.
+    func testTablesInTheValueKeyedLayoutAreRebuiltOnOpenWithEveryRow() throws {
+        let records = Synthetic.records(count: 300, dim: dim)
+        var db: Database? = try open()
+        let created = try db!.createCollection(CollectionConfig(name: "p", dimension: dim))
+        try created.upsert(records)
+        let stored = try created.records(records.map(\.id), includeVector: true)
+        try db!.close()
+        db = nil
+
+        // Put the tables back the way the older version wrote them.
+        let path = dir.appendingPathComponent("catalog.sqlite").path
+        var sql: SQLiteDatabase? = try SQLiteDatabase(path: path)
+        let t = Tables(CollectionConfig(name: "p", dimension: dim))
+        func names() throws -> [String: String] {
+            var out: [String: String] = [:]
+            try sql!.statement("SELECT name, sql FROM sqlite_master WHERE name LIKE 'c_p__%'").forEachRow { out[$0.text(0)!] = $0.text(1) ?? "" }
+            return out
+        }
+        try sql!.transaction {
+            for f in t.setFields {
+                let tiered = f.type == .tieredSet
+                let cols = tiered ? "value, rid, tier, ord" : "value, rid, ord"
+                try sql!.execute("ALTER TABLE \(t.set(f.name)) RENAME TO legacy")
+                try sql!.execute("CREATE TABLE \(t.set(f.name))(value TEXT NOT NULL, rid INTEGER NOT NULL\(tiered ? ", tier TEXT NOT NULL" : ""), ord INTEGER NOT NULL, PRIMARY KEY(value, rid\(tiered ? ", tier" : ""))) WITHOUT ROWID")
+                try sql!.execute("CREATE INDEX \"c_p__set_\(f.name)_by_rid\" ON \(t.set(f.name))(rid)")
+                try sql!.execute("INSERT INTO \(t.set(f.name))(\(cols)) SELECT \(cols) FROM legacy")
+                try sql!.execute("DROP TABLE legacy")
+            }
+            for f in t.scalarFields where f.type != .text {
+                try sql!.execute("CREATE INDEX \"c_p__by_\(f.name)\" ON \(t.records)(\(Tables.column(f.name)))")
+            }
+        }
+        var before = try names()
+        XCTAssertNotNil(before["c_p__set_notes_by_rid"])
+        XCTAssertNotNil(before["c_p__by_year"])
+        XCTAssertEqual(t.upgradeStatements(before).filter { $0.hasPrefix("INSERT") }.count, t.setFields.count)
+        sql!.close()
+
+        db = try open()
+        let c = try db!.collection("p")
+        let reread = try c.records(records.map(\.id), includeVector: true)
+        XCTAssertEqual(reread.compactMap { $0 }.count, records.count)
+        XCTAssertTrue(reread == stored, "every record reads back as it was stored")
+        XCTAssertEqual(Set(try c.ids(matching: "notes.top CONTAINS 'Note 3'")), Set(records.filter {
+            if case .tiered(let tiers) = $0.attributes["notes"] { return tiers["top"]?.contains("Note 3") ?? false } else { return false }
+        }.map(\.id)))
+        var changed = records[5]
+        changed.attributes["seasons"] = .strings(["winter", "fall"])
+        try c.upsert([changed])
+        XCTAssertEqual(try c.get("p5"), changed)
+        try db!.close()
+        db = nil
+
+        sql = try SQLiteDatabase(path: path)
+        before = try names()
+        XCTAssertNil(before["c_p__set_notes_by_rid"])
+        XCTAssertNil(before["c_p__by_year"])
+        XCTAssertTrue(before["c_p__set_notes"]!.contains("PRIMARY KEY(rid, tier, ord)"), before["c_p__set_notes"]!)
+        XCTAssertEqual(t.upgradeStatements(before), [], "nothing left to upgrade")
+        sql!.close()
+        XCTAssertEqual(try open().collection("p").get("p5"), changed)
+    }
+
     func testRepeatedFiltersSeeEveryWrite() throws {
         let c = try open().createCollection(CollectionConfig(name: "p", dimension: dim))
         let records = Synthetic.records(count: 100, dim: dim)
