@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",
                           exclude: ["make_queries.py", "queries.jsonl"]),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
-        .testTarget(name: "HNSWTests", dependencies: ["HNSW"]),
+        .testTarget(name: "HNSWTests", dependencies: ["HNSW", "CKernels"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "CKernels"]),
         .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",
                                                         .product(name: "JWTKit", package: "jwt-kit"), "RAG",

@@ -275,6 +275,15 @@ int fdb_q8_linear(const fdb_q8_matrix *m, const float *x, size_t rows, const flo
     free(q); free(qs);
     return 1;
 }
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+static int32_t i8_dot_vnni(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i acc = _mm512_setzero_si512();
+    for (size_t i = 0; i < stride; i += 64)   // a ^ 0x80 is a + 128 as an unsigned byte
+        acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_loadu_si512(a + i), flip), _mm512_loadu_si512(b + i));
+    return _mm512_reduce_add_epi32(acc) - 128 * sum_b;
+}
 #else
 struct fdb_q8_matrix { int unused; };
 int fdb_q8_supported(void) { return 0; }
@@ -435,3 +444,30 @@ void fdb_gelu(float *x, size_t n) { gelu_portable(x, n); }
 void fdb_softmax_rows(float *m, size_t rows, size_t cols) { softmax_portable(m, rows, cols); }
 void fdb_layernorm(float *x, size_t rows, size_t h, const float *w, const float *b, float eps) { layernorm_portable(x, rows, h, w, b, eps); }
 #endif
+
+// ---- int8 vector codes for graph construction ------------------------------------------------
+
+float fdb_i8_encode(const float *x, size_t n, int8_t *codes, size_t stride, int32_t *sum) {
+    float top = 0;
+    for (size_t i = 0; i < n; i++) top = fmaxf(top, fabsf(x[i]));
+    float s = top > 0 ? top / 127.0f : 1.0f, inv = 1.0f / s;
+    int32_t total = 0;
+    for (size_t i = 0; i < stride; i++) {
+        int q = i < n ? (int)lrintf(x[i] * inv) : 0;
+        q = q > 127 ? 127 : q < -127 ? -127 : q;
+        codes[i] = (int8_t)q;
+        total += q;
+    }
+    *sum = total;
+    return s;
+}
+
+int32_t fdb_i8_dot(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b) {
+#if defined(__x86_64__)
+    if (has_vnni()) return i8_dot_vnni(a, b, stride, sum_b);
+#endif
+    (void)sum_b;
+    int32_t s = 0;
+    for (size_t i = 0; i < stride; i++) s += (int32_t)a[i] * (int32_t)b[i];
+    return s;
+}

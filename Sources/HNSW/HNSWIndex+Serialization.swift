@@ -62,6 +62,7 @@ extension HNSWIndex {
         try r.copy(into: UnsafeMutableRawPointer(links0), count: n * (maxM0 + 1) * 4)
         guard r.remaining == 0 else { throw HNSWFormatError(description: "\(r.remaining) trailing bytes") }
         count = n
+        for slot in 0..<n { encode(slot) }
         entryPoint = entry
         maxLevel = top
         deletedCount = nDeleted

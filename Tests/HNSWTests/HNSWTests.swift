@@ -1,5 +1,6 @@
 import XCTest
 @testable import HNSW
+import CKernels
 
 /// Clustered vectors like text embeddings: points scattered around a few random centres.
 func clusteredVectors(count: Int, dim: Int, clusters: Int = 20, seed: UInt64 = 7) -> [[Float]] {
@@ -108,6 +109,58 @@ final class HNSWTests: XCTestCase {
         XCTAssertEqual(two.liveCount, data.count)
         XCTAssertEqual(two.deletedCount, 40)
         XCTAssertEqual(two.search(queries[35], k: 1).hits.first?.label, 5, "the last of two replacements wins")
+    }
+
+    /// On VNNI CPUs the graph is built through int8 codes: the kernel equals a plain integer
+    /// dot product (its unsigned-times-signed trick included), code distances track float ones,
+    /// the graph is as good as a float-built one, and a loaded image gets its codes back.
+    func testInt8CodesTrackFloatDistancesAndBuildAsGoodAGraph() throws {
+        try XCTSkipUnless(fdb_q8_supported() != 0, "this CPU has no AVX-512 VNNI: the index builds with float distances")
+        var rng = SeededRandom(seed: 11)
+        for stride in [64, 128, 384] {
+            var a = (0..<stride).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 255) - 127) }
+            let b = (0..<stride).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 255) - 127) }
+            a[0] = -127; a[1] = 127
+            let sumB = b.reduce(Int32(0)) { $0 + Int32($1) }
+            let expected = zip(a, b).reduce(Int32(0)) { $0 + Int32($1.0) * Int32($1.1) }
+            XCTAssertEqual(fdb_i8_dot(a, b, stride, sumB), expected, "stride \(stride)")
+        }
+
+        for metric in Metric.allCases {
+            let index = HNSWIndex(dimension: dim, metric: metric, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: 42))
+            XCTAssertTrue(index.buildsWithCodes)
+            for (i, v) in data.prefix(200).enumerated() { index.insert(v, label: UInt32(i)) }
+            for (x, y) in [(0, 1), (5, 150), (17, 18), (199, 3)] {
+                let exact = metric.distance(index.vector(x), index.vector(y), dim)
+                // Rounding error grows with the norms (stored cosine vectors are unit length).
+                let norms = (fdb_dot(index.vector(x), index.vector(x), dim) * fdb_dot(index.vector(y), index.vector(y), dim)).squareRoot()
+                XCTAssertEqual(index.buildDistance(x, y), exact, accuracy: 0.005 * norms, "\(metric) \(x)-\(y)")
+            }
+        }
+
+        let float = HNSWIndex(dimension: dim, metric: .cosine, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: 42), buildWithCodes: false)
+        for (i, v) in data.enumerated() { float.insert(v, label: UInt32(i)) }
+        let coded = build()
+        XCTAssertFalse(float.buildsWithCodes)
+        XCTAssertFalse(coded.serialized() == float.serialized(), "the codes really chose the links")
+        var floatRecall = 0.0, codedRecall = 0.0
+        for q in queries {
+            let truth = bruteForce(.cosine, data, q, k: 10)
+            floatRecall += recall(float.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
+            codedRecall += recall(coded.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
+        }
+        print("recall@10 float-built \(floatRecall), code-built \(codedRecall)")
+        XCTAssertGreaterThanOrEqual(codedRecall, 0.95)
+        XCTAssertGreaterThanOrEqual(codedRecall, floatRecall - 0.02)
+        // Returned distances come from the float vectors, never the codes.
+        let hit = try XCTUnwrap(coded.search(queries[0], k: 1).hits.first)
+        XCTAssertEqual(hit.distance, referenceDistance(.cosine, data[Int(hit.label)], queries[0]), accuracy: 1e-4)
+
+        let copy = try coded.serialized().withUnsafeBytes { try HNSWIndex(serialized: $0) }
+        XCTAssertEqual(copy.buildDistance(3, 900), coded.buildDistance(3, 900))
+        copy.insert(queries[0], label: 5000)
+        coded.insert(queries[0], label: 5000)
+        XCTAssertTrue(copy.serialized() == coded.serialized(), "a loaded index links new nodes as the original does")
     }
 
     func testExactSearchMatchesReferenceDistances() {

@@ -1,4 +1,4 @@
-// Distance kernels and cache hints for the HNSW index; the embedder's small-batch and int8
+// Distance kernels, int8 vector codes and cache hints for the HNSW index; the embedder's small-batch and int8
 // linear layers and its element-wise steps (GELU, softmax, LayerNorm).
 //
 // Swift's SIMD types compile to 128-bit SSE at the baseline x86-64 target; AVX2+FMA is ~25%
@@ -7,6 +7,7 @@
 // Prefetch hints exist because Swift has no prefetch intrinsic.
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 /// Dot product of two float vectors.
 float fdb_dot(const float *a, const float *b, size_t n);
@@ -40,6 +41,13 @@ void fdb_q8_free(fdb_q8_matrix *m);
 /// y = x·wᵀ + bias (bias may be NULL) with x quantised per row at call time. Returns 0 when
 /// it could not run (no memory), 1 otherwise.
 int fdb_q8_linear(const fdb_q8_matrix *m, const float *x, size_t rows, const float *bias, float *y);
+
+/// Quantises x (n floats) to int8 codes with scale max|x| / 127, zero-padded to `stride` bytes
+/// (a multiple of 64); returns the scale and puts Σ codes in *sum.
+float fdb_i8_encode(const float *x, size_t n, int8_t *codes, size_t stride, int32_t *sum);
+/// Σ a[i]·b[i] over `stride` bytes; `sum_b` is b's Σ codes (VNNI multiplies unsigned by signed
+/// bytes, so it takes a + 128 and removes 128·Σb).
+int32_t fdb_i8_dot(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b);
 
 /// x ← 0.5·x·(1 + erf(x/√2)) in place (BERT's exact GELU), erf within 1e-6 of libm.
 void fdb_gelu(float *x, size_t n);
