@@ -45,6 +45,55 @@ extension Record {
         }
     }
 
+    /// `jsonObject` as text, written directly. Building the object boxes every vector
+    /// component, and writing it then tries each one against a list of types: the TCP
+    /// importer's client spent 18 of its 19 CPU-seconds there on the catalogue. Components
+    /// are written as their shortest Float text, which reads back to the same Float.
+    public func jsonText(includeVector: Bool = false) -> String {
+        var out = ""
+        write(includeVector: includeVector, into: &out)
+        return out
+    }
+
+    /// A JSON array of records, as `jsonText` writes each.
+    public static func jsonList(_ records: [Record], includeVectors: Bool) -> String {
+        var out = "["
+        out.reserveCapacity(records.count * (includeVectors ? 4_500 : 500))
+        for (i, r) in records.enumerated() {
+            if i > 0 { out.append(",") }
+            r.write(includeVector: includeVectors && r.vector != nil, into: &out)
+        }
+        out.append("]")
+        return out
+    }
+
+    func write(includeVector: Bool, into out: inout String) {
+        var keys = attributes.keys.filter { $0 != "id" && $0 != "vector" }
+        keys.append("id")
+        if includeVector, vector != nil { keys.append("vector") }
+        keys.sort()
+        out.append("{")
+        for (i, key) in keys.enumerated() {
+            if i > 0 { out.append(",") }
+            JSONWriter.string(key, into: &out)
+            out.append(":")
+            switch key {
+            case "id": JSONWriter.string(id, into: &out)
+            case "vector":
+                out.append("[")
+                for (j, x) in vector!.enumerated() {
+                    if j > 0 { out.append(",") }
+                    if !x.isFinite { out.append("null") }
+                    else if x == x.rounded(), abs(x) < 1e7, x.sign == .plus || x != 0 { out.append(String(Int(x))) }   // -0 keeps its sign
+                    else { out.append(x.description) }
+                }
+                out.append("]")
+            default: JSONWriter.write(attributes[key]!.jsonValue, into: &out)
+            }
+        }
+        out.append("}")
+    }
+
     /// The flat JSON object (sorted keys), with or without the vector.
     public func jsonObject(includeVector: Bool = false) -> [String: Any] {
         var o: [String: Any] = ["id": id]

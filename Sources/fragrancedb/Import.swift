@@ -140,8 +140,7 @@ struct TCPSink: RecordSink {
     func existing(_ ids: [String]) async throws -> Set<String> { try await client.existing(collection, ids: ids) }
 
     func write(_ records: [Record]) async throws {
-        let json = jsonText(records.map { $0.jsonObject(includeVector: $0.vector != nil) })
-        _ = try await client.send("UPSERT \(collection) \(json)")
+        _ = try await client.send("UPSERT \(collection) " + Record.jsonList(records, includeVectors: true))
     }
 }
 
