@@ -512,6 +512,9 @@ public final class HNSWIndex: @unchecked Sendable {
                     }
                     if results.count < ef || dn < bound {
                         candidates.push(dn, UInt32(nb))
+                        // Most of these get expanded later: fetch the link list now, since
+                        // reading it was the search's largest stall (perf on a bulk import).
+                        if level == 0 { fdb_prefetch_range(level0(nb), (maxM0 &+ 1) &* 4) }
                         if allowed {
                             results.push(dn, UInt32(nb))
                             if results.count > ef { results.pop() }
