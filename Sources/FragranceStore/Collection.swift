@@ -187,9 +187,30 @@ public final class Collection: @unchecked Sendable {
     /// first, and nothing is stored unless all are.
     @discardableResult
     public func upsert(_ records: [Record]) throws -> WriteResult {
-        var normalised = try records.map {
+        try write(try records.map {
             try config.schema.normalise($0, dimension: config.dimension, requireVector: config.embedder == nil)
+        })
+    }
+
+    /// `upsert` for records that already came out of `schema.normalised(_:dimension:)` (the
+    /// importer checks each row that way so that a bad one rejects only its row): when that is
+    /// this collection's schema, normalising them again would only repeat the work.
+    @discardableResult
+    package func upsert(_ records: [Record], normalisedWith schema: CollectionSchema) throws -> WriteResult {
+        guard schema == config.schema else { return try upsert(records) }
+        for r in records {
+            if let v = r.vector, v.count != config.dimension {
+                throw StoreError(.dimensionMismatch, "record '\(r.id)': vector has \(v.count) dimensions, collection has \(config.dimension)")
+            }
+            if r.vector == nil && config.embedder == nil {
+                throw StoreError(.badRecord, "record '\(r.id)': no vector (this collection has no embedder, so records must carry one)")
+            }
         }
+        return try write(records)
+    }
+
+    private func write(_ records: [Record]) throws -> WriteResult {
+        var normalised = records
         // Embed outside the lock: it is the slow part of a write.
         let missing = normalised.indices.filter { normalised[$0].vector == nil }
         if !missing.isEmpty {

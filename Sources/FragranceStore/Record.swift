@@ -78,6 +78,11 @@ extension CollectionSchema {
         _ = try normalise(r, dimension: dimension, requireVector: false)
     }
 
+    /// The record as a collection with this schema stores it (see `Collection.upsert(_:normalisedWith:)`).
+    package func normalised(_ r: Record, dimension: Int) throws -> Record {
+        try normalise(r, dimension: dimension, requireVector: false)
+    }
+
     private func normalise(_ value: AttributeValue, for f: FieldSchema, _ bad: (String) -> StoreError) throws -> AttributeValue {
         func member(_ s: String) throws -> String {
             let t = s.trimmingCharactersInWhitespace()

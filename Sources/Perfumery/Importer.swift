@@ -9,8 +9,8 @@ public protocol RecordSink: Sendable {
     var dimension: Int { get async throws }
     /// Which of these ids are stored already.
     func existing(_ ids: [String]) async throws -> Set<String>
-    /// Stores the records in one all-or-nothing write.
-    func write(_ records: [Record]) async throws
+    /// Stores the records in one all-or-nothing write; they came out of `schema.normalised`.
+    func write(_ records: [Record], normalisedWith schema: CollectionSchema) async throws
 }
 
 /// A collection in this process. Embedding (when records carry no vector) happens inside
@@ -20,9 +20,9 @@ public struct CollectionSink: RecordSink {
     public init(_ collection: FragranceStore.Collection) { self.collection = collection }
     public var dimension: Int { collection.config.dimension }
     public func existing(_ ids: [String]) async throws -> Set<String> { collection.existing(ids) }
-    public func write(_ records: [Record]) async throws {
+    public func write(_ records: [Record], normalisedWith schema: CollectionSchema) async throws {
         let c = collection
-        try await Task.detached { _ = try c.upsert(records) }.value
+        try await Task.detached { _ = try c.upsert(records, normalisedWith: schema) }.value
     }
 }
 
@@ -95,13 +95,17 @@ public struct Importer: Sendable {
         case .material: record = try MaterialNormaliser(ignoreUnknownFields: ignoreUnknownFields).record(from: row, dimension: dimension)
         }
         do {
-            var check = record
-            if dimension == nil { check.vector = nil }   // no target collection (a dry run): no dimension to hold it to
-            try kind.schema.validate(check, dimension: dimension ?? 0)
+            // The stored form: the collection then need not normalise it again.
+            guard let dimension else {   // no target collection (a dry run): no dimension to hold it to
+                var check = record
+                check.vector = nil
+                try kind.schema.validate(check, dimension: 0)
+                return record
+            }
+            return try kind.schema.normalised(record, dimension: dimension)
         } catch let e as StoreError {
             throw RowError(e.message)
         }
-        return record
     }
 
     /// Runs the import. `sink` nil (or `dryRun`) only checks. `reject` sees every bad row as it
@@ -124,11 +128,11 @@ public struct Importer: Sendable {
             let records = batch
             batch = []
             guard let write else { p.stored += records.count; return }
-            let update = options.update
+            let update = options.update, schema = kind.schema
             inFlight.append(Task {
                 let existing = try await write.existing(records.map(\.id))
                 let fresh = update ? records : records.filter { !existing.contains($0.id) }
-                if !fresh.isEmpty { try await write.write(fresh) }
+                if !fresh.isEmpty { try await write.write(fresh, normalisedWith: schema) }
                 return (fresh.count, records.count - fresh.count)
             })
             while inFlight.count >= max(1, options.concurrency) {

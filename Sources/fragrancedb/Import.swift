@@ -139,7 +139,7 @@ struct TCPSink: RecordSink {
 
     func existing(_ ids: [String]) async throws -> Set<String> { try await client.existing(collection, ids: ids) }
 
-    func write(_ records: [Record]) async throws {
+    func write(_ records: [Record], normalisedWith _: CollectionSchema) async throws {   // the server normalises what it receives
         _ = try await client.send("UPSERT \(collection) " + Record.jsonList(records, includeVectors: true))
     }
 }

@@ -176,6 +176,32 @@ final class CollectionTests: XCTestCase {
         XCTAssertEqual(try c.count(filter: "seasons CONTAINS 'summer'"), 1)
     }
 
+    /// The importer's records come already normalised by the preset schema: stored as they are
+    /// when it is the collection's schema, normalised again when it is not, and still held to
+    /// the collection's dimension and need of a vector.
+    func testRecordsNormalisedByTheImporterAreStoredAsANormalOneWouldBe() throws {
+        let db = try open()
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: 2))
+        let raw = Record(id: "x", vector: [1, 0], attributes: ["seasons": .strings([" Spring", "spring "]), "rating": .int(4)])
+        let ready = try CollectionSchema.perfume.normalised(raw, dimension: 2)
+        XCTAssertEqual(ready.attributes, ["seasons": .strings(["Spring"]), "rating": .float(4)])
+        try c.upsert([ready], normalisedWith: .perfume)
+        XCTAssertEqual(try c.get("x"), ready)
+
+        var other = CollectionSchema.perfume
+        other.fields.removeAll { $0.name == "rating" }
+        try c.upsert([raw], normalisedWith: other)   // not the collection's schema: normalised again
+        XCTAssertEqual(try c.get("x"), ready)
+
+        XCTAssertThrowsError(try c.upsert([Record(id: "y", vector: [1, 0, 0])], normalisedWith: .perfume)) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .dimensionMismatch)
+        }
+        XCTAssertThrowsError(try c.upsert([Record(id: "y")], normalisedWith: .perfume)) {
+            XCTAssertTrue("\($0)".contains("no vector"), "\($0)")
+        }
+        XCTAssertNil(try c.get("y"))
+    }
+
     func testABadRecordRejectsTheWholeBatchAndSaysWhy() throws {
         let db = try open()
         let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
