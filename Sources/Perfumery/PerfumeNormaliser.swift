@@ -56,7 +56,9 @@ public struct PerfumeNormaliser: Sendable {
         let label = try f.string("family", max: 100) ?? f.string("olfactive_family", max: 100)
         if let label, !label.isEmpty {
             a["family"] = .string(label)
-            let words = Vocabulary.fold(label).folding(options: .diacriticInsensitive, locale: nil).split(separator: " ").map(String.init)
+            let folded = Vocabulary.fold(label)
+            let plain = folded.utf8.allSatisfy { $0 < 0x80 } ? folded : folded.folding(options: .diacriticInsensitive, locale: nil)
+            let words = plain.split(separator: " ").map(String.init)
             let families = words.filter { d.families.label_words.contains($0) }
             if !families.isEmpty { a["families"] = .strings(families) }
             a["family_origin"] = .string("observed")
@@ -197,8 +199,15 @@ public struct PerfumeNormaliser: Sendable {
     }
 
     func concentrationIntensity(_ name: String) -> String? {
-        let words = " " + Vocabulary.fold(name).map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }
-            .split(separator: " ").joined(separator: " ") + " "
+        let folded = Vocabulary.fold(name)
+        let words: String
+        if folded.utf8.allSatisfy({ $0 < 0x80 }) {   // the same words, byte by byte
+            let letters = folded.utf8.map { (0x61...0x7A).contains($0) ? $0 : 0x20 }
+            words = " " + String(decoding: letters, as: UTF8.self).split(separator: " ").joined(separator: " ") + " "
+        } else {
+            words = " " + folded.map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }
+                .split(separator: " ").joined(separator: " ") + " "
+        }
         for rule in vocabulary.derivations.intensity.concentration where rule.count == 2 {
             if words.contains(" \(rule[0]) ") { return rule[1] }
         }
@@ -284,7 +293,7 @@ struct RowFields {
         guard let v = present(k) else { return nil }
         if let n = v as? NSNumber, k == "id", !isJSONBool(n) { return n.stringValue }   // numeric ids in CSV-born JSON
         guard let s = v as? String else { throw RowError("'\(k)' must be a string") }
-        let t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = trimmed(s)
         guard t.count <= max else { throw RowError("'\(k)' is longer than \(max) characters (\(t.count))") }
         return t
     }
@@ -317,7 +326,7 @@ struct RowFields {
         return try a.map {
             guard let s = $0 as? String else { throw RowError("'\(k)' must hold only strings") }
             guard s.count <= 200 else { throw RowError("an entry of '\(k)' is longer than 200 characters") }
-            return s.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed(s)
         }.filter { !$0.isEmpty }
     }
 
@@ -336,4 +345,11 @@ struct RowFields {
         if let n = v as? NSNumber { return isJSONBool(n) ? (n.boolValue ? "true" : "false") : n.stringValue }
         return v is [Any] ? "a list" : "an object"
     }
+}
+
+/// `trimmingCharacters(in: .whitespacesAndNewlines)`, without bridging to NSString when the
+/// ends are printable ASCII (nothing to trim).
+func trimmed(_ s: String) -> String {
+    if let f = s.utf8.first, let l = s.utf8.last, (0x21...0x7E).contains(f), (0x21...0x7E).contains(l) { return s }
+    return s.trimmingCharacters(in: .whitespacesAndNewlines)
 }

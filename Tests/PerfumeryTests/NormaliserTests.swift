@@ -29,6 +29,23 @@ final class NormaliserTests: XCTestCase {
         XCTAssertEqual(vocabulary.canonicalNote("VETYVER"), "vetiver")
     }
 
+    /// The byte-level paths for ASCII text give exactly what the Unicode-aware ones give.
+    func testASCIIFastPathsEqualTheGeneralOnes() {
+        func general(_ s: String) -> String { s.split(whereSeparator: \.isWhitespace).joined(separator: " ").lowercased() }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array(" \t\nAbZz09-'.,()  Eau De PARFUM intense")
+        var samples = ["", " ", "  Pink  Pepper ", "Vetyver", "Eau de Toilette Intense", "a\tb", "Tonka\nBean", "Crème", "ÉTÉ Rose", "  x"]
+        for _ in 0..<2000 { samples.append(String((0..<Int.random(in: 0...24, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })) }
+        for s in samples {
+            XCTAssertEqual(Vocabulary.fold(s), general(s), "fold of \(s.debugDescription)")
+            if let fast = Vocabulary.foldASCII(s) { XCTAssertEqual(fast, general(s), s.debugDescription) }
+            XCTAssertEqual(trimmed(s), s.trimmingCharacters(in: .whitespacesAndNewlines), s.debugDescription)
+        }
+        XCTAssertNil(Vocabulary.foldASCII("Crème"), "non-ASCII takes the general path")
+        XCTAssertEqual(normaliser.concentrationIntensity("Terre d'Hermès Eau Intense Vétiver"), normaliser.concentrationIntensity("terre d hermes eau intense vetiver"))
+        XCTAssertEqual(normaliser.concentrationIntensity("L'Eau-de-Cologne (2019)"), normaliser.concentrationIntensity("l eau de cologne 2019"))
+    }
+
     func testObservedValuesWinAndDerivedOnesAreMarked() throws {
         let voted = try record(#"{"id": "a", "name": "Summer Eau de Cologne", "accords": ["amber", "vanilla"], "seasons": ["summer"], "family": "Oriental Floral", "sillage": {"label": "enormous", "votes": {"intimate": 0, "moderate": 0, "strong": 1, "enormous": 9}}, "longevity": {"label": "eternal", "votes": {"very_weak": 0, "weak": 0, "moderate": 0, "long_lasting": 2, "eternal": 8}}}"#)
         XCTAssertEqual(strings(voted, "seasons"), ["summer"])
