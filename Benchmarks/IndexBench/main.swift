@@ -14,7 +14,7 @@ func say(_ s: String) {
 }
 
 struct Args {
-    var n = 100_000, dim = 384, queries = 200, clusters = 64
+    var n = 100_000, dim = 384, queries = 200, clusters = 64, efConstruction = 200
     var data = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-index-bench").path
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -24,6 +24,7 @@ struct Args {
             case "--dim": dim = Int(it.next()!)!
             case "--queries": queries = Int(it.next()!)!
             case "--data": data = it.next()!
+            case "--ef-construction": efConstruction = Int(it.next()!)!
             default: fatalError("unknown argument \(a)")
             }
         }
@@ -107,7 +108,9 @@ var options = Database.Options()
 options.durability = .normal
 options.checkpointEvery = .max
 let db = try Database(directory: URL(fileURLWithPath: args.data), options: options)
-let c = try db.createCollection(CollectionConfig(name: "bench", dimension: args.dim))
+var benchConfig = CollectionConfig(name: "bench", dimension: args.dim)
+benchConfig.hnsw.efConstruction = args.efConstruction
+let c = try db.createCollection(benchConfig)
 let rss0 = rssMiB()
 let buildTime = try seconds {
     for start in stride(from: 0, to: records.count, by: 1000) {
@@ -140,8 +143,8 @@ for (threads, codes) in [(1, false), (cores, false), (cores, true)] {
                Double(hit64) / Double(10 * queries.count), Double(hit128) / Double(10 * queries.count)))
 }
 let stats = c.stats
-say(String(format: "build: %.1f s for %d records through the store (SQLite + attributes + HNSW M=16 efC=200): %.0f records/s",
-             buildTime, args.n, Double(args.n) / buildTime))
+say(String(format: "build: %.1f s for %d records through the store (SQLite + attributes + HNSW M=16 efC=%d): %.0f records/s",
+             buildTime, args.n, args.efConstruction, Double(args.n) / buildTime))
 say(String(format: "memory: index %.0f bytes/vector (vectors %d + links), process RSS +%.0f MiB",
              Double(stats.indexBytes) / Double(args.n), args.dim * 4, rssMiB() - rss0))
 let saveTime = try seconds { try c.checkpoint() }
