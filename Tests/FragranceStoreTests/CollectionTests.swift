@@ -202,6 +202,20 @@ final class CollectionTests: XCTestCase {
         XCTAssertNil(try c.get("y"))
     }
 
+    /// Long member lists keep every member in order, in memory and after a reopen.
+    func testLongMemberListsAreStoredWhole() throws {
+        let accords = (0..<70).map { "accord \($0)" }
+        let notes = ["top": (0..<33).map { "top \($0)" }, "base": ["musk"]]
+        let r = Record(id: "long", vector: [1, 0], attributes: ["accords": .strings(accords), "notes": .tiered(notes)])
+        var db: Database? = try open()
+        try db!.createCollection(CollectionConfig(name: "p", dimension: 2)).upsert([r, Record(id: "short", vector: [0, 1], attributes: ["accords": .strings(["woody"])])])
+        XCTAssertEqual(try db!.collection("p").get("long"), r)
+        try db!.close()
+        db = try open()
+        XCTAssertEqual(try db!.collection("p").get("long"), r)
+        XCTAssertEqual(try db!.collection("p").ids(matching: "accords CONTAINS 'accord 69' AND notes.top CONTAINS 'top 32'"), ["long"])
+    }
+
     func testABadRecordRejectsTheWholeBatchAndSaysWhy() throws {
         let db = try open()
         let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
