@@ -198,14 +198,7 @@ public final class Collection: @unchecked Sendable {
     @discardableResult
     package func upsert(_ records: [Record], normalisedWith schema: CollectionSchema) throws -> WriteResult {
         guard schema == config.schema else { return try upsert(records) }
-        for r in records {
-            if let v = r.vector, v.count != config.dimension {
-                throw StoreError(.dimensionMismatch, "record '\(r.id)': vector has \(v.count) dimensions, collection has \(config.dimension)")
-            }
-            if r.vector == nil && config.embedder == nil {
-                throw StoreError(.badRecord, "record '\(r.id)': no vector (this collection has no embedder, so records must carry one)")
-            }
-        }
+        for r in records { try CollectionSchema.checkVector(r, dimension: config.dimension, requireVector: config.embedder == nil) }
         return try write(records)
     }
 

@@ -54,14 +54,7 @@ extension CollectionSchema {
     func normalise(_ r: Record, dimension: Int, requireVector: Bool) throws -> Record {
         func bad(_ msg: String) -> StoreError { StoreError(.badRecord, "record '\(r.id)': \(msg)") }
         guard !r.id.isEmpty, r.id.utf8.count <= 512 else { throw StoreError(.badRecord, "record id must be 1 to 512 bytes") }
-        if let v = r.vector {
-            guard v.count == dimension else {
-                throw StoreError(.dimensionMismatch, "record '\(r.id)': vector has \(v.count) dimensions, collection has \(dimension)")
-            }
-            guard v.allSatisfy(\.isFinite) else { throw bad("vector has a NaN or infinite component") }
-        } else if requireVector {
-            throw bad("no vector (this collection has no embedder, so records must carry one)")
-        }
+        try Self.checkVector(r, dimension: dimension, requireVector: requireVector)
         var out = Record(id: r.id, vector: r.vector)
         for (name, value) in r.attributes {
             guard let f = field(name) else {
@@ -70,6 +63,19 @@ extension CollectionSchema {
             out.attributes[name] = try normalise(value, for: f, bad)
         }
         return out
+    }
+
+    /// The record's vector fits the collection: its dimension, finite components, and present
+    /// unless the collection embeds text.
+    static func checkVector(_ r: Record, dimension: Int, requireVector: Bool) throws {
+        if let v = r.vector {
+            guard v.count == dimension else {
+                throw StoreError(.dimensionMismatch, "record '\(r.id)': vector has \(v.count) dimensions, collection has \(dimension)")
+            }
+            guard v.allSatisfy(\.isFinite) else { throw StoreError(.badRecord, "record '\(r.id)': vector has a NaN or infinite component") }
+        } else if requireVector {
+            throw StoreError(.badRecord, "record '\(r.id)': no vector (this collection has no embedder, so records must carry one)")
+        }
     }
 
     /// Throws the error a collection with this schema would give the record (importers check

@@ -4,7 +4,6 @@ import Foundation
 /// statements looked up once per write batch: building and hashing the SQL text per row and
 /// per set member cost as much CPU as SQLite's own work did in a bulk import.
 struct RowWriter {
-    private let tables: Tables
     private let scalarFields: [FieldSchema]
     private let keywordFields: [String]
     private let record: Statement
@@ -12,7 +11,6 @@ struct RowWriter {
     private let sets: [(field: FieldSchema, insert: Statement, delete: Statement)]
 
     init(_ sql: SQLiteDatabase, _ tables: Tables) throws {
-        self.tables = tables
         scalarFields = tables.scalarFields
         let cols = scalarFields.map { ", " + Tables.column($0.name) }.joined()
         let marks = String(repeating: ", ?", count: scalarFields.count)

@@ -126,10 +126,15 @@ func foldKey(_ s: String) -> String {
 }
 
 extension String {
+    /// Both ends are printable ASCII, so there is nothing to trim: deciding that from the end
+    /// bytes saves the Unicode lookups of a trim (2% of an import's CPU).
+    package var hasNothingToTrim: Bool {
+        guard let f = utf8.first, let l = utf8.last else { return false }
+        return (0x21...0x7E).contains(f) && (0x21...0x7E).contains(l)
+    }
+
     func trimmingCharactersInWhitespace() -> String {
-        // Most values have nothing to trim; deciding that from the end bytes saves the
-        // Unicode property lookups (2% of an import's CPU).
-        if let f = utf8.first, let l = utf8.last, (0x21..<0x7F).contains(f), (0x21..<0x7F).contains(l) { return self }
+        if hasNothingToTrim { return self }
         var sub = Substring(self)
         while let c = sub.first, c.isWhitespace { sub.removeFirst() }
         while let c = sub.last, c.isWhitespace { sub.removeLast() }

@@ -347,9 +347,6 @@ struct RowFields {
     }
 }
 
-/// `trimmingCharacters(in: .whitespacesAndNewlines)`, without bridging to NSString when the
-/// ends are printable ASCII (nothing to trim).
-func trimmed(_ s: String) -> String {
-    if let f = s.utf8.first, let l = s.utf8.last, (0x21...0x7E).contains(f), (0x21...0x7E).contains(l) { return s }
-    return s.trimmingCharacters(in: .whitespacesAndNewlines)
-}
+/// `trimmingCharacters(in: .whitespacesAndNewlines)`, without bridging to NSString when there
+/// is nothing to trim.
+func trimmed(_ s: String) -> String { s.hasNothingToTrim ? s : s.trimmingCharacters(in: .whitespacesAndNewlines) }

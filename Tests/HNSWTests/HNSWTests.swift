@@ -58,10 +58,15 @@ final class HNSWTests: XCTestCase {
     lazy var data = clusteredVectors(count: 2000, dim: dim)
     lazy var queries = clusteredVectors(count: 50, dim: dim, seed: 99)
 
-    func build(_ metric: Metric = .cosine, seed: UInt64 = 42) -> HNSWIndex {
-        let index = HNSWIndex(dimension: dim, metric: metric, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: seed))
+    func build(_ metric: Metric = .cosine, seed: UInt64 = 42, codes: Bool = true) -> HNSWIndex {
+        let index = HNSWIndex(dimension: dim, metric: metric, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: seed), buildWithCodes: codes)
         for (i, v) in data.enumerated() { index.insert(v, label: UInt32(i)) }
         return index
+    }
+
+    /// Mean recall@10 of the index's searches (default ef) for the test queries.
+    func meanRecall(_ index: HNSWIndex) -> Double {
+        queries.reduce(0) { $0 + recall(index.search($1, k: 10).hits.map(\.label), bruteForce(.cosine, data, $1, k: 10)) } / Double(queries.count)
     }
 
     func testRecallAtTenIsHighForEveryMetric() {
@@ -93,12 +98,7 @@ final class HNSWTests: XCTestCase {
         XCTAssertFalse(two.serialized() == serial.serialized(), "the batch path really ran")
         XCTAssertTrue(two.labelsAreSlots)
         XCTAssertEqual(two.count, data.count)
-        var serialRecall = 0.0, batchRecall = 0.0
-        for q in queries {
-            let truth = bruteForce(.cosine, data, q, k: 10)
-            serialRecall += recall(serial.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
-            batchRecall += recall(two.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
-        }
+        let serialRecall = meanRecall(serial), batchRecall = meanRecall(two)
         print("recall@10 one by one \(serialRecall), batched \(batchRecall)")
         XCTAssertGreaterThanOrEqual(batchRecall, 0.95)
         XCTAssertGreaterThanOrEqual(batchRecall, serialRecall - 0.02)
@@ -138,17 +138,10 @@ final class HNSWTests: XCTestCase {
             }
         }
 
-        let float = HNSWIndex(dimension: dim, metric: .cosine, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: 42), buildWithCodes: false)
-        for (i, v) in data.enumerated() { float.insert(v, label: UInt32(i)) }
-        let coded = build()
+        let float = build(codes: false), coded = build()
         XCTAssertFalse(float.buildsWithCodes)
         XCTAssertFalse(coded.serialized() == float.serialized(), "the codes really chose the links")
-        var floatRecall = 0.0, codedRecall = 0.0
-        for q in queries {
-            let truth = bruteForce(.cosine, data, q, k: 10)
-            floatRecall += recall(float.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
-            codedRecall += recall(coded.search(q, k: 10).hits.map(\.label), truth) / Double(queries.count)
-        }
+        let floatRecall = meanRecall(float), codedRecall = meanRecall(coded)
         print("recall@10 float-built \(floatRecall), code-built \(codedRecall)")
         XCTAssertGreaterThanOrEqual(codedRecall, 0.95)
         XCTAssertGreaterThanOrEqual(codedRecall, floatRecall - 0.02)
