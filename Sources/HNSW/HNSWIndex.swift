@@ -286,11 +286,13 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// Per level from 0 to min(node's level, maxLevel): the efConstruction nearest nodes the
     /// graph offers, ascending. Reads the graph only.
-    private func candidates(for slot: Int) -> [[(distance: Float, slot: UInt32)]] {
-        buildsWithCodes ? candidates(for: slot, CodeQuery(self, slot: slot)) : candidates(for: slot, FloatQuery(self, vector(slot)))
+    /// `sorted: false` leaves each level's list in heap order (the batch path sorts once, later).
+    private func candidates(for slot: Int, sorted: Bool = true) -> [[(distance: Float, slot: UInt32)]] {
+        buildsWithCodes ? candidates(for: slot, CodeQuery(self, slot: slot), sorted: sorted)
+            : candidates(for: slot, FloatQuery(self, vector(slot)), sorted: sorted)
     }
 
-    private func candidates<Q: QueryDistance>(for slot: Int, _ q: Q) -> [[(distance: Float, slot: UInt32)]] {
+    private func candidates<Q: QueryDistance>(for slot: Int, _ q: Q, sorted: Bool) -> [[(distance: Float, slot: UInt32)]] {
         let level = Int(levels[slot])
         var cur = Int(entryPoint)
         var curDist = q.distance(to: cur)
@@ -300,8 +302,9 @@ public final class HNSWIndex: @unchecked Sendable {
         var out = [[(distance: Float, slot: UInt32)]](repeating: [], count: min(level, maxLevel) + 1)
         for l in stride(from: min(level, maxLevel), through: 0, by: -1) {
             var stats = HNSWSearchStats()
-            out[l] = searchLayer(q, entry: cur, ef: parameters.efConstruction, level: l, accept: nil, stats: &stats).sortedAscending()
-            cur = Int(out[l][0].slot)
+            let found = searchLayer(q, entry: cur, ef: parameters.efConstruction, level: l, accept: nil, stats: &stats)
+            out[l] = sorted ? found.sortedAscending() : found.items
+            cur = Int(out[l].min { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }!.slot)
         }
         return out
     }
@@ -334,14 +337,13 @@ public final class HNSWIndex: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: threads) { worker in
                 for i in stride(from: worker, to: slots.count, by: threads) {
                     let slot = slots[i]
-                    var perLevel = candidates(for: slot)
+                    var perLevel = candidates(for: slot, sorted: false)
                     for l in perLevel.indices {
                         for j in 0..<i where Int(levels[slots[j]]) >= l {
                             perLevel[l].append((buildDistance(slot, slots[j]), UInt32(slots[j])))
                         }
-                        perLevel[l].sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
                     }
-                    out[i] = perLevel.map { selectNeighbors($0, max: maxM).map(\.slot) }
+                    out[i] = perLevel.map { selectNeighbors(unsorted: $0, max: maxM) }
                 }
             }
         }
@@ -399,6 +401,22 @@ public final class HNSWIndex: @unchecked Sendable {
             if good { kept.append(c) }
         }
         return kept
+    }
+
+    /// `selectNeighbors` over the candidates in any order: taken nearest first (ties by slot)
+    /// from a heap, so only those the heuristic looks at get ordered.
+    private func selectNeighbors(unsorted items: [(distance: Float, slot: UInt32)], max m: Int) -> [UInt32] {
+        if items.count <= m || items.contains(where: { $0.distance.isNaN }) {
+            return selectNeighbors(sortedByDistance(items), max: m).map(\.slot)
+        }
+        var order = NearestFirstKeys(items)
+        var kept: [(distance: Float, slot: UInt32)] = []
+        kept.reserveCapacity(m)
+        while kept.count < m, !order.isEmpty {
+            let c = order.popNearest()
+            if !kept.contains(where: { buildDistance(Int(c.slot), Int($0.slot)) < c.distance }) { kept.append(c) }
+        }
+        return kept.map(\.slot)
     }
 
     /// Tombstones the node carrying `label`; it keeps routing searches until compaction.
@@ -470,7 +488,8 @@ public final class HNSWIndex: @unchecked Sendable {
             stats.allowedInProbe += 1
         }
         let fresh = UnsafeMutablePointer<UInt32>.allocate(capacity: maxM0 + 1)
-        defer { fresh.deallocate() }
+        let dists = UnsafeMutablePointer<Float>.allocate(capacity: maxM0 + 1)
+        defer { fresh.deallocate(); dists.deallocate() }
         visited.marks.withUnsafeMutableBufferPointer { marks in
             marks[entry] = gen
             while !candidates.isEmpty {
@@ -483,19 +502,19 @@ public final class HNSWIndex: @unchecked Sendable {
                 let n = level == 0 ? Int(p0[0]) : list.count
                 // Unvisited neighbours first, then their distances, each vector prefetched two
                 // steps ahead so that two vectors are in flight while one is computed.
+                // Without a branch: whether a neighbour was visited is a coin toss, and
+                // mispredicting it cost more than the store.
                 var freshCount = 0
                 for j in 0..<n {
                     let nb = Int(level == 0 ? p0[1 + j] : list[j])
-                    if marks[nb] == gen { continue }
-                    marks[nb] = gen
                     fresh[freshCount] = UInt32(nb)
-                    freshCount += 1
+                    freshCount &+= marks[nb] == gen ? 0 : 1
+                    marks[nb] = gen
                 }
-                for j in 0..<min(freshCount, 2) { q.prefetch(Int(fresh[j])) }
+                q.distances(fresh, freshCount, into: dists)
                 for j in 0..<freshCount {
                     let nb = Int(fresh[j])
-                    if j + 2 < freshCount { q.prefetch(Int(fresh[j + 2])) }
-                    let dn = q.distance(to: nb)
+                    let dn = dists[j]
                     stats.distanceComputations += 1
                     let allowed = accept?(nb) ?? true
                     if let limits {
@@ -634,6 +653,19 @@ struct CodeInfo {
 protocol QueryDistance {
     func distance(to slot: Int) -> Float
     func prefetch(_ slot: Int)
+    /// out[j] = distance(to: slots[j]) for j < n.
+    func distances(_ slots: UnsafePointer<UInt32>, _ n: Int, into out: UnsafeMutablePointer<Float>)
+}
+
+extension QueryDistance {
+    /// Each vector prefetched two steps ahead, so that two are in flight while one is computed.
+    @inline(__always) func distances(_ slots: UnsafePointer<UInt32>, _ n: Int, into out: UnsafeMutablePointer<Float>) {
+        for j in 0..<min(n, 2) { prefetch(Int(slots[j])) }
+        for j in 0..<n {
+            if j + 2 < n { prefetch(Int(slots[j + 2])) }
+            out[j] = distance(to: Int(slots[j]))
+        }
+    }
 }
 
 struct FloatQuery: QueryDistance {
@@ -666,4 +698,20 @@ struct CodeQuery: QueryDistance {
         }
     }
     @inline(__always) func prefetch(_ slot: Int) { fdb_prefetch_range(codes + slot &* row, row) }
+    /// One kernel call for the lot: the query's codes stay in registers across the rows.
+    @inline(__always) func distances(_ slots: UnsafePointer<UInt32>, _ n: Int, into out: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeMutableRawPointer(out)
+        fdb_i8_dots(q, codes, row, MemoryLayout<CodeInfo>.stride, stride, slots, n, raw.assumingMemoryBound(to: Int32.self))
+        for j in 0..<n {
+            let dot = Float(raw.load(fromByteOffset: j &* 4, as: Int32.self)) * mine.scale
+                * codes.load(fromByteOffset: Int(slots[j]) &* row, as: Float.self)   // the row's scale
+            let d: Float
+            switch metric {
+            case .cosine: d = 1 - dot
+            case .dot: d = -dot
+            case .l2: d = max(0, mine.squaredNorm + codes.load(fromByteOffset: Int(slots[j]) &* row &+ 8, as: Float.self) - 2 * dot)
+            }
+            raw.storeBytes(of: d, toByteOffset: j &* 4, as: Float.self)
+        }
+    }
 }

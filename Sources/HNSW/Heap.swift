@@ -56,10 +56,79 @@ struct DistanceHeap<Order: HeapOrder> {
         return first
     }
 
-    /// Items nearest first.
-    func sortedAscending() -> [(distance: Float, slot: UInt32)] {
-        items.sorted { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
+    /// Items nearest first (ties by slot).
+    func sortedAscending() -> [(distance: Float, slot: UInt32)] { sortedByDistance(items) }
+}
+
+/// Nearest first, ties by slot: the same order as comparing (distance, slot), sorted as plain
+/// integers (a closure comparator was most of the sort's cost during construction).
+func sortedByDistance(_ items: [(distance: Float, slot: UInt32)]) -> [(distance: Float, slot: UInt32)] {
+    guard !items.contains(where: { $0.distance.isNaN }) else {
+        return items.sorted { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
     }
+    var keys = items.map(orderKey)
+    keys.sort()
+    return keys.map(item)
+}
+
+/// (distance, slot) as one integer with the same order; distance must not be NaN.
+@inline(__always) func orderKey(_ x: (distance: Float, slot: UInt32)) -> UInt64 {
+    UInt64(orderedBits(x.distance)) << 32 | UInt64(x.slot)
+}
+
+@inline(__always) func item(_ key: UInt64) -> (distance: Float, slot: UInt32) {
+    (distanceOf(UInt32(truncatingIfNeeded: key >> 32)), UInt32(truncatingIfNeeded: key))
+}
+
+/// Order keys handed out nearest first on demand: neighbour selection usually stops after a
+/// few dozen of several hundred candidates, so heapifying beats sorting them all.
+struct NearestFirstKeys {
+    private var heap: [UInt64]
+
+    init(_ items: [(distance: Float, slot: UInt32)]) {
+        heap = items.map(orderKey)
+        var i = heap.count / 2
+        while i > 0 { i -= 1; siftDown(i) }
+    }
+
+    var isEmpty: Bool { heap.isEmpty }
+
+    mutating func popNearest() -> (distance: Float, slot: UInt32) {
+        let top = heap[0]
+        let last = heap.removeLast()
+        if !heap.isEmpty { heap[0] = last; siftDown(0) }
+        return item(top)
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        heap.withUnsafeMutableBufferPointer { h in
+            var i = start
+            let x = h[i]
+            while true {
+                let l = 2 &* i &+ 1
+                if l >= h.count { break }
+                let r = l &+ 1
+                let m = r < h.count && h[r] < h[l] ? r : l
+                guard h[m] < x else { break }
+                h[i] = h[m]
+                i = m
+            }
+            h[i] = x
+        }
+    }
+}
+
+/// Float bits whose unsigned order is the numbers' order (-0 taken as +0, as `<` sees them).
+@inline(__always) private func orderedBits(_ d: Float) -> UInt32 {
+    let b = (d + 0).bitPattern
+    return b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
+}
+
+@inline(__always) private func distanceOf(_ k: UInt32) -> Float {
+    Float(bitPattern: k & 0x8000_0000 != 0 ? k & 0x7FFF_FFFF : ~k)
+}
+
+extension DistanceHeap {
 }
 
 /// Generation-stamped visited marks: clearing is O(1) except once every 65,535 searches.

@@ -130,6 +130,11 @@ final class HNSWTests: XCTestCase {
             let index = HNSWIndex(dimension: dim, metric: metric, parameters: .init(m: 12, efConstruction: 100, efSearch: 64, seed: 42))
             XCTAssertTrue(index.buildsWithCodes)
             for (i, v) in data.prefix(200).enumerated() { index.insert(v, label: UInt32(i)) }
+            // The batched kernel the search loop uses gives each row's single-call distance, bit for bit.
+            let slots: [UInt32] = [7, 0, 199, 7, 42, 150, 3]
+            var batched = [Float](repeating: .nan, count: slots.count)
+            CodeQuery(index, slot: 5).distances(slots, slots.count, into: &batched)
+            XCTAssertEqual(batched.map(\.bitPattern), slots.map { index.buildDistance(5, Int($0)).bitPattern }, "\(metric)")
             for (x, y) in [(0, 1), (5, 150), (17, 18), (199, 3)] {
                 let exact = metric.distance(index.vector(x), index.vector(y), dim)
                 // Rounding error grows with the norms (stored cosine vectors are unit length).
