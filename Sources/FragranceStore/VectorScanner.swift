@@ -71,6 +71,24 @@ package enum VectorScanner {
         return found
     }
 
+    /// m·10^power when both m and 10^|power| are exact doubles: one correctly rounded multiply
+    /// or divide then gives what strtod gives (Clinger's fast path). nil otherwise.
+    @inline(__always) static func exactly(_ m: UInt64, significant: Int, power: Int) -> Double? {
+        guard significant <= 15, power >= -22, power <= 22 else { return nil }
+        return power < 0 ? Double(m) / powersOfTen[-power] : Double(m) * powersOfTen[power]
+    }
+
+    private static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { r, _ in r * 10 } }
+
+    @inline(__always) private static func digitsValue(_ b: UnsafeRawBufferPointer, _ i: inout Int, _ to: Int, _ value: inout Int) -> Int {
+        let d = i
+        while i < to, b[i] >= 0x30 && b[i] <= 0x39 {
+            if value < 100_000 { value = value * 10 + Int(b[i] - 0x30) }
+            i += 1
+        }
+        return i - d
+    }
+
     /// Comma-separated JSON numbers in b[from..<to]; nil at anything else.
     private static func numbers(_ b: UnsafeRawBufferPointer, from: Int, to: Int) -> [Float]? {
         var out: [Float] = []
@@ -84,20 +102,46 @@ package enum VectorScanner {
             skipSpace()
             let s = i
             // JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-            if i < to, b[i] == UInt8(ascii: "-") { i += 1 }
-            func digits() -> Int { let d = i; while i < to, b[i] >= 0x30 && b[i] <= 0x39 { i += 1 }; return i - d }
+            // The digits also accumulate into an integer and a power of ten, for the fast path.
+            var mantissa: UInt64 = 0, significant = 0, scale = 0
+            func digits(fraction: Bool) -> Int {
+                let d = i
+                while i < to, b[i] >= 0x30 && b[i] <= 0x39 {
+                    if significant < 19 {
+                        mantissa = mantissa &* 10 &+ UInt64(b[i] &- 0x30)
+                        if mantissa != 0 { significant += 1 }
+                        if fraction { scale -= 1 }
+                    } else if !fraction {
+                        scale += 1
+                    }
+                    i += 1
+                }
+                return i - d
+            }
+            let negative = i < to && b[i] == UInt8(ascii: "-")
+            if negative { i += 1 }
             let intStart = i
-            guard digits() > 0, b[intStart] != 0x30 || i - intStart == 1 else { return nil }
-            if i < to, b[i] == UInt8(ascii: ".") { i += 1; guard digits() > 0 else { return nil } }
+            guard digits(fraction: false) > 0, b[intStart] != 0x30 || i - intStart == 1 else { return nil }
+            if i < to, b[i] == UInt8(ascii: ".") { i += 1; guard digits(fraction: true) > 0 else { return nil } }
+            var exponent = 0, exponentOK = true
             if i < to, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
                 i += 1
-                if i < to, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
-                guard digits() > 0 else { return nil }
+                var sign = 1
+                if i < to, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { sign = b[i] == UInt8(ascii: "-") ? -1 : 1; i += 1 }
+                let e = i
+                guard Self.digitsValue(b, &i, to, &exponent) > 0 else { return nil }
+                exponentOK = i - e <= 4
+                exponent *= sign
             }
-            guard i - s < token.count else { return nil }
-            for k in 0..<(i - s) { token[k] = CChar(bitPattern: b[s + k]) }
-            token[i - s] = 0
-            let d = strtod(token, nil)
+            let d: Double
+            if let fast = exponentOK ? Self.exactly(mantissa, significant: significant, power: scale + exponent) : nil {
+                d = negative ? -fast : fast
+            } else {
+                guard i - s < token.count else { return nil }
+                for k in 0..<(i - s) { token[k] = CChar(bitPattern: b[s + k]) }
+                token[i - s] = 0
+                d = strtod(token, nil)
+            }
             guard d.isFinite else { return nil }
             out.append(Float(d))
             skipSpace()

@@ -127,7 +127,7 @@ public struct PerfumeNormaliser: Sendable {
     }
 
     func notes(_ value: Any?) throws -> [String: [String]] {
-        guard let value, !(value is NSNull) else { return [:] }
+        guard let value, !(type(of: value) is NSNull.Type) else { return [:] }   // `is NSNull` would bridge the dictionary
         var out: [String: [String]] = [:]
         func add(_ list: Any, tier: String) throws {
             guard let items = list as? [Any] else { throw RowError("'notes.\(tier)' must be a list of names") }
@@ -135,7 +135,7 @@ public struct PerfumeNormaliser: Sendable {
             var seen = Set<String>()
             for item in items {
                 guard let s = item as? String else { throw RowError("'notes.\(tier)' must hold only strings") }
-                guard s.count <= 100 else { throw RowError("a note in 'notes.\(tier)' is longer than 100 characters") }
+                guard s.utf8.count <= 100 || s.count <= 100 else { throw RowError("a note in 'notes.\(tier)' is longer than 100 characters") }
                 let c = vocabulary.canonicalNote(s)
                 if !c.isEmpty, seen.insert(c).inserted { out[tier, default: []].append(c) }
             }
@@ -161,7 +161,7 @@ public struct PerfumeNormaliser: Sendable {
 
     /// `{"label": ..., "votes": {...}}` or a bare label.
     func votes(_ value: Any?, _ name: String, scale: [String: Double]) throws -> Votes {
-        guard let value, !(value is NSNull) else { return Votes() }
+        guard let value, !(type(of: value) is NSNull.Type) else { return Votes() }
         if let s = value as? String {
             let l = Vocabulary.fold(s).replacingOccurrences(of: " ", with: "_")
             guard scale[l] != nil else { throw RowError("'\(name)' must be one of \(scale.keys.sorted().joined(separator: ", "))") }
@@ -208,10 +208,21 @@ public struct PerfumeNormaliser: Sendable {
             words = " " + folded.map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }
                 .split(separator: " ").joined(separator: " ") + " "
         }
+        let text = Array(words.utf8)
         for rule in vocabulary.derivations.intensity.concentration where rule.count == 2 {
-            if words.contains(" \(rule[0]) ") { return rule[1] }
+            if contains(text, Array(" \(rule[0]) ".utf8)) { return rule[1] }
         }
         return nil
+    }
+
+    /// Whether `part` occurs in `text` (bytes: Foundation's `contains` went through NSString).
+    private func contains(_ text: [UInt8], _ part: [UInt8]) -> Bool {
+        guard !part.isEmpty else { return true }
+        guard text.count >= part.count else { return false }
+        for i in 0...(text.count - part.count) where text[i] == part[0] {
+            if text[i..<(i + part.count)].elementsEqual(part) { return true }
+        }
+        return false
     }
 
     /// The seasons within 70% of the best-voted one.
@@ -291,10 +302,13 @@ struct RowFields {
 
     func string(_ k: String, max: Int) throws -> String? {
         guard let v = present(k) else { return nil }
-        if let n = v as? NSNumber, k == "id", !isJSONBool(n) { return n.stringValue }   // numeric ids in CSV-born JSON
-        guard let s = v as? String else { throw RowError("'\(k)' must be a string") }
+        guard let s = v as? String else {   // tried first: `as? NSNumber` on a String bridges it
+            if let n = v as? NSNumber, k == "id", !isJSONBool(n) { return n.stringValue }   // numeric ids in CSV-born JSON
+            throw RowError("'\(k)' must be a string")
+        }
         let t = trimmed(s)
-        guard t.count <= max else { throw RowError("'\(k)' is longer than \(max) characters (\(t.count))") }
+        // Bytes first: counting characters walks the string.
+        guard t.utf8.count <= max || t.count <= max else { throw RowError("'\(k)' is longer than \(max) characters (\(t.count))") }
         return t
     }
 
@@ -325,7 +339,7 @@ struct RowFields {
         guard a.count <= 1000 else { throw RowError("'\(k)' has \(a.count) entries; at most 1000") }
         return try a.map {
             guard let s = $0 as? String else { throw RowError("'\(k)' must hold only strings") }
-            guard s.count <= 200 else { throw RowError("an entry of '\(k)' is longer than 200 characters") }
+            guard s.utf8.count <= 200 || s.count <= 200 else { throw RowError("an entry of '\(k)' is longer than 200 characters") }
             return trimmed(s)
         }.filter { !$0.isEmpty }
     }

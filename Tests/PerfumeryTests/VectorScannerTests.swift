@@ -24,6 +24,34 @@ final class VectorScannerTests: XCTestCase {
         XCTAssertEqual(o["year"] as? Int, 2001)
     }
 
+    /// The exact fast path (integer digits times a power of ten) gives strtod's double, so the
+    /// same float, for short decimals like the catalogue's, and long or extreme ones still parse.
+    func testShortDecimalsParseAsStrtodDoes() throws {
+        var rng = SystemRandomNumberGenerator()
+        var texts = ["0", "-0", "0.0", "-0.000", "1", "-1", "4.5e-05", "4.5E+05", "1e22", "1e23", "1e-22", "1e-23",
+                     "123456789012345", "1234567890123456", "0.1", "0.2", "0.3", "9007199254740993", "1.7976931348623157e308",
+                     "2.2250738585072014e-308", "4.9e-324", "3.4028235e38", "1.00000000000000000001", "100000000000000000000000",
+                     "0.000000000000000000000000001", "12345.678e-3", "1e0005", "7e-0"]
+        for _ in 0..<20_000 {
+            let digits = Int.random(in: 1...17, using: &rng)
+            var m = String(Int.random(in: 1...9, using: &rng))
+            for _ in 1..<digits { m += String(Int.random(in: 0...9, using: &rng)) }
+            let point = Int.random(in: 0...digits, using: &rng)
+            var t = point == digits ? m : (point == 0 ? "0." + m : String(m.prefix(point)) + "." + m.dropFirst(point))
+            if Bool.random(using: &rng) { t += "e" + String(Int.random(in: -30...30, using: &rng)) }
+            texts.append(Bool.random(using: &rng) ? "-" + t : t)
+        }
+        texts += (0..<5_000).map { _ in "\(Float.random(in: -1...1, using: &rng))" }
+        let line = #"{"id": "a", "vector": ["# + texts.joined(separator: ",") + "]}"
+        let lifted = try XCTUnwrap(VectorScanner.lift(Data(line.utf8)), "the fast path applies").vectors[0]!
+        for (t, f) in zip(texts, lifted) {
+            XCTAssertEqual(f.bitPattern, Float(strtod(t, nil)).bitPattern, t)
+        }
+        XCTAssertEqual(lifted.count, texts.count)
+        XCTAssertNil(VectorScanner.exactly(1, significant: 1, power: 23), "10^23 is not an exact double")
+        XCTAssertEqual(VectorScanner.exactly(45, significant: 2, power: -6), 4.5e-05)
+    }
+
     /// What the TCP importer sends: records written as text read back to equal records,
     /// every vector component to the same Float bits, odd strings and every value kind included.
     func testRecordsWrittenAsTextReadBackBitForBit() throws {
