@@ -2,8 +2,9 @@ import Foundation
 import HNSW
 
 /// One collection: its SQLite tables (truth), the HNSW graph and the attribute mirror (both
-/// rebuilt or caught up from SQLite on open). Writes commit to SQLite first and touch memory
-/// only after the commit, so a failed write changes nothing.
+/// rebuilt or caught up from SQLite on open). A failed write changes nothing: the mirror and
+/// the id maps change only after the commit, and the graph, which a large write builds while
+/// SQLite commits, is read back from the index file and the log if the commit fails.
 public final class Collection: @unchecked Sendable {
     public let config: CollectionConfig
     let db: Database   // strong: a collection handle keeps its database open; close() breaks the cycle
@@ -222,34 +223,74 @@ public final class Collection: @unchecked Sendable {
         return try lock.write {
             try checkOpen()
             var result = WriteResult()
-            var assigned: [(UInt32, Record)] = []
+            var assigned: [(rid: UInt32, record: Record, replacing: Bool)] = []
             var batchRids: [String: UInt32] = [:]
             var next = nextRid
-            let lastSeq: Int64 = try db.sqlLock.withLock {
-                try db.sql.transaction {
-                    let writer = try RowWriter(db.sql, tables)
-                    let logInsert = try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 1)")
-                    for r in normalised {
-                        let existing = batchRids[r.id] ?? ridOfId[r.id]
-                        let rid = existing ?? next
-                        if existing == nil { next += 1; result.inserted += 1 } else { result.updated += 1 }
-                        batchRids[r.id] = rid
-                        try writer.write(rid, r, replacing: existing != nil)
-                        try logInsert.run(.int(Int64(rid)))
-                        assigned.append((rid, r))
-                    }
-                    return db.sql.lastInsertRowID
+            for r in normalised {
+                let existing = batchRids[r.id] ?? ridOfId[r.id]
+                let rid = existing ?? next
+                if existing == nil { next += 1; result.inserted += 1 } else { result.updated += 1 }
+                batchRids[r.id] = rid
+                assigned.append((rid, r, existing != nil))
+            }
+            // The graph takes the batch while this thread writes it to SQLite: the two are the
+            // bulk of a write, and the graph alone cannot use both cores all the time. Nothing
+            // else sees the graph meanwhile (the write lock is held); should the transaction
+            // fail, the graph is read back from disk as it stood, and nothing else was touched.
+            let overlap = assigned.count >= Self.overlapMinimum
+            let graph = DispatchGroup()
+            nonisolated(unsafe) let target = index
+            let vectors = assigned.map { ($0.record.vector!, $0.rid) }
+            if overlap {
+                DispatchQueue.global(qos: .userInitiated).async(group: graph) {
+                    target.insert(batch: vectors, threads: Self.graphThreads)
                 }
             }
-            for (rid, r) in assigned {
-                attributes.set(rid, r)
-                remember(rid, r.id)
+            let lastSeq: Int64
+            do {
+                lastSeq = try db.sqlLock.withLock {
+                    try db.sql.transaction {
+                        let writer = try RowWriter(db.sql, tables)
+                        let logInsert = try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 1)")
+                        for a in assigned {
+                            try writer.write(a.rid, a.record, replacing: a.replacing)
+                            try logInsert.run(.int(Int64(a.rid)))
+                        }
+                        return db.sql.lastInsertRowID
+                    }
+                }
+            } catch {
+                if overlap {
+                    graph.wait()
+                    try reloadIndex()
+                }
+                throw error
             }
-            index.insert(batch: assigned.map { ($0.1.vector!, $0.0) }, threads: Self.graphThreads)
+            for a in assigned {
+                attributes.set(a.rid, a.record)
+                remember(a.rid, a.record.id)
+            }
+            if overlap { graph.wait() } else { index.insert(batch: vectors, threads: Self.graphThreads) }
             if !assigned.isEmpty { appliedSeq = lastSeq }
             generation &+= 1
             try maintain()
             return result
+        }
+    }
+
+    /// Writes of at least this many records build the graph while SQLite commits them.
+    static let overlapMinimum = 16
+
+    /// The graph as the index file and the log have it (after a write whose graph work ran
+    /// ahead of a transaction that then failed).
+    private func reloadIndex() throws {
+        try db.sqlLock.withLock {
+            var floor: Int64 = 0
+            try db.sql.statement("SELECT log_floor FROM collections WHERE name = ?").forEachRow(.text(config.name)) { floor = $0.int(0) }
+            let report = openReport
+            index = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
+            try openIndex(logFloor: floor)
+            openReport = report
         }
     }
 

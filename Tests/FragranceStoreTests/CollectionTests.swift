@@ -244,6 +244,51 @@ final class CollectionTests: XCTestCase {
         XCTAssertEqual(try open().collection("p").count, 10)
     }
 
+    /// A large write builds the graph while SQLite commits: when the transaction fails the
+    /// graph is read back as it stood, so search never sees a record that is not stored, and
+    /// the same batch goes in cleanly afterwards.
+    func testAFailedTransactionLeavesTheGraphAsItStood() throws {
+        var options = Database.Options()
+        options.checkpointEvery = 1_000_000
+        let records = Synthetic.records(count: 400, dim: dim)
+        let db = try Database(directory: dir, options: options)
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        try c.upsert(Array(records.prefix(200)))
+        try c.checkpoint()                              // the index file holds these 200,
+        try c.upsert(Array(records[200..<300]))         // the log these 100
+        var moved = Array(records[0..<10])              // replacements of stored records
+        for i in moved.indices { moved[i].vector = records[380 + i].vector }
+        var boom = records[399]
+        boom.id = "boom"
+        let batch = Array(records[300..<340]) + moved + [boom]
+        XCTAssertGreaterThanOrEqual(batch.count, Collection.overlapMinimum, "the overlapped path runs")
+        try db.sql.execute("CREATE TRIGGER fail_boom BEFORE INSERT ON \(c.tables.records) WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+        XCTAssertThrowsError(try c.upsert(batch)) { XCTAssertTrue("\($0)".contains("injected failure"), "\($0)") }
+
+        XCTAssertEqual(c.count, 300)
+        XCTAssertEqual(c.index.liveCount, 300, "the graph holds the stored records only")
+        for r in records.prefix(300) {
+            let top = try c.search(SearchRequest(vector: r.vector!, k: 1)).hits.first
+            XCTAssertEqual(top?.id, r.id, "stored \(r.id) is found by its own vector")
+            XCTAssertEqual(top?.distance ?? 1, 0, accuracy: 1e-5)
+        }
+        for r in records[300..<340] {
+            XCTAssertFalse(try c.search(SearchRequest(vector: r.vector!, k: 5)).hits.contains { Int($0.id.dropFirst())! >= 300 },
+                           "nothing of the failed batch is searchable")
+        }
+
+        try db.sql.execute("DROP TRIGGER fail_boom")
+        let result = try c.upsert(batch)
+        XCTAssertEqual(result, .init(inserted: 41, updated: 10))
+        for r in Array(records[300..<340]) + moved + [boom] {
+            XCTAssertEqual(try c.search(SearchRequest(vector: r.vector!, k: 1)).hits.first?.id, r.id)
+        }
+        try db.close()
+        let reopened = try Database(directory: dir, options: options).collection("p")
+        XCTAssertEqual(reopened.count, 341)
+        XCTAssertEqual(try reopened.search(SearchRequest(vector: boom.vector!, k: 1)).hits.first?.id, "boom")
+    }
+
     func testReopenLoadsTheIndexFileAndCatchesUpFromTheLog() throws {
         var options = Database.Options()
         options.checkpointEvery = 1_000_000

@@ -99,6 +99,41 @@ final class ImportCommandTests: HTTPTestCase {
         XCTAssertTrue(again.out.contains("0 stored, 2997 already there"), again.out)
     }
 
+    /// --m and --ef-construction shape a collection the import creates, offline and over TCP,
+    /// and are refused with a clear message for one that exists.
+    func testGraphOptionsSetUpANewCollectionOnly() throws {
+        var rng = SystemRandomNumberGenerator()
+        let lines = (0..<40).map { i in
+            let v = (0..<384).map { _ in String(format: "%.4f", Float.random(in: -1...1, using: &rng)) }.joined(separator: ",")
+            return "{\"id\": \"g\(i)\", \"name\": \"Perfume \(i)\", \"vector\": [\(v)]}"
+        }
+        let fixture = dir.appendingPathComponent("graph.jsonl")
+        try lines.joined(separator: "\n").write(to: fixture, atomically: true, encoding: .utf8)
+        let offline = dir.appendingPathComponent("offline").path
+        let made = try run(["import", fixture.path, "--data", offline, "--m", "12", "--ef-construction", "100"])
+        XCTAssertEqual(made.status, 0, made.err)
+        do {
+            let db = try Database(directory: URL(fileURLWithPath: offline))
+            let c = try db.collection("perfumes")
+            XCTAssertEqual(c.config.hnsw.m, 12)
+            XCTAssertEqual(c.config.hnsw.efConstruction, 100)
+            XCTAssertEqual(c.count, 40)
+            try db.close()
+        }
+        let clash = try run(["import", fixture.path, "--data", offline, "--ef-construction", "64"])
+        XCTAssertNotEqual(clash.status, 0)
+        XCTAssertTrue(clash.err.contains("--ef-construction 64: 'perfumes' exists with ef_construction 100"), clash.err)
+        let same = try run(["import", fixture.path, "--data", offline, "--m", "12"])
+        XCTAssertTrue(same.out.contains("0 stored, 40 already there"), same.out + same.err)
+
+        let tcp = try run(["import", fixture.path, "--server", "127.0.0.1:\(tcpPort)", "--ef-construction", "90"])
+        XCTAssertEqual(tcp.status, 0, tcp.err)
+        XCTAssertEqual(try server.database.collection("perfumes").config.hnsw.efConstruction, 90)
+        let again = try run(["import", fixture.path, "--server", "127.0.0.1:\(tcpPort)", "--ef-construction", "90"])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.err.contains("'perfumes' exists on the server"), again.err)
+    }
+
     func testImportOverTCPIntoARunningServer() throws {
         let fixture = try writeFixture()
         let c = try client()
