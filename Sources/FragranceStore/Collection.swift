@@ -260,9 +260,14 @@ public final class Collection: @unchecked Sendable {
                     }
                 }
             } catch {
-                if overlap {
-                    graph.wait()
-                    try reloadIndex()
+                guard overlap else { throw error }
+                graph.wait()
+                do { try reloadIndex() } catch let reload {
+                    // Never search a graph holding records that are not stored: an empty one
+                    // until the next open rebuilds it (its size no longer matches the records).
+                    index = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
+                    throw StoreError(.io, "write to '\(config.name)' failed (\(error)), and its graph could not be read back (\(reload)): "
+                                     + "searches return nothing until the database is reopened")
                 }
                 throw error
             }
