@@ -122,7 +122,9 @@ let buildTime = try seconds {
 // and with the int8 codes the index builds with on CPUs with VNNI.
 let graphVectors = records.map { $0.vector! }
 let cores = ProcessInfo.processInfo.activeProcessorCount
-for (threads, codes) in [(1, false), (cores, false), (cores, true)] {
+// BENCH_GRAPH=codes builds only the graph the store builds (A/B runs of construction changes).
+let graphRuns = ProcessInfo.processInfo.environment["BENCH_GRAPH"] == "codes" ? [(cores, true)] : [(1, false), (cores, false), (cores, true)]
+for (threads, codes) in graphRuns {
     let g = HNSWIndex(dimension: args.dim, metric: .cosine, parameters: c.config.hnsw, buildWithCodes: codes)
     if codes && !g.buildsWithCodes { say("graph only, int8 codes: this CPU has no AVX-512 VNNI"); continue }
     let t = try seconds {

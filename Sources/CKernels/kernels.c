@@ -286,16 +286,22 @@ static int32_t i8_dot_vnni(const int8_t *a, const int8_t *b, size_t stride, int3
 }
 
 // One query against many rows: the query's flipped bytes are loaded once for the batch, each
-// row's lines are prefetched two rows ahead, and two accumulators halve the dependency chain.
+// row's lines (and its Σ codes) are prefetched two rows ahead, and two accumulators halve the
+// dependency chain.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-static void i8_dots_vnni(const int8_t *q, const uint8_t *rows, size_t row_bytes, size_t header, size_t stride,
+static void i8_dots_vnni(const int8_t *q, const int8_t *codes, size_t stride, const uint8_t *infos, size_t info_bytes,
                          const uint32_t *slots, size_t n, int32_t *out) {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (size_t j = 0; j < n && j < 2; j++) fdb_prefetch_range(rows + (size_t)slots[j] * row_bytes, row_bytes);
+    for (size_t j = 0; j < n && j < 2; j++) {
+        fdb_prefetch_range(codes + (size_t)slots[j] * stride, stride);
+        fdb_prefetch(infos + (size_t)slots[j] * info_bytes);
+    }
     for (size_t j = 0; j < n; j++) {
-        if (j + 2 < n) fdb_prefetch_range(rows + (size_t)slots[j + 2] * row_bytes, row_bytes);
-        const uint8_t *r = rows + (size_t)slots[j] * row_bytes;
-        const int8_t *b = (const int8_t *)(r + header);
+        if (j + 2 < n) {
+            fdb_prefetch_range(codes + (size_t)slots[j + 2] * stride, stride);
+            fdb_prefetch(infos + (size_t)slots[j + 2] * info_bytes);
+        }
+        const int8_t *b = codes + (size_t)slots[j] * stride;
         __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
         size_t i = 0;
         for (; i + 128 <= stride; i += 128) {
@@ -304,7 +310,7 @@ static void i8_dots_vnni(const int8_t *q, const uint8_t *rows, size_t row_bytes,
         }
         if (i < stride) a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(q + i), flip), _mm512_loadu_si512(b + i));
         int32_t sum_b;
-        memcpy(&sum_b, r + 4, sizeof sum_b);
+        memcpy(&sum_b, infos + (size_t)slots[j] * info_bytes + 4, sizeof sum_b);
         out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)) - 128 * sum_b;
     }
 }
@@ -486,17 +492,17 @@ float fdb_i8_encode(const float *x, size_t n, int8_t *codes, size_t stride, int3
     return s;
 }
 
-void fdb_i8_dots(const int8_t *q, const void *rows, size_t row_bytes, size_t header, size_t stride,
+void fdb_i8_dots(const int8_t *q, const void *codes, size_t stride, const void *infos, size_t info_bytes,
                  const uint32_t *slots, size_t n, int32_t *out) {
-    const uint8_t *base = (const uint8_t *)rows;
+    const int8_t *c = (const int8_t *)codes;
+    const uint8_t *inf = (const uint8_t *)infos;
 #if defined(__x86_64__)
-    if (has_vnni()) { i8_dots_vnni(q, base, row_bytes, header, stride, slots, n, out); return; }
+    if (has_vnni()) { i8_dots_vnni(q, c, stride, inf, info_bytes, slots, n, out); return; }
 #endif
     for (size_t j = 0; j < n; j++) {
-        const uint8_t *r = base + (size_t)slots[j] * row_bytes;
         int32_t sum_b;
-        memcpy(&sum_b, r + 4, sizeof sum_b);
-        out[j] = fdb_i8_dot(q, (const int8_t *)(r + header), stride, sum_b);
+        memcpy(&sum_b, inf + (size_t)slots[j] * info_bytes + 4, sizeof sum_b);
+        out[j] = fdb_i8_dot(q, c + (size_t)slots[j] * stride, stride, sum_b);
     }
 }
 

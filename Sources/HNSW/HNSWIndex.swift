@@ -91,10 +91,12 @@ public final class HNSWIndex: @unchecked Sendable {
     /// the caches. Searches for queries always use the float vectors, so returned distances
     /// are exact; only the choice of links sees the rounding (index-bench measures recall).
     public let buildsWithCodes: Bool
-    /// Per slot a row of `codeRowBytes`: its `CodeInfo`, then `codeStride` code bytes (zero
-    /// padded to a multiple of 64), so that one distance reads one run of cache lines.
-    let codeStride: Int, codeRowBytes: Int
+    /// Per slot `codeStride` code bytes (zero padded to a multiple of 64, so a row is whole
+    /// cache lines: 6 for 384-d), and apart from them its `CodeInfo` (16 bytes, an array small
+    /// enough to stay in L2). With the info in front, a row was 400 bytes over 7 lines.
+    let codeStride: Int
     var codes: UnsafeMutableRawPointer
+    var codeInfos: UnsafeMutablePointer<CodeInfo>
     var links0: UnsafeMutablePointer<UInt32>   // capacity * (maxM0 + 1)
     var levels: [UInt8] = []
     var labels: [UInt32] = []
@@ -123,14 +125,15 @@ public final class HNSWIndex: @unchecked Sendable {
         links0 = .allocate(capacity: 0)
         buildsWithCodes = buildWithCodes && fdb_q8_supported() != 0
         codeStride = buildsWithCodes ? (dimension + 63) / 64 * 64 : 0
-        codeRowBytes = buildsWithCodes ? MemoryLayout<CodeInfo>.stride + codeStride : 0
         codes = .allocate(byteCount: 0, alignment: 64)
+        codeInfos = .allocate(capacity: 0)
     }
 
     deinit {
         vectors.deallocate()
         links0.deallocate()
         codes.deallocate()
+        codeInfos.deallocate()
     }
 
     public var liveCount: Int { count - deletedCount }
@@ -151,7 +154,7 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// Bytes held by vectors and links: what one more vector costs, for the stats page.
     public var memoryBytes: Int {
-        capacity * (dimension * 4 + (maxM0 + 1) * 4 + 8 + codeRowBytes)
+        capacity * (dimension * 4 + (maxM0 + 1) * 4 + 8 + (buildsWithCodes ? codeStride + MemoryLayout<CodeInfo>.stride : 0))
             + upperPool.capacity * 4 + slotOfLabel.capacity * 4
     }
 
@@ -170,10 +173,14 @@ public final class HNSWIndex: @unchecked Sendable {
         links0.deallocate()
         links0 = l
         if buildsWithCodes {
-            let c = UnsafeMutableRawPointer.allocate(byteCount: newCap * codeRowBytes, alignment: 64)
-            c.copyMemory(from: codes, byteCount: count * codeRowBytes)
+            let c = UnsafeMutableRawPointer.allocate(byteCount: newCap * codeStride, alignment: 64)
+            c.copyMemory(from: codes, byteCount: count * codeStride)
             codes.deallocate()
             codes = c
+            let i = UnsafeMutablePointer<CodeInfo>.allocate(capacity: newCap)
+            i.initialize(from: codeInfos, count: count)
+            codeInfos.deallocate()
+            codeInfos = i
         }
         capacity = newCap
     }
@@ -183,10 +190,9 @@ public final class HNSWIndex: @unchecked Sendable {
         guard buildsWithCodes else { return }
         let v = vector(slot)
         var sum: Int32 = 0
-        let row = codes + slot &* codeRowBytes
-        let code = (row + MemoryLayout<CodeInfo>.stride).assumingMemoryBound(to: Int8.self)
+        let code = (codes + slot &* codeStride).assumingMemoryBound(to: Int8.self)
         let scale = fdb_i8_encode(v, dimension, code, codeStride, &sum)
-        row.storeBytes(of: CodeInfo(scale: scale, sum: sum, squaredNorm: fdb_dot(v, v, dimension)), as: CodeInfo.self)
+        (codeInfos + slot).initialize(to: CodeInfo(scale: scale, sum: sum, squaredNorm: fdb_dot(v, v, dimension)))
     }
 
     /// The distance construction works with: through the codes when there are any.
@@ -678,39 +684,36 @@ struct FloatQuery: QueryDistance {
 }
 
 struct CodeQuery: QueryDistance {
-    let codes: UnsafeMutableRawPointer, row: Int, stride: Int, metric: Metric
+    let codes: UnsafeMutableRawPointer, infos: UnsafeMutablePointer<CodeInfo>, stride: Int, metric: Metric
     let q: UnsafePointer<Int8>, mine: CodeInfo
     init(_ index: HNSWIndex, slot: Int) {
-        codes = index.codes; row = index.codeRowBytes; stride = index.codeStride; metric = index.metric
-        let p = codes + slot &* row
-        q = UnsafePointer((p + MemoryLayout<CodeInfo>.stride).assumingMemoryBound(to: Int8.self))
-        mine = p.load(as: CodeInfo.self)
+        codes = index.codes; infos = index.codeInfos; stride = index.codeStride; metric = index.metric
+        q = UnsafePointer((codes + slot &* stride).assumingMemoryBound(to: Int8.self))
+        mine = infos[slot]
     }
-    @inline(__always) func distance(to slot: Int) -> Float {
-        let p = codes + slot &* row
-        let other = p.load(as: CodeInfo.self)
-        let code = (p + MemoryLayout<CodeInfo>.stride).assumingMemoryBound(to: Int8.self)
-        let dot = Float(fdb_i8_dot(q, code, stride, other.sum)) * mine.scale * other.scale
+    @inline(__always) private func distance(dot raw: Int32, _ other: CodeInfo) -> Float {
+        let dot = Float(raw) * mine.scale * other.scale
         switch metric {
         case .cosine: return 1 - dot
         case .dot: return -dot
         case .l2: return max(0, mine.squaredNorm + other.squaredNorm - 2 * dot)
         }
     }
-    @inline(__always) func prefetch(_ slot: Int) { fdb_prefetch_range(codes + slot &* row, row) }
+    @inline(__always) func distance(to slot: Int) -> Float {
+        let other = infos[slot]
+        let code = (codes + slot &* stride).assumingMemoryBound(to: Int8.self)
+        return distance(dot: fdb_i8_dot(q, code, stride, other.sum), other)
+    }
+    @inline(__always) func prefetch(_ slot: Int) {
+        fdb_prefetch_range(codes + slot &* stride, stride)
+        fdb_prefetch(infos + slot)
+    }
     /// One kernel call for the lot: the query's codes stay in registers across the rows.
     @inline(__always) func distances(_ slots: UnsafePointer<UInt32>, _ n: Int, into out: UnsafeMutablePointer<Float>) {
         let raw = UnsafeMutableRawPointer(out)
-        fdb_i8_dots(q, codes, row, MemoryLayout<CodeInfo>.stride, stride, slots, n, raw.assumingMemoryBound(to: Int32.self))
+        fdb_i8_dots(q, codes, stride, infos, MemoryLayout<CodeInfo>.stride, slots, n, raw.assumingMemoryBound(to: Int32.self))
         for j in 0..<n {
-            let dot = Float(raw.load(fromByteOffset: j &* 4, as: Int32.self)) * mine.scale
-                * codes.load(fromByteOffset: Int(slots[j]) &* row, as: Float.self)   // the row's scale
-            let d: Float
-            switch metric {
-            case .cosine: d = 1 - dot
-            case .dot: d = -dot
-            case .l2: d = max(0, mine.squaredNorm + codes.load(fromByteOffset: Int(slots[j]) &* row &+ 8, as: Float.self) - 2 * dot)
-            }
+            let d = distance(dot: raw.load(fromByteOffset: j &* 4, as: Int32.self), infos[Int(slots[j])])
             raw.storeBytes(of: d, toByteOffset: j &* 4, as: Float.self)
         }
     }

@@ -48,10 +48,9 @@ float fdb_i8_encode(const float *x, size_t n, int8_t *codes, size_t stride, int3
 /// Σ a[i]·b[i] over `stride` bytes; `sum_b` is b's Σ codes (VNNI multiplies unsigned by signed
 /// bytes, so it takes a + 128 and removes 128·Σb).
 int32_t fdb_i8_dot(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b);
-/// fdb_i8_dot of the query codes `q` with the codes of each row slots[j] of `rows` (rows of
-/// `row_bytes`: a header whose bytes 4..<8 are the row's Σ codes as int32, then `stride` code
-/// bytes from offset `header`), into out[j].
-void fdb_i8_dots(const int8_t *q, const void *rows, size_t row_bytes, size_t header, size_t stride,
+/// fdb_i8_dot of the query codes `q` with row slots[j] of `codes` (rows of `stride` bytes),
+/// into out[j]; row k's Σ codes is the int32 at byte 4 of `infos + k * info_bytes`.
+void fdb_i8_dots(const int8_t *q, const void *codes, size_t stride, const void *infos, size_t info_bytes,
                  const uint32_t *slots, size_t n, int32_t *out);
 
 /// x ← 0.5·x·(1 + erf(x/√2)) in place (BERT's exact GELU), erf within 1e-6 of libm.
