@@ -276,22 +276,30 @@ int fdb_q8_linear(const fdb_q8_matrix *m, const float *x, size_t rows, const flo
     return 1;
 }
 
+// Σ (a[i] + 128)·b[i]: a ^ 0x80 is a + 128 as an unsigned byte. Two accumulators halve the
+// dependency chain.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-static int32_t i8_dot_vnni(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b) {
+static inline int32_t i8_dot_shifted(const int8_t *a, const int8_t *b, size_t stride) {
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    __m512i acc = _mm512_setzero_si512();
-    for (size_t i = 0; i < stride; i += 64)   // a ^ 0x80 is a + 128 as an unsigned byte
-        acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_loadu_si512(a + i), flip), _mm512_loadu_si512(b + i));
-    return _mm512_reduce_add_epi32(acc) - 128 * sum_b;
+    __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 128 <= stride; i += 128) {
+        a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(a + i), flip), _mm512_loadu_si512(b + i));
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_loadu_si512(a + i + 64), flip), _mm512_loadu_si512(b + i + 64));
+    }
+    if (i < stride) a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(a + i), flip), _mm512_loadu_si512(b + i));
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1));
 }
 
-// One query against many rows: the query's flipped bytes are loaded once for the batch, each
-// row's lines (and its Σ codes) are prefetched two rows ahead, and two accumulators halve the
-// dependency chain.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+static int32_t i8_dot_vnni(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b) {
+    return i8_dot_shifted(a, b, stride) - 128 * sum_b;
+}
+
+// One query against many rows, each row's lines (and its Σ codes) prefetched two rows ahead.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 static void i8_dots_vnni(const int8_t *q, const int8_t *codes, size_t stride, const uint8_t *infos, size_t info_bytes,
                          const uint32_t *slots, size_t n, int32_t *out) {
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (size_t j = 0; j < n && j < 2; j++) {
         fdb_prefetch_range(codes + (size_t)slots[j] * stride, stride);
         fdb_prefetch(infos + (size_t)slots[j] * info_bytes);
@@ -301,17 +309,9 @@ static void i8_dots_vnni(const int8_t *q, const int8_t *codes, size_t stride, co
             fdb_prefetch_range(codes + (size_t)slots[j + 2] * stride, stride);
             fdb_prefetch(infos + (size_t)slots[j + 2] * info_bytes);
         }
-        const int8_t *b = codes + (size_t)slots[j] * stride;
-        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
-        size_t i = 0;
-        for (; i + 128 <= stride; i += 128) {
-            a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(q + i), flip), _mm512_loadu_si512(b + i));
-            a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_loadu_si512(q + i + 64), flip), _mm512_loadu_si512(b + i + 64));
-        }
-        if (i < stride) a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(q + i), flip), _mm512_loadu_si512(b + i));
         int32_t sum_b;
         memcpy(&sum_b, infos + (size_t)slots[j] * info_bytes + 4, sizeof sum_b);
-        out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1)) - 128 * sum_b;
+        out[j] = i8_dot_shifted(q, codes + (size_t)slots[j] * stride, stride) - 128 * sum_b;
     }
 }
 #else

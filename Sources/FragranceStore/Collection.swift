@@ -239,7 +239,7 @@ public final class Collection: @unchecked Sendable {
             // fail, the graph is read back from disk as it stood, and nothing else was touched.
             let overlap = assigned.count >= Self.overlapMinimum
             let graph = DispatchGroup()
-            nonisolated(unsafe) let target = index
+            let target = index
             let vectors = assigned.map { ($0.record.vector!, $0.rid) }
             if overlap {
                 DispatchQueue.global(qos: .userInitiated).async(group: graph) {

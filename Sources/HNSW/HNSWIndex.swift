@@ -310,7 +310,7 @@ public final class HNSWIndex: @unchecked Sendable {
             var stats = HNSWSearchStats()
             let found = searchLayer(q, entry: cur, ef: parameters.efConstruction, level: l, accept: nil, stats: &stats)
             out[l] = sorted ? found.sortedAscending() : found.items
-            cur = Int(out[l].min { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }!.slot)
+            cur = Int(out[l].min(by: isNearer)!.slot)
         }
         return out
     }
@@ -506,10 +506,9 @@ public final class HNSWIndex: @unchecked Sendable {
                 let list: [UInt32] = level == 0 ? [] : neighbors(Int(c), level: level)
                 let p0 = level0(Int(c))
                 let n = level == 0 ? Int(p0[0]) : list.count
-                // Unvisited neighbours first, then their distances, each vector prefetched two
-                // steps ahead so that two vectors are in flight while one is computed.
-                // Without a branch: whether a neighbour was visited is a coin toss, and
-                // mispredicting it cost more than the store.
+                // Unvisited neighbours first (without a branch: whether a neighbour was visited
+                // is a coin toss, and mispredicting it cost more than the store), then all their
+                // distances in one call, which prefetches ahead.
                 var freshCount = 0
                 for j in 0..<n {
                     let nb = Int(level == 0 ? p0[1 + j] : list[j])

@@ -63,12 +63,15 @@ struct DistanceHeap<Order: HeapOrder> {
 /// Nearest first, ties by slot: the same order as comparing (distance, slot), sorted as plain
 /// integers (a closure comparator was most of the sort's cost during construction).
 func sortedByDistance(_ items: [(distance: Float, slot: UInt32)]) -> [(distance: Float, slot: UInt32)] {
-    guard !items.contains(where: { $0.distance.isNaN }) else {
-        return items.sorted { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
-    }
+    guard !items.contains(where: { $0.distance.isNaN }) else { return items.sorted(by: isNearer) }
     var keys = items.map(orderKey)
     keys.sort()
-    return keys.map(item)
+    return keys.map(distanceAndSlot)
+}
+
+/// The order every candidate list uses: by distance, ties by slot.
+@inline(__always) func isNearer(_ a: (distance: Float, slot: UInt32), _ b: (distance: Float, slot: UInt32)) -> Bool {
+    a.distance < b.distance || (a.distance == b.distance && a.slot < b.slot)
 }
 
 /// (distance, slot) as one integer with the same order; distance must not be NaN.
@@ -76,7 +79,7 @@ func sortedByDistance(_ items: [(distance: Float, slot: UInt32)]) -> [(distance:
     UInt64(orderedBits(x.distance)) << 32 | UInt64(x.slot)
 }
 
-@inline(__always) func item(_ key: UInt64) -> (distance: Float, slot: UInt32) {
+@inline(__always) func distanceAndSlot(_ key: UInt64) -> (distance: Float, slot: UInt32) {
     (distanceOf(UInt32(truncatingIfNeeded: key >> 32)), UInt32(truncatingIfNeeded: key))
 }
 
@@ -97,7 +100,7 @@ struct NearestFirstKeys {
         let top = heap[0]
         let last = heap.removeLast()
         if !heap.isEmpty { heap[0] = last; siftDown(0) }
-        return item(top)
+        return distanceAndSlot(top)
     }
 
     private mutating func siftDown(_ start: Int) {
@@ -126,9 +129,6 @@ struct NearestFirstKeys {
 
 @inline(__always) private func distanceOf(_ k: UInt32) -> Float {
     Float(bitPattern: k & 0x8000_0000 != 0 ? k & 0x7FFF_FFFF : ~k)
-}
-
-extension DistanceHeap {
 }
 
 /// Generation-stamped visited marks: clearing is O(1) except once every 65,535 searches.

@@ -208,21 +208,11 @@ public struct PerfumeNormaliser: Sendable {
             words = " " + folded.map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }
                 .split(separator: " ").joined(separator: " ") + " "
         }
-        let text = Array(words.utf8)
         for rule in vocabulary.derivations.intensity.concentration where rule.count == 2 {
-            if contains(text, Array(" \(rule[0]) ".utf8)) { return rule[1] }
+            // On the bytes: a String's `contains` is Foundation's, through NSString.
+            if words.utf8.contains(" \(rule[0]) ".utf8) { return rule[1] }
         }
         return nil
-    }
-
-    /// Whether `part` occurs in `text` (bytes: Foundation's `contains` went through NSString).
-    private func contains(_ text: [UInt8], _ part: [UInt8]) -> Bool {
-        guard !part.isEmpty else { return true }
-        guard text.count >= part.count else { return false }
-        for i in 0...(text.count - part.count) where text[i] == part[0] {
-            if text[i..<(i + part.count)].elementsEqual(part) { return true }
-        }
-        return false
     }
 
     /// The seasons within 70% of the best-voted one.
