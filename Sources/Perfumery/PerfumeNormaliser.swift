@@ -22,10 +22,14 @@ public struct PerfumeNormaliser: Sendable {
                                              "description", "vector", "sources"]
     static let tiers = ["top", "heart", "base", "unspecified"]
     static let maxText = 20_000
+    /// The concentration rules as " words " C strings, in the vocabulary's order.
+    private let concentrationRules: [(pattern: [CChar], level: String)]
 
     public init(vocabulary: Vocabulary, ignoreUnknownFields: Bool = false) {
         self.vocabulary = vocabulary
         self.ignoreUnknownFields = ignoreUnknownFields
+        concentrationRules = vocabulary.derivations.intensity.concentration.filter { $0.count == 2 }
+            .map { (Array(" \($0[0]) ".utf8CString), $0[1]) }
     }
 
     public func record(from row: [String: Any], dimension: Int? = nil) throws -> Record {
@@ -200,19 +204,25 @@ public struct PerfumeNormaliser: Sendable {
 
     func concentrationIntensity(_ name: String) -> String? {
         let folded = Vocabulary.fold(name)
-        let words: String
+        var words: [UInt8] = [0x20]
         if folded.utf8.allSatisfy({ $0 < 0x80 }) {   // the same words, byte by byte
-            let letters = folded.utf8.map { (0x61...0x7A).contains($0) ? $0 : 0x20 }
-            words = " " + String(decoding: letters, as: UTF8.self).split(separator: " ").joined(separator: " ") + " "
+            for b in folded.utf8 {
+                let letter = (0x61...0x7A).contains(b)
+                if letter { words.append(b) } else if words.last != 0x20 { words.append(0x20) }
+            }
         } else {
-            words = " " + folded.map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }
-                .split(separator: " ").joined(separator: " ") + " "
+            let spaced = folded.map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }
+            words += spaced.split(separator: " ").joined(separator: " ").utf8
         }
-        for rule in vocabulary.derivations.intensity.concentration where rule.count == 2 {
-            // On the bytes: a String's `contains` is Foundation's, through NSString.
-            if words.utf8.contains(" \(rule[0]) ".utf8) { return rule[1] }
+        if words.last != 0x20 { words.append(0x20) }
+        words.append(0)
+        // strstr: the stdlib's generic `contains(_:)` on UTF-8 views instantiates type metadata
+        // per call and was 11% of a catalogue import's CPU. `words` holds letters and spaces only.
+        return words.withUnsafeBufferPointer { w in
+            w.withMemoryRebound(to: CChar.self) { text in
+                concentrationRules.first { strstr(text.baseAddress!, $0.pattern) != nil }?.level
+            }
         }
-        return nil
     }
 
     /// The seasons within 70% of the best-voted one.

@@ -44,6 +44,13 @@ final class NormaliserTests: XCTestCase {
         XCTAssertNil(Vocabulary.foldASCII("Crème"), "non-ASCII takes the general path")
         XCTAssertEqual(normaliser.concentrationIntensity("Terre d'Hermès Eau Intense Vétiver"), normaliser.concentrationIntensity("terre d hermes eau intense vetiver"))
         XCTAssertEqual(normaliser.concentrationIntensity("L'Eau-de-Cologne (2019)"), normaliser.concentrationIntensity("l eau de cologne 2019"))
+        XCTAssertEqual(normaliser.concentrationIntensity("Terre d'Hermès Eau Intense Vétiver"), "strong")
+        XCTAssertEqual(normaliser.concentrationIntensity("L'Eau-de-Cologne (2019)"), "light")
+        XCTAssertEqual(normaliser.concentrationIntensity("Pour Homme Eau de Toilette"), "moderate")
+        XCTAssertEqual(normaliser.concentrationIntensity("EDT"), "moderate", "a whole name that is the word")
+        XCTAssertNil(normaliser.concentrationIntensity("Parfumerie Générale No. 3"), "whole words only: 'parfumerie' is not 'parfum'")
+        XCTAssertNil(normaliser.concentrationIntensity("Pamplelune"))
+        XCTAssertNil(normaliser.concentrationIntensity(""))
     }
 
     func testObservedValuesWinAndDerivedOnesAreMarked() throws {
