@@ -9,18 +9,21 @@ public struct SourceRow: @unchecked Sendable {   // the object is JSON: strings,
     /// objects all at once (47k perfumes: ~800 MB as dictionaries, 19 MB as bytes).
     private let parse: @Sendable () -> Result<[String: Any], RowError>
     public var object: Result<[String: Any], RowError> { parse() }
-    /// The raw text, for the rejects file (cut to 2 KB).
-    public var raw: String
+    /// The raw text, for the rejects file (cut to 2 KB). Made when asked: most rows are never
+    /// rejected, and decoding 2 KB of each line up front cost more than the line split did.
+    public var raw: String { rawText() }
+    private let rawText: @Sendable () -> String
 
     public init(line: Int, object: Result<[String: Any], RowError>, raw: String) {
         self.line = line
         let boxed = UncheckedResult(object)
         parse = { boxed.value }
-        self.raw = raw
+        rawText = { raw }
     }
 
-    init(line: Int, json: Data, raw: String) {
+    init(line: Int, json: Data) {
         self.line = line
+        rawText = { String(decoding: json.prefix(2048), as: UTF8.self) }
         parse = {
             let lifted = VectorScanner.lift(json)
             guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? json) else { return .failure(RowError("not valid JSON")) }
@@ -28,7 +31,6 @@ public struct SourceRow: @unchecked Sendable {   // the object is JSON: strings,
             if let v = lifted?.vectors[0] { o["vector"] = v }
             return .success(o)
         }
-        self.raw = raw
     }
 }
 
@@ -81,7 +83,7 @@ public enum RowReader {
         for slice in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
             line += 1
             guard slice.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
-            out.append(SourceRow(line: line, json: Data(slice), raw: String(decoding: slice.prefix(2048), as: UTF8.self)))
+            out.append(SourceRow(line: line, json: Data(slice)))
         }
         return out
     }
