@@ -15,9 +15,18 @@ public final class Collection: @unchecked Sendable {
     var ridOfId: [String: UInt32] = [:]
     var idOfRid: [String?] = []
     var nextRid: UInt32 = 0
-    /// Last log sequence reflected in `index`, and the one in the index file on disk.
+    /// Last log sequence reflected in `index`, and the one in the index file on disk (set by
+    /// a background save too, hence its own lock).
     var appliedSeq: Int64 = 0
-    var savedSeq: Int64 = 0
+    var savedSeq: Int64 {
+        get { saveLock.withLock { _savedSeq } }
+        set { saveLock.withLock { _savedSeq = newValue } }
+    }
+    private var _savedSeq: Int64 = 0
+    private let saveLock = NSLock()
+    /// The periodic save in flight, if any (see `saveIndexInBackground`).
+    private let saves = DispatchGroup()
+    private var saveInFlight = false
     var isDropped = false
     /// Bumped by every write; cached filter results are valid for one generation.
     var generation: UInt64 = 0
@@ -289,6 +298,7 @@ public final class Collection: @unchecked Sendable {
     /// The graph as the index file and the log have it (after a write whose graph work ran
     /// ahead of a transaction that then failed).
     private func reloadIndex() throws {
+        saves.wait()   // the file and the log floor must not move while they are read
         try db.sqlLock.withLock {
             var floor: Int64 = 0
             try db.sql.statement("SELECT log_floor FROM collections WHERE name = ?").forEachRow(.text(config.name)) { floor = $0.int(0) }
@@ -339,17 +349,22 @@ public final class Collection: @unchecked Sendable {
             index = index.compacted()
             try saveIndex()
         } else if appliedSeq - savedSeq >= Int64(o.checkpointEvery) {
-            try saveIndex()
+            saveIndexInBackground()
         }
     }
 
     /// Writes the index file and trims the log it covers.
     public func checkpoint() throws {
         try lock.write {
+            saves.wait()
             guard !isDropped, appliedSeq != savedSeq else { return }
             try saveIndex()
         }
     }
+
+    /// Waits for a periodic save in flight. Called with the write lock held (a save never
+    /// takes it), e.g. before the collection's files are dropped.
+    func waitForSave() { saves.wait() }
 
     /// Rebuilds the graph from live vectors now, dropping every tombstone.
     public func compact() throws {
@@ -360,15 +375,44 @@ public final class Collection: @unchecked Sendable {
         }
     }
 
+    /// Saves now. Called with the write lock held.
     private func saveIndex() throws {
-        try IndexFile.write(index, appliedSeq: appliedSeq, to: db.indexURL(config.name))
-        savedSeq = appliedSeq
+        saves.wait()   // one writer of the file at a time
+        try persist(index.serialized(), through: appliedSeq)
+    }
+
+    /// The periodic save: the graph is copied here, under the write lock, and written, fsynced
+    /// and the log trimmed on another thread, so searches and writes do not wait on the disk
+    /// (each save held them up 0.15-0.3 s at 20-40k perfumes). Skipped while one is in flight;
+    /// a failed one leaves the old file and the whole log, and the next write tries again.
+    private func saveIndexInBackground() {
+        let busy = saveLock.withLock {
+            defer { saveInFlight = true }
+            return saveInFlight
+        }
+        guard !busy else { return }
+        let image = index.serialized(), seq = appliedSeq
+        saves.enter()
+        DispatchQueue.global(qos: .utility).async { [self] in
+            defer {
+                saveLock.withLock { saveInFlight = false }
+                saves.leave()
+            }
+            try? persist(image, through: seq)
+        }
+    }
+
+    /// The file first, then the log it makes redundant: a crash between the two replays a few
+    /// operations the file already holds, which is harmless.
+    private func persist(_ image: [UInt8], through seq: Int64) throws {
+        try IndexFile.write(image: image, appliedSeq: seq, to: db.indexURL(config.name))
         try db.sqlLock.withLock {
             try db.sql.transaction {
-                try db.sql.statement("DELETE FROM \(tables.log) WHERE seq <= ?").run(.int(appliedSeq))
-                try db.sql.statement("UPDATE collections SET log_floor = ? WHERE name = ?").run(.int(appliedSeq), .text(config.name))
+                try db.sql.statement("DELETE FROM \(tables.log) WHERE seq <= ?").run(.int(seq))
+                try db.sql.statement("UPDATE collections SET log_floor = ? WHERE name = ?").run(.int(seq), .text(config.name))
             }
         }
+        savedSeq = seq
     }
 
     /// Fills a new, empty collection from a snapshot, keeping row ids so `graph` fits as is.

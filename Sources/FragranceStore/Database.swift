@@ -150,6 +150,7 @@ public final class Database: @unchecked Sendable {
         try registryLock.withLock {
             guard let c = collections[name] else { throw StoreError(.notFound, "no collection named '\(name)'") }
             try c.lock.write {
+                c.waitForSave()
                 try sqlLock.withLock {
                     let t = Tables(c.config)
                     try sql.transaction {

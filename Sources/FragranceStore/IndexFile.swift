@@ -23,8 +23,8 @@ enum IndexFile {
         }
     }
 
-    static func write(_ index: HNSWIndex, appliedSeq: Int64, to url: URL) throws {
-        let payload = index.serialized()
+    /// Writes an image made by `HNSWIndex.serialized()`.
+    static func write(image payload: [UInt8], appliedSeq: Int64, to url: URL) throws {
         var header = magic
         withUnsafeBytes(of: UInt64(appliedSeq).littleEndian) { header += $0 }
         withUnsafeBytes(of: UInt64(payload.count).littleEndian) { header += $0 }

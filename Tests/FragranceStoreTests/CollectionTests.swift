@@ -317,6 +317,44 @@ final class CollectionTests: XCTestCase {
         XCTAssertFalse(try c.search(SearchRequest(vector: records[1].vector!, k: 10)).hits.contains { $0.id == "p1" })
     }
 
+    /// Periodic saves run off the write lock; whatever one has saved, the file, the trimmed log
+    /// and a reopen without close agree, and nothing written meanwhile is lost.
+    func testPeriodicSavesInTheBackgroundKeepFileAndLogInStep() throws {
+        var options = Database.Options()
+        options.checkpointEvery = 100
+        let records = Synthetic.records(count: 400, dim: dim)
+        do {
+            let db = try Database(directory: dir, options: options)
+            let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+            for start in stride(from: 0, to: 350, by: 50) {
+                try c.upsert(Array(records[start..<start + 50]))
+                XCTAssertEqual(try c.search(SearchRequest(vector: records[start].vector!, k: 1)).hits.first?.id, "p\(start)")
+            }
+            try c.lock.write { c.waitForSave() }
+            let unsaved = c.stats.unsavedOperations
+            XCTAssertGreaterThan(c.savedSeq, 0, "a periodic save ran")
+            XCTAssertLessThan(unsaved, 350)
+            var logRows: Int64 = -1, floor: Int64 = -1
+            try db.sql.statement("SELECT count(*) FROM \(c.tables.log)").forEachRow { logRows = $0.int(0) }
+            try db.sql.statement("SELECT log_floor FROM collections WHERE name = 'p'").forEachRow { floor = $0.int(0) }
+            XCTAssertEqual(logRows, unsaved, "the log holds exactly what the file lacks")
+            XCTAssertEqual(floor, c.savedSeq)
+            try c.checkpoint()
+            XCTAssertEqual(c.stats.unsavedOperations, 0)
+            try c.upsert(Array(records[350...]))
+            try c.delete(["p3"])
+            // 51 operations, under the interval, and no close: the next open replays them.
+        }
+        let c = try Database(directory: dir, options: options).collection("p")
+        XCTAssertEqual(c.openReport.source, .loaded)
+        XCTAssertEqual(c.openReport.replayedOperations, 51)
+        XCTAssertEqual(c.count, 399)
+        for i in [0, 120, 260, 349, 350, 399] {
+            XCTAssertEqual(try c.search(SearchRequest(vector: records[i].vector!, k: 1)).hits.first?.id, "p\(i)")
+        }
+        XCTAssertFalse(try c.search(SearchRequest(vector: records[3].vector!, k: 10)).hits.contains { $0.id == "p3" })
+    }
+
     func testTornStaleOrForeignIndexFilesAreRebuiltNotTrusted() throws {
         let records = Synthetic.records(count: 300, dim: dim)
         do {
