@@ -63,27 +63,45 @@ public enum RowReader {
         return name.hasSuffix(".csv") ? .csv : .jsonl
     }
 
-    public static func bytes(of url: URL) throws -> [UInt8] {
+    /// The file's bytes, decompressed when it ends in `.zst`.
+    public static func bytes(of url: URL) throws -> Data {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw StoreError(.io, "cannot read \(url.path): \(error.localizedDescription)") }
-        let bytes = [UInt8](data)
-        return url.pathExtension.lowercased() == "zst" ? try Zstd.decompress(bytes) : bytes
+        return url.pathExtension.lowercased() == "zst" ? Data(try Zstd.decompress([UInt8](data))) : data
     }
 
     public static func rows(_ bytes: [UInt8], format: Format, mapping: CSVMapping? = nil) -> [SourceRow] {
+        rows(Data(bytes), format: format, mapping: mapping)
+    }
+
+    public static func rows(_ data: Data, format: Format, mapping: CSVMapping? = nil) -> [SourceRow] {
         switch format {
-        case .jsonl: return jsonLines(bytes)
-        case .csv: return csv(bytes, mapping: mapping)
+        case .jsonl: return jsonLines(data)
+        case .csv: return csv([UInt8](data), mapping: mapping)
         }
     }
 
-    static func jsonLines(_ bytes: [UInt8]) -> [SourceRow] {
+    /// Each row keeps a slice of `data` (shared storage, no copy per line).
+    static func jsonLines(_ data: Data) -> [SourceRow] {
+        var lines: [Range<Int>] = []
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress else { return }
+            var from = 0
+            while from <= raw.count {
+                var end = raw.count
+                if let hit = memchr(base + from, 0x0A, raw.count - from) {
+                    end = base.distance(to: UnsafeRawPointer(hit))
+                }
+                lines.append(from..<end)
+                from = end + 1
+            }
+        }
         var out: [SourceRow] = []
-        var line = 0
-        for slice in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            line += 1
+        let start = data.startIndex
+        for (i, r) in lines.enumerated() {
+            let slice = data[(start + r.lowerBound)..<(start + r.upperBound)]
             guard slice.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
-            out.append(SourceRow(line: line, json: Data(slice)))
+            out.append(SourceRow(line: i + 1, json: slice))
         }
         return out
     }

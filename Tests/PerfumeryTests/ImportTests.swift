@@ -62,6 +62,20 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(rejected.all.first { $0.line == 5 }?.id, "wrong-type")
     }
 
+    /// Lines are cut on LF; blank ones (spaces, tabs, a CR) are skipped but still counted, so
+    /// reasons name the line an editor shows; a row's raw text is its own line only.
+    func testJSONLinesKeepTheirLineNumbersAndOwnText() throws {
+        let text = "{\"id\": \"a\"}\r\n\n \t\r\n{\"id\": \"b\"}\nnot json\n{\"id\": \"c\"}"
+        for input in [text, text + "\n"] {
+            let rows = RowReader.rows(Array(input.utf8), format: .jsonl)
+            XCTAssertEqual(rows.map(\.line), [1, 4, 5, 6])
+            XCTAssertEqual(rows.map { (try? $0.object.get())?["id"] as? String }, ["a", "b", nil, "c"])
+            XCTAssertEqual(rows.map(\.raw), ["{\"id\": \"a\"}\r", "{\"id\": \"b\"}", "not json", "{\"id\": \"c\"}"])
+        }
+        XCTAssertTrue(RowReader.rows([], format: .jsonl).isEmpty)
+        XCTAssertTrue(RowReader.rows(Array("\n\n".utf8), format: .jsonl).isEmpty)
+    }
+
     /// A value outside a field's list fails its row, never its batch: the rows around it are stored.
     func testAValueOutsideTheSchemaListRejectsOnlyItsRow() async throws {
         let db = try Database(directory: dir)
