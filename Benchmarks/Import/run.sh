@@ -23,6 +23,8 @@ python3 Benchmarks/Import/export_vectors.py "$W/embed-offline" "$W/vectors.jsonl
 
 s=$(t "$B" import "$W/vectors.jsonl" --data "$W/vec-offline")
 echo "fragrancedb offline, vectors:     $(rate $N $s) rows/s ($s s)  $(tail -1 "$W/last.out")"
+s=$(t "$B" import "$W/vectors.jsonl" --data "$W/vec-offline-efc100" --ef-construction 100)
+echo "  same, efConstruction 100 (Chroma's): $(rate $N $s) rows/s ($s s)  $(tail -1 "$W/last.out")"
 
 serve() {  # a server on an empty directory, no catalogue, loopback ports 17790/18090
   FRAGRANCEDB_CATALOGUE_LOAD=false "$B" serve --data "$1" --port 17790 --http-port 18090 --model-dir "$MODEL" >"$W/serve.log" 2>&1 &
@@ -39,3 +41,5 @@ kill -TERM $SERVER; wait $SERVER || true
 
 python3 -m venv "$W/venv" && "$W/venv/bin/pip" install -q chromadb
 "$W/venv/bin/python" Benchmarks/Import/chroma_import.py "$W/vectors.jsonl" "$W/chroma" 256
+# With documents Chroma also indexes the text for keyword search, as our import does (FTS5).
+"$W/venv/bin/python" Benchmarks/Import/chroma_import.py "$W/vectors.jsonl" "$W/chroma-docs" 256 --documents
