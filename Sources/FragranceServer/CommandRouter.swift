@@ -321,7 +321,8 @@ public struct CommandRouter: Sendable {
         let s = c.stats
         return ["name": c.config.name, "records": s.records, "dimension": c.config.dimension, "metric": c.config.metric.rawValue,
                 "embedder": c.config.embedder ?? NSNull(), "graph_nodes": s.graphNodes, "tombstones": s.tombstones,
-                "index_bytes": s.indexBytes, "fields": c.config.schema.fields.map { ["name": $0.name, "type": $0.type.rawValue] }]
+                "index_bytes": s.indexBytes, "unsaved_operations": s.unsavedOperations, "index_save_error": s.indexSaveError ?? NSNull(),
+                "fields": c.config.schema.fields.map { ["name": $0.name, "type": $0.type.rawValue] }]
     }
 
     /// Writes `snapshots/<collection>-<time>.fdbz` in the data directory; returns that relative path.

@@ -89,6 +89,8 @@ public final class ServerMetrics: Sendable {
             let s = c.stats
             gauge("fragrancedb_collection_records", [("collection", name)]).record(s.records)
             gauge("fragrancedb_collection_tombstones", [("collection", name)]).record(s.tombstones)
+            gauge("fragrancedb_collection_unsaved_operations", [("collection", name)]).record(Int(s.unsavedOperations))
+            gauge("fragrancedb_collection_index_save_failing", [("collection", name)]).record(s.indexSaveError == nil ? 0 : 1)
             let cache = c.filterCacheStats
             gauge("fragrancedb_filter_cache_hits", [("collection", name)]).record(cache.hits)
             gauge("fragrancedb_filter_cache_misses", [("collection", name)]).record(cache.misses)

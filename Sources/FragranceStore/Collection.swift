@@ -27,6 +27,7 @@ public final class Collection: @unchecked Sendable {
     /// The periodic save in flight, if any (see `saveIndexInBackground`).
     private let saves = DispatchGroup()
     private var saveInFlight = false
+    private var lastSaveError: String?
     var isDropped = false
     /// Bumped by every write; cached filter results are valid for one generation.
     var generation: UInt64 = 0
@@ -398,7 +399,9 @@ public final class Collection: @unchecked Sendable {
                 saveLock.withLock { saveInFlight = false }
                 saves.leave()
             }
-            try? persist(image, through: seq)
+            do { try persist(image, through: seq) } catch {
+                saveLock.withLock { lastSaveError = "\(error)" }
+            }
         }
     }
 
@@ -412,7 +415,10 @@ public final class Collection: @unchecked Sendable {
                 try db.sql.statement("UPDATE collections SET log_floor = ? WHERE name = ?").run(.int(seq), .text(config.name))
             }
         }
-        savedSeq = seq
+        saveLock.withLock {
+            _savedSeq = seq
+            lastSaveError = nil
+        }
     }
 
     /// Fills a new, empty collection from a snapshot, keeping row ids so `graph` fits as is.
@@ -587,12 +593,16 @@ public final class Collection: @unchecked Sendable {
         public var tombstones: Int
         public var indexBytes: Int
         public var unsavedOperations: Int64
+        /// Why the last periodic index save failed, until one succeeds (the records are safe in
+        /// SQLite either way; the log keeps growing and the next open replays it).
+        public var indexSaveError: String?
     }
 
     public var stats: Stats {
         lock.read {
             Stats(records: attributes.liveCount, graphNodes: index.count, tombstones: index.deletedCount,
-                  indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - savedSeq)
+                  indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - savedSeq,
+                  indexSaveError: saveLock.withLock { lastSaveError })
         }
     }
 }

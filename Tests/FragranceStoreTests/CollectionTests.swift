@@ -355,6 +355,33 @@ final class CollectionTests: XCTestCase {
         XCTAssertFalse(try c.search(SearchRequest(vector: records[3].vector!, k: 10)).hits.contains { $0.id == "p3" })
     }
 
+    /// A periodic save that cannot write says why in the stats, keeps the whole log, and clears
+    /// once a save succeeds; no write fails because of it.
+    func testAFailingBackgroundSaveIsReportedAndRetried() throws {
+        var options = Database.Options()
+        options.checkpointEvery = 50
+        let records = Synthetic.records(count: 200, dim: dim)
+        let db = try Database(directory: dir, options: options)
+        defer { try? db.close() }
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let blocker = dir.appendingPathComponent("p.hnsw.tmp")   // the save's temp file cannot be created
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
+        try c.upsert(Array(records[0..<60]))
+        try c.lock.write { c.waitForSave() }
+        XCTAssertNotNil(c.stats.indexSaveError)
+        var logRows: Int64 = -1
+        try db.sql.statement("SELECT count(*) FROM \(c.tables.log)").forEachRow { logRows = $0.int(0) }
+        XCTAssertEqual(logRows, 60, "nothing was trimmed")
+        XCTAssertGreaterThanOrEqual(c.stats.unsavedOperations, 60)
+        XCTAssertEqual(c.count, 60)
+        try FileManager.default.removeItem(at: blocker)
+        try c.upsert(Array(records[60..<120]))
+        try c.lock.write { c.waitForSave() }
+        XCTAssertNil(c.stats.indexSaveError)
+        XCTAssertEqual(c.stats.unsavedOperations, 0)
+        XCTAssertEqual(try c.search(SearchRequest(vector: records[100].vector!, k: 1)).hits.first?.id, "p100")
+    }
+
     func testTornStaleOrForeignIndexFilesAreRebuiltNotTrusted() throws {
         let records = Synthetic.records(count: 300, dim: dim)
         do {
