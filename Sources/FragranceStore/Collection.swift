@@ -601,7 +601,8 @@ public final class Collection: @unchecked Sendable {
     public var stats: Stats {
         lock.read {
             Stats(records: attributes.liveCount, graphNodes: index.count, tombstones: index.deletedCount,
-                  indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - savedSeq,
+                  // savedSeq -1 means no usable file (new or rebuilt): every logged operation is unsaved.
+                  indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - max(savedSeq, 0),
                   indexSaveError: saveLock.withLock { lastSaveError })
         }
     }
