@@ -26,7 +26,6 @@ public final class Collection: @unchecked Sendable {
     private let saveLock = NSLock()
     /// The periodic save in flight, if any (see `saveIndexInBackground`).
     private let saves = DispatchGroup()
-    private var saveInFlight = false
     private var lastSaveError: String?
     var isDropped = false
     /// Bumped by every write; cached filter results are valid for one generation.
@@ -387,18 +386,12 @@ public final class Collection: @unchecked Sendable {
     /// (each save held them up 0.15-0.3 s at 20-40k perfumes). Skipped while one is in flight;
     /// a failed one leaves the old file and the whole log, and the next write tries again.
     private func saveIndexInBackground() {
-        let busy = saveLock.withLock {
-            defer { saveInFlight = true }
-            return saveInFlight
-        }
-        guard !busy else { return }
+        // Saves start only under the write lock, so none can begin between this test and enter().
+        guard saves.wait(timeout: .now()) == .success else { return }
         let image = index.serialized(), seq = appliedSeq
         saves.enter()
         DispatchQueue.global(qos: .utility).async { [self] in
-            defer {
-                saveLock.withLock { saveInFlight = false }
-                saves.leave()
-            }
+            defer { saves.leave() }
             do { try persist(image, through: seq) } catch {
                 saveLock.withLock { lastSaveError = "\(error)" }
             }

@@ -207,8 +207,7 @@ public struct PerfumeNormaliser: Sendable {
         var words: [UInt8] = [0x20]
         if folded.utf8.allSatisfy({ $0 < 0x80 }) {   // the same words, byte by byte
             for b in folded.utf8 {
-                let letter = (0x61...0x7A).contains(b)
-                if letter { words.append(b) } else if words.last != 0x20 { words.append(0x20) }
+                if (0x61...0x7A).contains(b) { words.append(b) } else if words.last != 0x20 { words.append(0x20) }
             }
         } else {
             let spaced = folded.map { $0.isLetter ? $0 : " " }.reduce(into: "") { $0.append($1) }

@@ -83,25 +83,18 @@ public enum RowReader {
 
     /// Each row keeps a slice of `data` (shared storage, no copy per line).
     static func jsonLines(_ data: Data) -> [SourceRow] {
-        var lines: [Range<Int>] = []
+        var out: [SourceRow] = []
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             guard let base = raw.baseAddress else { return }
-            var from = 0
+            var from = 0, line = 0
             while from <= raw.count {
-                var end = raw.count
-                if let hit = memchr(base + from, 0x0A, raw.count - from) {
-                    end = base.distance(to: UnsafeRawPointer(hit))
+                let end = memchr(base + from, 0x0A, raw.count - from).map { base.distance(to: UnsafeRawPointer($0)) } ?? raw.count
+                line += 1
+                if raw[from..<end].contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) {
+                    out.append(SourceRow(line: line, json: data[(data.startIndex + from)..<(data.startIndex + end)]))
                 }
-                lines.append(from..<end)
                 from = end + 1
             }
-        }
-        var out: [SourceRow] = []
-        let start = data.startIndex
-        for (i, r) in lines.enumerated() {
-            let slice = data[(start + r.lowerBound)..<(start + r.upperBound)]
-            guard slice.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
-            out.append(SourceRow(line: i + 1, json: slice))
         }
         return out
     }

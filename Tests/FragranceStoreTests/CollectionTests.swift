@@ -317,6 +317,13 @@ final class CollectionTests: XCTestCase {
         XCTAssertFalse(try c.search(SearchRequest(vector: records[1].vector!, k: 10)).hits.contains { $0.id == "p1" })
     }
 
+    /// Rows in the collection's operation log (what a reopen would replay from the floor).
+    private func logRows(_ c: Collection) throws -> Int64 {
+        var n: Int64 = -1
+        try c.db.sql.statement("SELECT count(*) FROM \(c.tables.log)").forEachRow { n = $0.int(0) }
+        return n
+    }
+
     /// Periodic saves run off the write lock; whatever one has saved, the file, the trimmed log
     /// and a reopen without close agree, and nothing written meanwhile is lost.
     func testPeriodicSavesInTheBackgroundKeepFileAndLogInStep() throws {
@@ -334,10 +341,9 @@ final class CollectionTests: XCTestCase {
             let unsaved = c.stats.unsavedOperations
             XCTAssertGreaterThan(c.savedSeq, 0, "a periodic save ran")
             XCTAssertLessThan(unsaved, 350)
-            var logRows: Int64 = -1, floor: Int64 = -1
-            try db.sql.statement("SELECT count(*) FROM \(c.tables.log)").forEachRow { logRows = $0.int(0) }
+            var floor: Int64 = -1
             try db.sql.statement("SELECT log_floor FROM collections WHERE name = 'p'").forEachRow { floor = $0.int(0) }
-            XCTAssertEqual(logRows, unsaved, "the log holds exactly what the file lacks")
+            XCTAssertEqual(try logRows(c), unsaved, "the log holds exactly what the file lacks")
             XCTAssertEqual(floor, c.savedSeq)
             try c.checkpoint()
             XCTAssertEqual(c.stats.unsavedOperations, 0)
@@ -369,9 +375,7 @@ final class CollectionTests: XCTestCase {
         try c.upsert(Array(records[0..<60]))
         try c.lock.write { c.waitForSave() }
         XCTAssertNotNil(c.stats.indexSaveError)
-        var logRows: Int64 = -1
-        try db.sql.statement("SELECT count(*) FROM \(c.tables.log)").forEachRow { logRows = $0.int(0) }
-        XCTAssertEqual(logRows, 60, "nothing was trimmed")
+        XCTAssertEqual(try logRows(c), 60, "nothing was trimmed")
         XCTAssertEqual(c.stats.unsavedOperations, 60)
         XCTAssertEqual(c.count, 60)
         try FileManager.default.removeItem(at: blocker)
