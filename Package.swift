@@ -54,6 +54,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Configuration", package: "swift-configuration"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,6 +90,8 @@ let package = Package(
         .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",
                           exclude: ["make_queries.py", "queries.jsonl"]),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
+        // Issue #17's tools: a protocol fuzzer and a kill -9 loop, both against a real server process.
+        .executableTarget(name: "fuzz", path: "Benchmarks/Fuzz"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW", "CKernels"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "CKernels"]),
         .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",

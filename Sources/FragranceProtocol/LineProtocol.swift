@@ -85,17 +85,30 @@ public enum Reply: Equatable, Sendable {
 
     public var encoded: String {
         switch self {
-        case .ok(let text): return text.map { "+OK \($0)\r\n" } ?? "+OK\r\n"
-        case .lines(let lines): return "*\(lines.count)\r\n" + lines.map { $0 + "\r\n" }.joined()
+        case .ok(let text): return text.map { "+OK \($0.statusLineSafe())\r\n" } ?? "+OK\r\n"
+        case .lines(let lines): return "*\(lines.count)\r\n" + lines.map { $0.statusLineSafe() + "\r\n" }.joined()
         case .error(let code, let message):
-            let oneLine = message.replacingNewlines()
-            return "-ERR \(code) \(oneLine)\r\n"
+            return "-ERR \(code.statusLineSafe()) \(message.statusLineSafe())\r\n"
         }
     }
 }
 
 extension String {
-    func replacingNewlines() -> String {
-        String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : $0 }))
+    /// One line a client can trust: status texts often quote the request (an id, a token's
+    /// subject), so CR and LF, which would end the line and let the rest pass for the next
+    /// reply, become spaces, and other control characters (NUL, ESC …) are written as \uXXXX.
+    public func statusLineSafe() -> String {
+        guard utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return self }
+        var out = String.UnicodeScalarView()
+        for u in unicodeScalars {
+            switch u.value {
+            case 0x0A, 0x0D, 0x09: out.append(" ")
+            case 0..<0x20, 0x7F: out.append(contentsOf: "\\u\(String(u.value, radix: 16).leftPadded(4))".unicodeScalars)
+            default: out.append(u)
+            }
+        }
+        return String(out)
     }
+
+    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }

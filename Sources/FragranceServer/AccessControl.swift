@@ -61,9 +61,11 @@ struct RoleClaims: JWTPayload {
     var sub: SubjectClaim?
     var exp: ExpirationClaim?
     var role: String
+    var nbf: NotBeforeClaim? = nil
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp?.verifyNotExpired()
+        try nbf?.verifyNotBefore()
         guard Role(name: role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "unknown role '\(role)'") }
     }
 }
@@ -76,16 +78,20 @@ public final class AccessControl: Sendable {
         var keys: [String: APIKey] = [:]   // by sha256
         /// One collection per accepted algorithm (HS256, ES256), each holding its key as default.
         var jwt: [JWTKeyCollection] = []
+        /// Accept signed tokens without `exp` (valid forever); off unless configured.
+        var allowNoExpiry = false
     }
     private let state = Mutex(State())
+    /// Failed authentications by client address, shared by both protocols.
+    public let failures = FailureThrottle()
 
-    public init(keys: [APIKey] = [], jwtSecret: String? = nil, jwtPublicKey: String? = nil) async throws {
-        try await replace(keys: keys, jwtSecret: jwtSecret, jwtPublicKey: jwtPublicKey)
+    public init(keys: [APIKey] = [], jwtSecret: String? = nil, jwtPublicKey: String? = nil, allowTokensWithoutExpiry: Bool = false) async throws {
+        try await replace(keys: keys, jwtSecret: jwtSecret, jwtPublicKey: jwtPublicKey, allowTokensWithoutExpiry: allowTokensWithoutExpiry)
     }
 
     /// - Parameter jwtPublicKey: a PEM ES256 (P-256) public key; tokens signed with its private
     ///   key are accepted beside HS256 ones.
-    public func replace(keys: [APIKey], jwtSecret: String?, jwtPublicKey: String? = nil) async throws {
+    public func replace(keys: [APIKey], jwtSecret: String?, jwtPublicKey: String? = nil, allowTokensWithoutExpiry: Bool = false) async throws {
         var jwt: [JWTKeyCollection] = []
         if let jwtSecret, !jwtSecret.isEmpty {
             let hs = JWTKeyCollection()
@@ -99,7 +105,7 @@ public final class AccessControl: Sendable {
             jwt.append(es)
         }
         let byHash = Dictionary(keys.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
-        state.withLock { $0 = State(keys: byHash, jwt: jwt) }
+        state.withLock { $0 = State(keys: byHash, jwt: jwt, allowNoExpiry: allowTokensWithoutExpiry) }
     }
 
     /// True when no key and no JWT secret is configured.
@@ -109,12 +115,12 @@ public final class AccessControl: Sendable {
 
     /// The principal for a bearer token, or nil when it is neither a known key nor a valid token.
     public func authenticate(_ token: String) async -> Principal? {
-        let (key, jwt) = state.withLock { ($0.keys[APIKey.hash(token)], $0.jwt) }
+        let (key, jwt, allowNoExpiry) = state.withLock { ($0.keys[APIKey.hash(token)], $0.jwt, $0.allowNoExpiry) }
         if let key { return Principal(name: key.name, role: key.role) }
         guard !jwt.isEmpty, token.split(separator: ".").count == 3 else { return nil }
         var claims: RoleClaims?
         for collection in jwt where claims == nil { claims = try? await collection.verify(token, as: RoleClaims.self) }
-        guard let claims, let role = Role(name: claims.role) else { return nil }
+        guard let claims, let role = Role(name: claims.role), claims.exp != nil || allowNoExpiry else { return nil }
         return Principal(name: claims.sub?.value ?? "jwt", role: role)
     }
 
@@ -124,5 +130,46 @@ public final class AccessControl: Sendable {
         if let key { return Principal(name: key.name, role: key.role) }
         guard hasJWT else { return nil }
         return waitBlocking { await self.authenticate(token) }
+    }
+}
+
+/// Slows guessing: each client address may fail authentication `burst` times, then once per
+/// `1/rate` seconds (a token bucket of failures). While it is over, its attempts are refused
+/// before any token is checked, on TCP and HTTP alike.
+public final class FailureThrottle: Sendable {
+    public let burst: Double
+    public let rate: Double   // failures forgiven per second
+    private struct Bucket { var tokens: Double; var at: Double }
+    private let buckets = Mutex<[String: Bucket]>([:])
+
+    public init(burst: Int = 10, perMinute: Int = 10) {
+        self.burst = Double(burst)
+        rate = Double(perMinute) / 60
+    }
+
+    private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Seconds until `address` may try again; nil when it may try now.
+    public func wait(_ address: String) -> Double? {
+        buckets.withLock { b in
+            guard let bucket = b[address] else { return nil }
+            let tokens = min(burst, bucket.tokens + (Self.now() - bucket.at) * rate)
+            return tokens >= 1 ? nil : (1 - tokens) / rate
+        }
+    }
+
+    /// Records a failed attempt from `address`.
+    public func failed(_ address: String) {
+        let t = Self.now()
+        buckets.withLock { b in
+            var bucket = b[address] ?? Bucket(tokens: burst, at: t)
+            bucket.tokens = max(0, min(burst, bucket.tokens + (t - bucket.at) * rate) - 1)
+            bucket.at = t
+            b[address] = bucket
+            // Forget addresses whose buckets have refilled, so the table cannot grow without bound.
+            if b.count > 10_000 {
+                b = b.filter { min(burst, $0.value.tokens + (t - $0.value.at) * rate) < burst }
+            }
+        }
     }
 }

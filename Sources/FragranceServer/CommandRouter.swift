@@ -13,7 +13,16 @@ public struct CommandRouter: Sendable {
         public var maxK = 1000
         public var maxEf = 4096
         public var maxBatch = 10_000
+        /// Longest query text in characters, on both protocols, checked before any parsing.
+        public var maxQueryLength = 2000
         public init() {}
+
+        func checkQuery(_ text: String, _ what: String) throws {
+            // Bytes first: counting the characters of 8 MB would itself take a while.
+            guard text.utf8.count <= maxQueryLength * 4, text.count <= maxQueryLength else {
+                throw ProtocolError("TOO_LARGE", "\(what) is longer than \(maxQueryLength) characters (limits.max_query_length)")
+            }
+        }
     }
 
     struct Command: Sendable {
@@ -34,7 +43,14 @@ public struct CommandRouter: Sendable {
     /// One connection's state. Only the connection's own pool task touches it (one at a time).
     public final class Session: @unchecked Sendable {
         public var principal: Principal?
-        public init(principal: Principal? = nil) { self.principal = principal }
+        /// The client's address, for the failed-authentication throttle.
+        public var address: String
+        /// Failed AUTH/HELLO attempts on this connection (the server closes it after a few).
+        public var authFailures = 0
+        public init(principal: Principal? = nil, address: String = "local") {
+            self.principal = principal
+            self.address = address
+        }
     }
 
     public let database: Database
@@ -105,6 +121,7 @@ public struct CommandRouter: Sendable {
         } catch let e as ProtocolError {
             return (.error(code: e.code, message: e.message), false)
         } catch {
+            if let e = StoreError.from(error, database: database) { return (.error(code: e.code.rawValue, message: e.message), false) }
             return (.error(code: "INTERNAL", message: "\(error)"), false)
         }
     }
@@ -114,9 +131,14 @@ public struct CommandRouter: Sendable {
         if let token = args.first?.text {
             guard args.count == 1 else { throw ProtocolError("SYNTAX", "\(verb) takes one token") }
             guard let access else { throw ProtocolError("BAD_REQUEST", "this server has no authentication") }
+            if let wait = access.failures.wait(session.address) {
+                throw ProtocolError("RATE_LIMITED", "too many failed authentications from this address; retry in \(max(1, Int(wait.rounded(.up)))) s")
+            }
             guard let p = access.authenticateBlocking(token) else {
                 metrics?.authFailure("tcp")
+                access.failures.failed(session.address)
                 session.principal = nil
+                session.authFailures += 1
                 throw ProtocolError("WRONGPASS", "invalid token")   // says nothing about which part was wrong
             }
             session.principal = p
@@ -216,6 +238,7 @@ public struct CommandRouter: Sendable {
                           summary: "nearest records; one JSON line per hit, then the plan with EXPLAIN; VECTOR must come last") { r, args in
             let c = try r.collection(args)
             let o = try SearchOptions(args.dropFirst(), allowed: ["TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN"])
+            if let text = o.text { try r.limits.checkQuery(text, "TEXT") }
             guard o.k <= r.limits.maxK else { throw ProtocolError("TOO_LARGE", "K \(o.k) is over the limit of \(r.limits.maxK)") }
             if let ef = o.ef, ef > r.limits.maxEf { throw ProtocolError("TOO_LARGE", "EF \(ef) is over the limit of \(r.limits.maxEf)") }
             var request: SearchRequest
@@ -236,6 +259,7 @@ public struct CommandRouter: Sendable {
             guard let t, !{ if case .json = t { true } else { false } }() else {
                 throw ProtocolError("SYNTAX", "QUERY needs the query text after the collection, e.g. QUERY perfumes \"fresh spring florals\"")
             }
+            try r.limits.checkQuery(t.text, "the query text")
             let o = try SearchOptions(args.dropFirst(2), allowed: ["MODE", "FILTER", "K", "RAW", "EXPLAIN"])
             guard o.k <= r.limits.maxK else { throw ProtocolError("TOO_LARGE", "K \(o.k) is over the limit of \(r.limits.maxK)") }
             guard let mode = PerfumeSearch.Mode(rawValue: o.mode ?? "hybrid") else {
@@ -262,7 +286,7 @@ public struct CommandRouter: Sendable {
         },
         "GENERATE": Command(usage: "GENERATE {\"fragrance_family\": \"floral\", \"mood\": \"romantic\", \"intensity\": \"moderate\", \"gender\": \"feminine\", \"season\": \"spring\"}",
                             summary: "a perfume recipe from the catalogue (composer; schemas/recipe.schema.json) with its validation, as one JSON line") { r, args in
-            guard let t = args.first, case .json(let text) = t, let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            guard let t = args.first, case .json(let text) = t, let o = try StrictJSON.parse(Data(text.utf8)) as? [String: Any] else {
                 throw ProtocolError("SYNTAX", "GENERATE needs a JSON object, e.g. GENERATE {\"fragrance_family\": \"floral\"}")
             }
             if let unknown = o.keys.sorted().first(where: { !RecipeAPI.requestFields.contains($0) }) {
@@ -329,9 +353,24 @@ public struct CommandRouter: Sendable {
     func writeSnapshot(_ c: Collection) throws -> String {
         let dir = database.directory.appendingPathComponent("snapshots")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-        let file = dir.appendingPathComponent("\(c.config.name)-\(stamp).fdbz")
-        try c.snapshot(to: file)
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let stamp = f.string(from: Date()).replacingOccurrences(of: ":", with: "")
+        // The name is claimed with O_EXCL, so two snapshots in the same millisecond (or an
+        // older file of that name) are never overwritten: the second gets "-2", and so on.
+        var n = 1
+        var file: URL
+        while true {
+            file = dir.appendingPathComponent("\(c.config.name)-\(stamp)\(n == 1 ? "" : "-\(n)").fdbz")
+            let fd = open(file.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            if fd >= 0 { close(fd); break }
+            guard errno == EEXIST, n < 1000 else { throw StoreError(.io, "cannot create \(file.path): \(String(cString: strerror(errno)))") }
+            n += 1
+        }
+        do { try c.snapshot(to: file) } catch {
+            unlink(file.path)
+            throw error
+        }
         return "snapshots/\(file.lastPathComponent)"
     }
 
@@ -355,17 +394,34 @@ public struct CommandRouter: Sendable {
     }
 
     static func collectionConfig(name: String, json: String) throws -> CollectionConfig {
-        guard let data = json.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let o = try StrictJSON.parse(Data(json.utf8)) as? [String: Any] else {
             throw ProtocolError("BAD_JSON", "the collection definition is not a JSON object")
         }
         let known: Set<String> = ["dimension", "metric", "embedder", "schema", "m", "ef_construction", "ef_search", "seed", "embed_fields"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw ProtocolError("BAD_REQUEST", "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
-        func int(_ k: String) throws -> Int? {
+        // `as? Int` would take true as 1 and UInt64(-1) traps: integers are checked by hand.
+        func int(_ k: String, _ range: ClosedRange<Int> = 0...Int.max) throws -> Int? {
             guard let v = o[k] else { return nil }
-            guard let n = v as? Int else { throw ProtocolError("BAD_REQUEST", "'\(k)' must be an integer") }
-            return n
+            guard let n = v as? NSNumber, !isJSONBool(n) else {
+                throw ProtocolError("BAD_TYPE", "'\(k)' must be an integer, got \(printable(jsonText(v)))")
+            }
+            let i: Int
+            if "df".contains(String(cString: n.objCType)) {
+                let d = n.doubleValue
+                guard d.isFinite, d == d.rounded() else { throw ProtocolError("BAD_TYPE", "'\(k)' must be an integer, got \(n)") }
+                guard d >= Double(range.lowerBound), d <= Double(range.upperBound), let exact = Int(exactly: d) else {
+                    throw ProtocolError("OUT_OF_RANGE", "'\(k)' must be \(range.lowerBound) to \(range.upperBound), got \(n)")
+                }
+                i = exact
+            } else {
+                i = n.intValue
+            }
+            guard range.contains(i) else {
+                throw ProtocolError("OUT_OF_RANGE", "'\(k)' must be \(range.lowerBound) to \(range.upperBound), got \(n)")
+            }
+            return i
         }
         let embedder = o["embedder"] as? String
         guard let dimension = try int("dimension") ?? (embedder == TextEmbedder.name ? TextEmbedder.dimension : nil) else {
@@ -395,7 +451,7 @@ public struct CommandRouter: Sendable {
         if let m = try int("m") { hnsw.m = m }
         if let e = try int("ef_construction") { hnsw.efConstruction = e }
         if let e = try int("ef_search") { hnsw.efSearch = e }
-        if let s = try int("seed") { hnsw.seed = UInt64(s) }
+        if let s = try int("seed") { hnsw.seed = UInt64(s) }   // int() refuses negatives
         return CollectionConfig(name: name, dimension: dimension, metric: metric, schema: schema, hnsw: hnsw,
                                 embedder: embedder, embedFields: o["embed_fields"] as? [String])
     }

@@ -50,7 +50,8 @@ public final class DatabaseServer: Sendable {
                                        storagePrecision: configuration.modelPrecision)
         database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)
         access = try await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret,
-                                         jwtPublicKey: configuration.live.jwtPublicKey)
+                                         jwtPublicKey: configuration.live.jwtPublicKey,
+                                         allowTokensWithoutExpiry: configuration.live.jwtAllowNoExpiry)
         perKey = RateLimiter(configuration.live.perKey)
         perAddress = RateLimiter(configuration.live.perAddress)
         logLevel.level = configuration.live.logLevel
@@ -71,6 +72,9 @@ public final class DatabaseServer: Sendable {
             tcp.maxConnections = configuration.tcpMaxConnections
             tcp.idleTimeout = .seconds(Int64(configuration.tcpIdleTimeoutSeconds))
             tcp.maxLineBytes = configuration.tcpMaxLineBytes
+            tcp.lineTimeout = .seconds(Int64(configuration.tcpLineTimeoutSeconds))
+            tcp.maxPendingLineBytes = configuration.tcpMaxPendingLineBytes
+            tcp.commandThreads = configuration.tcpCommandThreads
             lineServer = LineServer(router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics,
                                                           recipes: recipes, search: search),
                                     configuration: tcp)
@@ -142,7 +146,11 @@ public final class DatabaseServer: Sendable {
         var appConfig = ApplicationConfiguration(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "fragrancedb")
         appConfig.availableConnectionsDelegate = ConnectionGauge(limit: configuration.httpMaxConnections, metrics: metrics)
         let continuation = httpRunning.continuation
-        return Application(responder: responder, configuration: appConfig, onServerRunning: { [self] channel in
+        let deadlines = HTTPDeadlines.Limits(header: .seconds(Int64(configuration.httpHeaderTimeoutSeconds)),
+                                             body: .seconds(Int64(configuration.httpBodyTimeoutSeconds)),
+                                             idle: .seconds(Int64(configuration.httpIdleTimeoutSeconds)))
+        return Application(responder: responder, server: .http1(configuration: .init(additionalChannelHandlers: [HTTPDeadlines(deadlines)])),
+                           configuration: appConfig, onServerRunning: { [self] channel in
             let port = channel.localAddress?.port ?? self.configuration.httpPort
             self.ports.withLock { $0.http = port }
             self.logger.info("HTTP API on \(self.configuration.httpHost):\(port) (docs at /docs)")
@@ -156,7 +164,8 @@ public final class DatabaseServer: Sendable {
         let fresh = try await reloadConfiguration()
         try fresh.checkExposure()
         let live = fresh.live
-        try await access.replace(keys: live.keys, jwtSecret: live.jwtSecret, jwtPublicKey: live.jwtPublicKey)
+        try await access.replace(keys: live.keys, jwtSecret: live.jwtSecret, jwtPublicKey: live.jwtPublicKey,
+                                 allowTokensWithoutExpiry: live.jwtAllowNoExpiry)
         perKey.settings = live.perKey
         perAddress.settings = live.perAddress
         logLevel.level = live.logLevel
@@ -252,8 +261,14 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
                 return fail(APIError(.unauthorized, "NOAUTH", "the Authorization header must be 'Bearer <token>'"))
             }
+            if let wait = api.access.failures.wait(context.remoteAddress) {
+                api.metrics.rateLimited("auth_failures")
+                return fail(Self.tooMany(wait, "this address after failed authentications"))
+            }
             guard let p = await api.access.authenticate(String(parts[1])) else {
                 api.metrics.authFailure("http")
+                api.access.failures.failed(context.remoteAddress)
+                try? await Task.sleep(for: .milliseconds(250))   // slows guessing; no thread waits
                 var e = APIError(.unauthorized, "WRONGPASS", "invalid API key or token")
                 e.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
                 return fail(e)
@@ -272,7 +287,7 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             }
             return response
         } catch {
-            return fail(APIError.from(error))
+            return fail(APIError.from(error, database: api.database))
         }
     }
 

@@ -58,7 +58,9 @@ public struct HTTPAPI: Sendable {
     public static let routes: [Route] = [
         Route(method: .get, path: "/health", role: nil) { _, _, _ in JSONReply(["status": "ok"]).response() },
         Route(method: .get, path: "/ready", role: nil) { api, _, _ in try await api.readiness() },
-        Route(method: .get, path: "/metrics", role: nil) { api, _, _ in
+        Route(method: .get, path: "/metrics", role: nil) { api, _, ctx in
+            // It names collections and their sizes: a key is needed unless configured public.
+            if !api.configuration.publicMetrics { try api.require(.read, ctx) }
             let text = try await api.pool.runIfActive { api.metrics.render(database: api.database, breaker: api.recipes?.llm?.breaker) }
             var h = HTTPFields()
             h[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
@@ -118,7 +120,7 @@ public struct HTTPAPI: Sendable {
         },
         Route(method: .post, path: "/api/v1/recipes/validate", role: .read) { api, req, _ in
             let buffer = try await api.body(req)
-            guard let o = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] else {
+            guard let o = try StrictJSON.parse(Data(buffer.readableBytesView)) as? [String: Any] else {
                 throw APIError(.badRequest, "BAD_JSON", "the body must be a recipe object: {\"concentration\": \"EdP\", \"top\": [{\"name\": …, \"percent\": …}], \"heart\": […], \"base\": […]}")
             }
             let recipe = try RecipeAPI.recipe(o)
@@ -206,7 +208,7 @@ public struct HTTPAPI: Sendable {
                     try self.require(route.role, context)
                     response = try await route.handler(self, request, context)
                 } catch {
-                    response = APIError.from(error).response()
+                    response = APIError.from(error, database: self.database).response()
                 }
                 self.metrics.httpRequest(route: route.path, method: route.method.rawValue, status: Int(response.status.code),
                                          nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
@@ -286,7 +288,7 @@ public struct HTTPAPI: Sendable {
                                     "understand", "fusion", "rrf_k", "weights", "candidates"]
         let body = try JSONBody(try await self.body(request), allowed: allowed)
         let vector = try body.floats("vector")
-        let query = try body.string("query", required: vector == nil, maxLength: 2000)
+        let query = try body.string("query", required: vector == nil, maxLength: limits.maxQueryLength)
         let topK = try body.int("top_k", in: 1...limits.maxK) ?? 10
         let ef = try body.int("ef", in: 1...limits.maxEf)
         let explain = try body.bool("explain") ?? hybrid
@@ -417,7 +419,7 @@ public struct HTTPAPI: Sendable {
         let name = try context.parameters.require("name")
         let body = try JSONBody(try await self.body(request), allowed: ["text", "vector", "filter", "filters", "k", "ef", "exact", "explain", "include_records"])
         let vector = try body.floats("vector")
-        let text = try body.string("text", maxLength: 2000)
+        let text = try body.string("text", maxLength: limits.maxQueryLength)
         guard (vector == nil) != (text == nil) else {
             throw APIError(.badRequest, "BAD_REQUEST", "give exactly one of 'text' and 'vector'", field: vector == nil ? "text" : "vector")
         }
@@ -458,7 +460,7 @@ public struct HTTPAPI: Sendable {
 
     func createCollection(_ request: Request, _ context: APIContext) async throws -> Response {
         let buffer = try await body(request)
-        guard let o = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] else {
+        guard let o = try StrictJSON.parse(Data(buffer.readableBytesView)) as? [String: Any] else {
             throw APIError(.badRequest, "BAD_JSON", "the body must be a JSON object with a 'name' and the collection's settings")
         }
         guard let name = o["name"] as? String, !name.isEmpty else { throw APIError(.badRequest, "MISSING_FIELD", "'name' is required", field: "name") }
@@ -483,7 +485,7 @@ public struct HTTPAPI: Sendable {
                 lineNumber += 1
                 guard line.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
                 do {
-                    let value = try JSONSerialization.jsonObject(with: Data(line))
+                    let value = try StrictJSON.parse(Data(line))
                     list.append(try Record(jsonObject: value))
                 } catch let e as StoreError {
                     throw APIError(.badRequest, e.code.rawValue, "line \(lineNumber): \(e.message)")

@@ -47,7 +47,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 
     /// Maps any error the store, the protocol layer or Hummingbird throws to an API error.
-    static func from(_ error: Error) -> APIError {
+    static func from(_ error: Error, database: Database? = nil) -> APIError {
+        if let database, !(error is StoreError), let e = StoreError.from(error, database: database) { return from(e) }
         switch error {
         case let e as APIError: return e
         case let e as StoreError:
@@ -109,8 +110,8 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
     init(_ buffer: ByteBuffer, allowed: Set<String>) throws {
         guard buffer.readableBytes > 0 else { throw APIError(.badRequest, "BAD_JSON", "the request needs a JSON object body") }
         let value: Any
-        do { value = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: [.fragmentsAllowed]) }
-        catch { throw APIError(.badRequest, "BAD_JSON", "the body is not valid JSON: \(JSONBody.reason(error))") }
+        do { value = try StrictJSON.parse(Data(buffer.readableBytesView)) }
+        catch let e as StoreError { throw APIError(.badRequest, "BAD_JSON", "the body is \(e.message)") }
         guard let o = value as? [String: Any] else { throw APIError(.badRequest, "BAD_JSON", "the body must be a JSON object") }
         if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown field '\(unknown)' (known: \(allowed.sorted().joined(separator: ", ")))", field: unknown)
@@ -140,13 +141,15 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
 
     func int(_ k: String, in range: ClosedRange<Int>) throws -> Int? {
         guard has(k) else { return nil }
-        guard let n = object[k] as? NSNumber, !JSONBody.isBool(n), n.doubleValue == n.doubleValue.rounded() else {
+        guard let n = object[k] as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite, n.doubleValue == n.doubleValue.rounded() else {
             throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be an integer", field: k)
         }
-        guard range.contains(n.intValue) else {
-            throw APIError(.badRequest, "OUT_OF_RANGE", "'\(k)' must be between \(range.lowerBound) and \(range.upperBound), got \(n.intValue)", field: k)
+        // Compared as a double (intValue wraps or traps past Int's range); echoed as sent.
+        let d = n.doubleValue
+        guard d >= Double(range.lowerBound), d <= Double(range.upperBound), let i = Int(exactly: d), range.contains(i) else {
+            throw APIError(.badRequest, "OUT_OF_RANGE", "'\(k)' must be between \(range.lowerBound) and \(range.upperBound), got \(n)", field: k)
         }
-        return n.intValue
+        return i
     }
 
     func bool(_ k: String) throws -> Bool? {

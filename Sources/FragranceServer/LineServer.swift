@@ -2,13 +2,16 @@ import FragranceProtocol
 import FragranceStore
 import Foundation
 import NIOCore
-import NIOExtras
 import NIOPosix
 import Synchronization
 
 /// The TCP listener of the line protocol: NIO event loops frame lines and write replies;
 /// commands run on a thread pool, one at a time per connection, so replies keep request order
 /// (pipelining) and storage work never blocks an event loop.
+///
+/// What one client can hold is bounded: a partial line must complete within `lineTimeout`
+/// and all connections' partial lines share `maxPendingLineBytes`; a connection stops being
+/// read while `maxQueuedBytes` of its lines wait or its replies are not being read.
 public final class LineServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -16,7 +19,15 @@ public final class LineServer: Sendable {
         public var maxLineBytes = 16 << 20
         public var maxConnections = 1024
         public var idleTimeout: TimeAmount = .seconds(300)
-        public var commandThreads = 2
+        /// A request line must arrive whole within this long of its first byte.
+        public var lineTimeout: TimeAmount = .seconds(60)
+        /// Bytes of unfinished lines held for all connections together.
+        public var maxPendingLineBytes = 64 << 20
+        /// Bytes of received lines one connection may have waiting to run.
+        public var maxQueuedBytes = 1 << 20
+        /// Threads that run commands. More than the cores: two slow commands on two
+        /// connections must not leave every other connection waiting.
+        public var commandThreads = max(4, 2 * System.coreCount)
         public init() {}
     }
 
@@ -25,6 +36,7 @@ public final class LineServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let pool: NIOThreadPool
     let connections = Mutex(0)
+    let pendingLineBytes = Atomic<Int>(0)
     let channel = Mutex<Channel?>(nil)
 
     public init(router: CommandRouter, configuration: Configuration = .init(), group: MultiThreadedEventLoopGroup? = nil) {
@@ -43,11 +55,14 @@ public final class LineServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)   // replies are small: no Nagle delay
+            // A client that sends its lines and then shuts down its side still gets every reply.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { [self] ch in
                 ch.eventLoop.makeCompletedFuture {
                     let sync = ch.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: config.idleTimeout))
-                    try sync.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: config.maxLineBytes))
+                    try sync.addHandler(ByteToMessageHandler(LineFramer(server: self)))
                     try sync.addHandler(CommandHandler(server: self))
                 }
             }
@@ -62,6 +77,82 @@ public final class LineServer: Sendable {
     }
 }
 
+/// Why the framer closed a connection.
+enum FramingError: Error {
+    case lineTooLong(Int)
+    case lineTimeout(TimeAmount)
+    case serverBufferFull(Int)
+}
+
+/// Cuts request lines at LF. Keeps the bytes of an unfinished line counted in the server's
+/// shared budget and on a clock, so neither many half-lines nor a 1 byte/s trickle can hold
+/// memory or a connection for long.
+final class LineFramer: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    let server: LineServer
+    /// Bytes of the current partial line counted in the server's budget.
+    private var held = 0
+    /// How far the current partial line has been searched for LF (a trickle is not rescanned).
+    private var scanned = 0
+    private var deadline: Scheduled<Void>?
+
+    init(server: LineServer) { self.server = server }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let view = buffer.readableBytesView
+        if let lf = view[(view.startIndex + scanned)...].firstIndex(of: 0x0A) {
+            let line = buffer.readSlice(length: lf - view.startIndex + 1)!
+            scanned = 0
+            context.fireChannelRead(wrapInboundOut(line))
+            account(context, buffer.readableBytes)
+            return .continue
+        }
+        scanned = buffer.readableBytes
+        let config = server.configuration
+        guard buffer.readableBytes <= config.maxLineBytes else { throw FramingError.lineTooLong(config.maxLineBytes) }
+        account(context, buffer.readableBytes)
+        return .needMoreData
+    }
+
+    /// Complete lines still run at end of input; a last line without LF does not: a client
+    /// killed mid-write also ends its input, and half a DEL or UPSERT must not run.
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        scanned = 0
+        account(context, 0)
+        return .needMoreData
+    }
+
+    func decoderRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        server.pendingLineBytes.subtract(held, ordering: .relaxed)
+        held = 0
+    }
+
+    private func account(_ context: ChannelHandlerContext, _ partial: Int) {
+        let total = server.pendingLineBytes.add(partial - held, ordering: .relaxed).newValue
+        held = partial
+        if partial == 0 {
+            deadline?.cancel()
+            deadline = nil
+            return
+        }
+        let config = server.configuration
+        if total > config.maxPendingLineBytes {
+            context.fireErrorCaught(FramingError.serverBufferFull(config.maxPendingLineBytes))
+            return
+        }
+        if deadline == nil {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            deadline = context.eventLoop.scheduleTask(in: config.lineTimeout) {
+                bound.value.fireErrorCaught(FramingError.lineTimeout(config.lineTimeout))
+            }
+        }
+    }
+}
+
 /// One connection: decodes request lines and runs them on the thread pool in arrival order.
 /// Lines that arrive while a batch runs wait and go together in the next one, so a pipelining
 /// client pays one thread hop and one write per batch rather than per line. State is touched
@@ -70,15 +161,34 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Lines per batch: bounds the replies one batch can pile up before writability is
+    /// looked at again.
+    static let batchLines = 256
+    /// Reply bytes after which a batch stops early (the rest of its lines run next time).
+    static let batchReplyBytes = 1 << 20
+    /// Commands that touch no storage, answered on the event loop when nothing of the
+    /// connection's is waiting, so they never queue behind other connections' work.
+    static let inline: Set<String> = ["PING", "HELP", "QUIT"]
+
     let server: LineServer
     private var queued: [String] = []
+    private var queuedBytes = 0
     private let session = CommandRouter.Session()
+    /// Failed authentications after which a connection is closed.
+    static let maxAuthFailures = 3
+    /// How long a failed authentication's reply is held back (on the event loop's clock: no
+    /// thread waits), so one connection cannot try thousands of tokens a second.
+    static let authFailureDelay: TimeAmount = .milliseconds(250)
     private var running = false
     private var closing = false
+    /// The client has shut down its side: answer what came, then close.
+    private var inputClosed = false
+    private var readingPaused = false
 
     init(server: LineServer) { self.server = server }
 
     func channelActive(context: ChannelHandlerContext) {
+        session.address = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let n = server.connections.withLock { $0 += 1; return $0 }
         server.router.metrics?.openTCPConnections.increment()
         if n > server.configuration.maxConnections {
@@ -91,64 +201,138 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         server.connections.withLock { $0 -= 1 }
         server.router.metrics?.openTCPConnections.decrement()
+        closing = true
+        queued = []
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         var buffer = unwrapInboundIn(data)
-        var line = buffer.readString(length: buffer.readableBytes) ?? ""
-        if line.hasSuffix("\r") { line.removeLast() }
+        var length = buffer.readableBytes
+        for end in [UInt8(0x0A), 0x0D] where length > 0 && buffer.getInteger(at: buffer.readerIndex + length - 1, as: UInt8.self) == end {
+            length -= 1
+        }
+        let line = buffer.readString(length: length) ?? ""
         guard line.utf8.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return }   // blank lines are ignored
+        if !running, queued.isEmpty, context.channel.isWritable, line.utf8.count <= 64, let word = line.split(separator: " ", maxSplits: 1).first,
+           Self.inline.contains(word.uppercased()) {
+            let (reply, close) = server.router.handle(line: line, session: session)
+            write(reply, on: context.channel)
+            if close { closeAfterReplies(context.channel) }
+            return
+        }
         queued.append(line)
+        queuedBytes += line.utf8.count
+        if queuedBytes > server.configuration.maxQueuedBytes { pauseReading(context.channel) }
         if !running { runQueued(channel: context.channel, loop: context.eventLoop) }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, !running, !queued.isEmpty, !closing {
+            runQueued(channel: context.channel, loop: context.eventLoop)
+        } else if context.channel.isWritable {
+            resumeReadingIfDrained(context.channel)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func pauseReading(_ channel: Channel) {
+        guard !readingPaused else { return }
+        readingPaused = true
+        channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
+    private func resumeReadingIfDrained(_ channel: Channel) {
+        guard readingPaused, !closing, queuedBytes <= server.configuration.maxQueuedBytes / 2, channel.isWritable else { return }
+        readingPaused = false
+        channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
     }
 
     private func runQueued(channel: Channel, loop: EventLoop) {
         running = true
-        let batch = queued
-        queued = []
+        let batch = Array(queued.prefix(Self.batchLines))
+        queued.removeFirst(batch.count)
+        queuedBytes -= batch.reduce(0) { $0 + $1.utf8.count }
         let router = server.router
         let session = self.session
-        server.pool.runIfActive(eventLoop: loop) { () -> ([Reply], Bool) in
-            var replies: [Reply] = []
-            for line in batch {
+        let failuresBefore = session.authFailures
+        let allocator = channel.allocator
+        // Replies are encoded here too, not on the event loop that every connection shares:
+        // a batch of large SEARCH replies once held up everyone's PING for half a second.
+        server.pool.runIfActive(eventLoop: loop) { () -> (ByteBuffer, Bool, Int) in
+            var out = allocator.buffer(capacity: 256 * batch.count)
+            for (i, line) in batch.enumerated() {
                 let (reply, close) = router.handle(line: line, session: session)
-                replies.append(reply)
-                if close { return (replies, true) }
-            }
-            return (replies, false)
-        }.whenComplete { [self] result in
-            switch result {
-            case .success(let (replies, close)):
-                var out = channel.allocator.buffer(capacity: 256 * replies.count)
-                for r in replies { out.writeString(r.encoded) }
-                channel.writeAndFlush(out, promise: nil)
-                if close {
-                    closing = true
-                    channel.close(promise: nil)
+                out.writeString(reply.encoded)
+                if close { return (out, true, i + 1) }
+                if session.authFailures >= Self.maxAuthFailures {
+                    out.writeString(Reply.error(code: "WRONGPASS", message: "\(Self.maxAuthFailures) failed authentications on this connection; closing").encoded)
+                    return (out, true, i + 1)
                 }
+                // Enough to write for now: the rest waits until the client reads this.
+                if out.readableBytes >= Self.batchReplyBytes { return (out, false, i + 1) }
+            }
+            return (out, false, batch.count)
+        }.flatMap { [self] result -> EventLoopFuture<(ByteBuffer, Bool, Int)> in
+            // Hold back the replies of a batch with a failed authentication.
+            guard session.authFailures > failuresBefore else { return loop.makeSucceededFuture(result) }
+            return loop.scheduleTask(in: Self.authFailureDelay) { result }.futureResult
+        }.whenComplete { [self] result in
+            running = false
+            switch result {
+            case .success(let (out, close, ran)):
+                if ran < batch.count, !close {   // back to the front of the queue, in order
+                    let rest = batch[ran...]
+                    queued.insert(contentsOf: rest, at: 0)
+                    queuedBytes += rest.reduce(0) { $0 + $1.utf8.count }
+                }
+                channel.writeAndFlush(out, promise: nil)
+                if close { closeAfterReplies(channel); return }
             case .failure(let error):
                 write(.error(code: "INTERNAL", message: "\(error)"), on: channel)
             }
-            running = false
-            if !closing && !queued.isEmpty { runQueued(channel: channel, loop: loop) }
+            guard !closing else { return }
+            // Replies not being read: wait for channelWritabilityChanged before running more.
+            if !queued.isEmpty, channel.isWritable { runQueued(channel: channel, loop: loop); return }
+            resumeReadingIfDrained(channel)
+            if queued.isEmpty, inputClosed { closeAfterReplies(channel) }
         }
     }
 
+    /// Closes once what was written has gone out.
+    private func closeAfterReplies(_ channel: Channel) {
+        closing = true
+        queued = []
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is ByteToMessageDecoderError.PayloadTooLargeError {
-            write(.error(code: "LINE_TOO_LONG", message: "a request line may hold at most \(server.configuration.maxLineBytes) bytes; closing"), on: context.channel)
-        } else if !(error is ChannelError) {
+        switch error {
+        case FramingError.lineTooLong(let max):
+            write(.error(code: "LINE_TOO_LONG", message: "a request line may hold at most \(max) bytes; closing"), on: context.channel)
+        case FramingError.lineTimeout(let t):
+            write(.error(code: "TIMEOUT", message: "a request line must arrive whole within \(t.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
+        case FramingError.serverBufferFull(let total):
+            write(.error(code: "BUSY", message: "the server holds \(total) bytes of unfinished lines for all connections; closing this one"), on: context.channel)
+        case is ChannelError:
+            break
+        default:
             write(.error(code: "PROTOCOL", message: "\(error); closing"), on: context.channel)
         }
+        closing = true
         context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            guard !running, queued.isEmpty else { return }   // a long command is not idleness
             write(.error(code: "IDLE", message: "no request for \(server.configuration.idleTimeout.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
+            closing = true
             context.close(promise: nil)
+        } else if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            if !running, queued.isEmpty { closeAfterReplies(context.channel) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -30,13 +30,21 @@ public struct ServerConfiguration: Sendable {
     public var tcpMaxConnections = 1024
     public var tcpIdleTimeoutSeconds = 300
     public var tcpMaxLineBytes = 16 << 20
+    public var tcpLineTimeoutSeconds = 60
+    public var tcpMaxPendingLineBytes = 64 << 20
+    public var tcpCommandThreads = LineServer.Configuration().commandThreads
 
     public var httpEnabled = true
     public var httpHost = "127.0.0.1"
     public var httpPort = 8000
     public var httpMaxBodyBytes = 32 << 20
     public var httpMaxConnections = 2048
+    public var httpHeaderTimeoutSeconds = 10
+    public var httpBodyTimeoutSeconds = 60
+    public var httpIdleTimeoutSeconds = 75
     public var corsOrigins: [String] = []
+    /// Serve /metrics without a key even when keys are configured.
+    public var publicMetrics = false
     /// The collection the seed's `/api/v1/search/*` endpoints search when the body names none.
     public var defaultCollection = "perfumes"
 
@@ -52,6 +60,8 @@ public struct ServerConfiguration: Sendable {
         public var jwtSecret: String?
         /// PEM of an ES256 public key.
         public var jwtPublicKey: String?
+        /// Accept signed tokens that carry no `exp` claim (they never expire).
+        public var jwtAllowNoExpiry = false
         public var perKey = RateLimiter.Settings(rate: 0, burst: 1)
         public var perAddress = RateLimiter.Settings(rate: 0, burst: 1)
         public var logLevel = Logger.Level.info
@@ -75,16 +85,24 @@ public struct ServerConfiguration: Sendable {
         "tcp.max_connections": "open line-protocol connections at most",
         "tcp.idle_timeout_seconds": "close a connection idle this long",
         "tcp.max_line_bytes": "longest request line",
+        "tcp.line_timeout_seconds": "a request line must arrive whole within this long of its first byte",
+        "tcp.max_pending_line_bytes": "bytes of unfinished request lines held for all connections together",
+        "tcp.command_threads": "threads that run line-protocol commands",
         "http.enabled": "serve the HTTP API",
         "http.host": "HTTP address (non-loopback needs auth keys)",
         "http.port": "HTTP port",
         "http.max_body_bytes": "largest request body (413 above)",
         "http.max_connections": "open HTTP connections at most",
+        "http.header_timeout_seconds": "a new connection must send its request head within this long",
+        "http.body_timeout_seconds": "a request body must arrive whole within this long of its head",
+        "http.idle_timeout_seconds": "close a keep-alive connection with no new request for this long",
+        "http.public_metrics": "serve /metrics without a key when keys are configured (default false)",
         "http.cors_origins": "origins allowed by CORS (\"*\" for any; empty: CORS off)",
         "http.default_collection": "collection of /api/v1/search/* when the body names none",
         "limits.max_k": "largest k / top_k",
         "limits.max_ef": "largest ef",
         "limits.max_batch": "most records in one upsert",
+        "limits.max_query_length": "longest query text in characters (TCP and HTTP; refused before parsing)",
         "rate_limit.per_key": "requests a second per API key (0: off)",
         "rate_limit.per_key_burst": "bucket size per API key",
         "rate_limit.per_address": "requests a second per client address (0: off)",
@@ -93,6 +111,7 @@ public struct ServerConfiguration: Sendable {
         "auth.key_hashes": "API keys as name:role:sha256-of-secret, for files you do not want secrets in",
         "auth.jwt_secret": "HS256 secret; tokens carry a \"role\" claim",
         "auth.jwt_public_key": "ES256 public key (PEM text, or the path of a PEM file) for tokens signed elsewhere",
+        "auth.jwt_allow_no_expiry": "accept signed tokens without an exp claim (default false: such tokens are refused)",
         "log.level": "trace, debug, info, notice, warning, error or critical",
         "llm.url": "base URL of an Ollama or OpenAI-compatible server for recipes (empty: the composer alone)",
         "llm.api": "ollama or openai",
@@ -182,16 +201,24 @@ public struct ServerConfiguration: Sendable {
         tcpMaxConnections = try int("tcp.max_connections", tcpMaxConnections, 1...1_000_000)
         tcpIdleTimeoutSeconds = try int("tcp.idle_timeout_seconds", tcpIdleTimeoutSeconds, 1...86_400)
         tcpMaxLineBytes = try int("tcp.max_line_bytes", tcpMaxLineBytes, 1024...(1 << 30))
+        tcpLineTimeoutSeconds = try int("tcp.line_timeout_seconds", tcpLineTimeoutSeconds, 1...86_400)
+        tcpMaxPendingLineBytes = try int("tcp.max_pending_line_bytes", tcpMaxPendingLineBytes, 1024...(1 << 40))
+        tcpCommandThreads = try int("tcp.command_threads", tcpCommandThreads, 1...256)
         httpEnabled = try bool("http.enabled", httpEnabled)
         httpHost = try string("http.host", httpHost)
         httpPort = try int("http.port", httpPort, 0...65535)
         httpMaxBodyBytes = try int("http.max_body_bytes", httpMaxBodyBytes, 1024...(1 << 30))
         httpMaxConnections = try int("http.max_connections", httpMaxConnections, 1...1_000_000)
+        httpHeaderTimeoutSeconds = try int("http.header_timeout_seconds", httpHeaderTimeoutSeconds, 1...3600)
+        httpBodyTimeoutSeconds = try int("http.body_timeout_seconds", httpBodyTimeoutSeconds, 1...86_400)
+        httpIdleTimeoutSeconds = try int("http.idle_timeout_seconds", httpIdleTimeoutSeconds, 1...86_400)
         corsOrigins = list("http.cors_origins")
+        publicMetrics = try bool("http.public_metrics", publicMetrics)
         defaultCollection = try string("http.default_collection", defaultCollection)
         limits.maxK = try int("limits.max_k", limits.maxK, 1...100_000)
         limits.maxEf = try int("limits.max_ef", limits.maxEf, 1...100_000)
         limits.maxBatch = try int("limits.max_batch", limits.maxBatch, 1...1_000_000)
+        limits.maxQueryLength = try int("limits.max_query_length", limits.maxQueryLength, 1...100_000)
         live = try Self.liveSettings(reader: r, double: double)
         if let url = r.string(forKey: "llm.url"), !url.isEmpty {
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw Invalid("llm.url must start with http:// or https://, got '\(url)'") }
@@ -252,6 +279,8 @@ public struct ServerConfiguration: Sendable {
                 live.jwtPublicKey = pem
             }
         }
+        if let b = r.bool(forKey: "auth.jwt_allow_no_expiry") { live.jwtAllowNoExpiry = b }
+        else if let s = r.string(forKey: "auth.jwt_allow_no_expiry") { throw Invalid("auth.jwt_allow_no_expiry must be true or false, got '\(s)'") }
         let perKey = try double("rate_limit.per_key", 0)
         live.perKey = .init(rate: perKey, burst: try double("rate_limit.per_key_burst", max(1, perKey * 2)))
         let perAddress = try double("rate_limit.per_address", 0)
@@ -296,7 +325,15 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
+    /// Parsed, not matched by prefix: "127.example.com" is a name anyone can point anywhere.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { b in b.prefix(15).allSatisfy { $0 == 0 } && b[15] == 1 }
+        }
+        return false
     }
 }

@@ -133,6 +133,10 @@ public final class Database: @unchecked Sendable {
         try config.validate()
         return try registryLock.withLock {
             guard collections[config.name] == nil else { throw StoreError(.alreadyExists, "collection '\(config.name)' already exists") }
+            // SQLite compares table names without case, so 'T' and 't' would share tables.
+            if let other = collections.keys.first(where: { $0.lowercased() == config.name.lowercased() }) {
+                throw StoreError(.alreadyExists, "collection '\(config.name)' clashes with '\(other)' (names differ only in case)")
+            }
             try sqlLock.withLock {
                 try sql.transaction {
                     try sql.statement("INSERT INTO collections(name, config) VALUES(?, ?)")
@@ -167,11 +171,18 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Saves every index file so the next open loads instead of replaying.
+    /// SQLite is closed and the lock released even when a save fails (a full disk): the
+    /// index files are derived, SQLite holds every acknowledged write, and the next open
+    /// catches up from the log. The first failure is thrown afterwards.
     public func close() throws {
-        for c in registryLock.withLock({ Array(collections.values) }) { try c.checkpoint() }
+        var failure: Error?
+        for c in registryLock.withLock({ Array(collections.values) }) {
+            do { try c.checkpoint() } catch { failure = failure ?? error }
+        }
         registryLock.withLock { collections = [:] }
         sqlLock.withLock { sql.close() }
         unlock()
+        if let failure { throw failure }
     }
 
     deinit { unlock() }
@@ -244,7 +255,12 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
     func validate() throws {
         guard !name.isEmpty, name.count <= 64,
               name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") })
-        else { throw StoreError(.badRequest, "collection name '\(name)' must be 1-64 letters, digits, '_' or '-'") }
+        else { throw StoreError(.badRequest, "collection name \(printable(name)) must be 1-64 letters, digits, '_' or '-'") }
+        // Tables are named c_<name>__<part>: without "__" in the name or a trailing '_', the
+        // first "__" ends the name, so no two collections' tables can share a name.
+        guard !name.contains("__"), !name.hasSuffix("_") else {
+            throw StoreError(.badRequest, "collection name '\(name)' may not contain '__' or end with '_' (they separate table names)")
+        }
         guard (1...4096).contains(dimension) else { throw StoreError(.badRequest, "dimension must be 1 to 4096, got \(dimension)") }
         guard (2...128).contains(hnsw.m) else { throw StoreError(.badRequest, "M must be 2 to 128, got \(hnsw.m)") }
         guard (1...4096).contains(hnsw.efConstruction), (1...4096).contains(hnsw.efSearch) else {

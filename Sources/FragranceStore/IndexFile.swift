@@ -87,11 +87,16 @@ enum IndexFile {
     }
 }
 
-/// Writes chunks to a new file and fsyncs it before returning.
+/// Writes chunks to a new file and fsyncs it before returning. On failure (a full disk) the
+/// partial file is removed, so no 0-byte or torn `.tmp` is left behind.
 func writeDurably(chunks: [[UInt8]], to url: URL) throws {
     let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw StoreError(.io, "open \(url.path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
+    var done = false
+    defer {
+        close(fd)
+        if !done { unlink(url.path) }
+    }
     for chunk in chunks {
         try chunk.withUnsafeBytes { raw in
             var off = 0
@@ -103,6 +108,7 @@ func writeDurably(chunks: [[UInt8]], to url: URL) throws {
         }
     }
     guard fsync(fd) == 0 else { throw StoreError(.io, "fsync \(url.path): \(String(cString: strerror(errno)))") }
+    done = true
 }
 
 func syncDirectory(of url: URL) {

@@ -54,6 +54,9 @@ extension CollectionSchema {
     func normalise(_ r: Record, dimension: Int, requireVector: Bool) throws -> Record {
         func bad(_ msg: String) -> StoreError { StoreError(.badRecord, "record '\(r.id)': \(msg)") }
         guard !r.id.isEmpty, r.id.utf8.count <= 512 else { throw StoreError(.badRecord, "record id must be 1 to 512 bytes") }
+        if let c = controlByte(in: r.id, allowingLineBreaks: false) {
+            throw StoreError(.badRecord, "record id \(printable(r.id)) holds control character \(hexByte(c)); ids are printable text")
+        }
         try Self.checkVector(r, dimension: dimension, requireVector: requireVector)
         var out = Record(id: r.id, vector: r.vector)
         for (name, value) in r.attributes {
@@ -94,6 +97,9 @@ extension CollectionSchema {
             let t = s.trimmingCharactersInWhitespace()
             guard !t.isEmpty else { throw bad("'\(f.name)' has an empty value") }
             guard t.utf8.count <= 1024 else { throw bad("'\(f.name)' has a value over 1024 bytes") }
+            if let c = controlByte(in: t, allowingLineBreaks: false) {
+                throw bad("'\(f.name)' value \(printable(t)) holds control character \(hexByte(c))")
+            }
             if let allowed = f.values, !allowed.contains(where: { foldKey($0) == foldKey(t) }) {
                 throw bad("'\(t)' is not a valid \(f.name) (expected one of: \(allowed.joined(separator: ", ")))")
             }
@@ -111,6 +117,9 @@ extension CollectionSchema {
         case (.string, .string(let s)): return .string(try member(s))
         case (.text, .string(let s)):
             guard s.utf8.count <= 65536 else { throw bad("'\(f.name)' is over 64 KiB") }
+            if let c = controlByte(in: s, allowingLineBreaks: true) {
+                throw bad("'\(f.name)' holds control character \(hexByte(c)) (text may hold tabs and line breaks, no other C0 controls)")
+            }
             return .string(s)
         case (.int, .int): return value
         case (.int, .float(let d)) where d.rounded() == d && abs(d) < 9e15: return .int(Int64(d))
@@ -134,6 +143,29 @@ extension CollectionSchema {
             throw bad("'\(f.name)' must be \(f.type.expectedJSON), got \(value.shapeName)")
         }
     }
+}
+
+/// The first C0 control byte (or DEL) in `s`; tab, LF and CR pass when `allowingLineBreaks`.
+/// SQLite, the line protocol and terminals all treat these bytes specially, and NUL in
+/// particular once truncated a stored id, so stored strings never hold them.
+func controlByte(in s: String, allowingLineBreaks: Bool) -> UInt8? {
+    for b in s.utf8 where b < 0x20 || b == 0x7F {
+        if allowingLineBreaks && (b == 0x09 || b == 0x0A || b == 0x0D) { continue }
+        return b
+    }
+    return nil
+}
+
+func hexByte(_ b: UInt8) -> String { "U+" + String(format: "%04X", Int(b)) }
+
+/// A client's string for an error message: quoted, control characters escaped, cut at 64.
+package func printable(_ s: String) -> String {
+    var out = "'"
+    for u in s.unicodeScalars.prefix(64) {
+        if u.value < 0x20 || u.value == 0x7F { out += "\\u" + String(format: "%04X", Int(u.value)) } else { out.unicodeScalars.append(u) }
+    }
+    if s.unicodeScalars.count > 64 { out += "…" }
+    return out + "'"
 }
 
 extension FieldSchema.Kind {

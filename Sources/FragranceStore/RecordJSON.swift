@@ -31,9 +31,10 @@ extension Record {
     /// Parses one JSON record or an array of them.
     public static func decodeList(json text: String) throws -> [Record] {
         let data = Data(text.utf8)
+        if let problem = data.withUnsafeBytes({ StrictJSON.problem($0) }) { throw StoreError(.badJSON, "not valid JSON: \(problem)") }
         let lifted = VectorScanner.lift(data)
         guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? data, options: [.fragmentsAllowed]) else {
-            throw StoreError(.badRecord, "not valid JSON")
+            throw StoreError(.badJSON, "not valid JSON")
         }
         let vectors = lifted?.vectors ?? [:]
         guard let list = value as? [Any] else { return [try Record(jsonObject: value, vector: vectors[0])] }

@@ -14,6 +14,24 @@ struct SQLiteError: Error, CustomStringConvertible {
     var description: String { "SQLite error \(code): \(message)" }
 }
 
+extension StoreError {
+    /// What a client is told about a storage failure: a full disk or an I/O error is `IO`
+    /// naming the database file, a constraint a `BAD_RECORD`; anything else stays internal.
+    public static func from(_ error: Error, database: Database) -> StoreError? {
+        if let e = error as? StoreError { return e }
+        guard let e = error as? SQLiteError else { return nil }
+        let path = database.directory.appendingPathComponent("catalog.sqlite").path
+        switch e.code & 0xFF {
+        case SQLITE_FULL: return StoreError(.io, "disk full writing \(path); nothing of this request was stored")
+        case SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY: return StoreError(.io, "I/O error on \(path): \(e.message)")
+        case SQLITE_CORRUPT, SQLITE_NOTADB: return StoreError(.corrupt, "\(path) is damaged: \(e.message)")
+        case SQLITE_BUSY, SQLITE_LOCKED: return StoreError(.io, "\(path) is busy: \(e.message)")
+        case SQLITE_CONSTRAINT: return StoreError(.badRecord, "refused by the database: \(e.message)")
+        default: return nil
+        }
+    }
+}
+
 final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
@@ -121,12 +139,25 @@ final class Statement {
             case .null: sqlite3_bind_null(stmt, idx)
             case .int(let x): sqlite3_bind_int64(stmt, idx, x)
             case .double(let x): sqlite3_bind_double(stmt, idx, x)
-            case .text(let s): sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT)
+            case .text(let s): Self.bindText(stmt, idx, s)
             case .blob(let b):
                 b.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, idx, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
             }
         }
         return self
+    }
+
+    /// Binds a string with its byte length: with length -1 SQLite would stop at the first NUL,
+    /// so "victim\0evil" would be stored (and matched) as "victim".
+    static func bindText(_ stmt: OpaquePointer?, _ idx: Int32, _ s: String) {
+        var s = s
+        s.withUTF8 { b in
+            if let base = b.baseAddress {
+                sqlite3_bind_text(stmt, idx, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(b.count), SQLITE_TRANSIENT)
+            } else {
+                sqlite3_bind_text(stmt, idx, "", 0, SQLITE_TRANSIENT)
+            }
+        }
     }
 
     /// Runs a statement that returns no rows.
@@ -174,7 +205,7 @@ final class Statement {
         func double(_ i: Int32) -> Double { sqlite3_column_double(stmt, i) }
         func text(_ i: Int32) -> String? {
             guard let p = sqlite3_column_text(stmt, i) else { return nil }
-            return String(cString: p)
+            return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
         }
         func floats(_ i: Int32) -> [Float]? {
             guard let p = sqlite3_column_blob(stmt, i) else { return nil }

@@ -87,11 +87,18 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
 
     static let reservedNames: Set<String> = ["id", "rid", "vector", "score", "distance"]
 
+    /// Fields per schema: each scalar is a column and each set a table, and SQLite's own
+    /// column limit (2,000) would otherwise surface as an internal error.
+    public static let maxFields = 256
+
     func validate() throws {
+        guard fields.count <= Self.maxFields else {
+            throw StoreError(.badSchema, "a schema may have at most \(Self.maxFields) fields, this one has \(fields.count)")
+        }
         var seen = Set<String>()
         for f in fields {
             guard isIdentifier(f.name), f.name.count <= 64 else {
-                throw StoreError(.badSchema, "field name '\(f.name)' must be letters, digits and _, starting with a letter or _")
+                throw StoreError(.badSchema, "field name \(printable(f.name)) must be letters, digits and _, starting with a letter or _")
             }
             guard !CollectionSchema.reservedNames.contains(f.name.lowercased()) else {
                 throw StoreError(.badSchema, "field name '\(f.name)' is reserved")

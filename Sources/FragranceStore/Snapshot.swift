@@ -58,7 +58,7 @@ extension Database {
             do { config = try JSONDecoder().decode(CollectionConfig.self, from: Data(try r.bytes(Int(try r.u32())))) }
             catch let e as StoreError { throw e } catch { throw StoreError(.corrupt, "snapshot config: \(error)") }
             if let name { config.name = name }
-            let n = Int(try r.u64())
+            guard let n = Int(exactly: try r.u64()), n <= raw.count else { throw StoreError(.corrupt, "snapshot record count is out of range") }
             var rows: [(UInt32, Record)] = []
             rows.reserveCapacity(min(n, raw.count / 8))
             for _ in 0..<n {

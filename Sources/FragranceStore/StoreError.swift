@@ -3,6 +3,8 @@
 public struct StoreError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Code: String, Sendable {
         case badRequest = "BAD_REQUEST"
+        /// Input that is not strict JSON (RFC 8259: no trailing commas, nesting capped).
+        case badJSON = "BAD_JSON"
         case badFilter = "BAD_FILTER"
         case badSchema = "BAD_SCHEMA"
         case badRecord = "BAD_RECORD"

@@ -178,17 +178,17 @@ public struct PerfumeNormaliser: Sendable {
             v.label = l
         }
         if let counts = o["votes"] as? [String: Any] {
-            var sum = 0.0, total = 0, damaged = false
+            var sum = 0.0, total = 0.0, damaged = false
             for (k, c) in counts {
                 guard let w = scale[k], let n = c as? NSNumber, !isJSONBool(n) else { throw RowError("'\(name).votes' has a bad entry '\(k)'") }
                 // Some scraped counts are negative: such a distribution is unknown, the label stays.
                 if n.doubleValue < 0 { damaged = true }
                 sum += w * n.doubleValue
-                total += n.intValue
+                total += n.doubleValue   // a double: summed Ints of scraped counts can overflow
             }
             if !damaged && total > 0 {
-                v.total = total
-                v.mean = sum / Double(total)
+                v.total = total < Double(Int.max / 2) ? Int(total) : Int.max / 2
+                v.mean = sum / total
             }
         }
         return v
@@ -317,8 +317,11 @@ struct RowFields {
         if let num = v as? NSNumber, !isJSONBool(num) { n = num.doubleValue }
         else if let s = v as? String, let d = Double(s.trimmingCharacters(in: .whitespaces)) { n = d }
         guard let n, n == n.rounded(), n.isFinite else { throw RowError("'\(k)' must be an integer, got \(describe(v))") }
-        guard range.contains(Int(n)) else { throw RowError("'\(k)' must be in \(range.lowerBound)...\(range.upperBound), got \(Int(n))") }
-        return Int(n)
+        // Compared as doubles: Int(n) traps for values beyond Int's range.
+        guard n >= Double(range.lowerBound), n <= Double(range.upperBound), let i = Int(exactly: n), range.contains(i) else {
+            throw RowError("'\(k)' must be in \(range.lowerBound)...\(range.upperBound), got \(describe(v))")
+        }
+        return i
     }
 
     func double(_ k: String, in range: ClosedRange<Double>) throws -> Double? {

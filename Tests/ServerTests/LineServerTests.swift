@@ -133,7 +133,7 @@ final class LineServerTests: ServerTestCase {
         let cases: [(String, String)] = [
             ("FROB", "-ERR UNKNOWN_COMMAND unknown command 'FROB'; try HELP"),
             (#"GET nope a"#, "-ERR NOT_FOUND no collection named 'nope'"),
-            (#"UPSERT p {"id": "x", "vector": [1, 0"#, "-ERR BAD_RECORD not valid JSON"),
+            (#"UPSERT p {"id": "x", "vector": [1, 0"#, "-ERR BAD_JSON not valid JSON: unexpected end of input"),
             (#"UPSERT p {"id": "x", "vector": [1, 0, 0], "colour": "red"}"#, "-ERR BAD_RECORD record 'x': unknown field 'colour'"),
             (#"UPSERT p {"id": "x", "vector": [1, 0]}"#, "-ERR DIM_MISMATCH record 'x': vector has 2 dimensions, collection has 3"),
             (#"UPSERT p {"id": "x", "vector": [1, 0, 0], "year": true}"#, "-ERR BAD_RECORD record 'x': 'year' must be"),

@@ -1,0 +1,446 @@
+// Protocol fuzzer (issue #17): starts a real `fragrancedb serve` on loopback, sends seeded,
+// grammar-aware requests over the line protocol and HTTP (every command and route, mutated
+// arguments, JSON, filters, binary noise), and reports crashes (the server process died),
+// hangs (a request unanswered past the deadline) and the server's RSS. Exits 1 on any crash
+// or hang, or when RSS grows past --max-rss-growth-mib.
+//
+//   swift build -c release --product fuzz --product fragrancedb
+//   .build/release/fuzz --requests 10000000 --server .build/release/fragrancedb
+//
+// Traffic goes to 127.0.0.1 only, and the run stops by itself after --requests.
+import Foundation
+
+struct Options {
+    var requests = 50_000
+    var seed: UInt64 = 1
+    var server = ".build/release/fragrancedb"
+    var modelDir = ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"] ?? "models/all-MiniLM-L6-v2"
+    var deadline = 10.0
+    var maxRSSGrowthMiB = 512
+    var httpShare = 0.35
+
+    init(_ args: [String]) {
+        var it = args.dropFirst().makeIterator()
+        while let a = it.next() {
+            func value() -> String {
+                guard let v = it.next() else { fatalError("\(a) needs a value") }
+                return v
+            }
+            switch a {
+            case "--requests": requests = Int(value()) ?? requests
+            case "--seed": seed = UInt64(value()) ?? seed
+            case "--server": server = value()
+            case "--model-dir": modelDir = value()
+            case "--deadline": deadline = Double(value()) ?? deadline
+            case "--max-rss-growth-mib": maxRSSGrowthMiB = Int(value()) ?? maxRSSGrowthMiB
+            case "--http-share": httpShare = Double(value()) ?? httpShare
+            default: fatalError("unknown option \(a) (--requests N --seed S --server PATH --model-dir DIR --deadline S --max-rss-growth-mib N --http-share F)")
+            }
+        }
+    }
+}
+
+struct Rng: RandomNumberGenerator {
+    var s: UInt64
+    mutating func next() -> UInt64 {
+        s &+= 0x9E3779B97F4A7C15
+        var z = s
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
+    mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
+}
+
+// MARK: - Sockets (blocking, with poll for deadlines)
+
+final class Conn {
+    let fd: Int32
+    var pending: [UInt8] = []
+
+    init?(port: Int) {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if rc != 0 { close(fd); return nil }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// False when the peer closed or the deadline passed.
+    func send(_ bytes: [UInt8], until deadline: Date) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            guard wait(POLLOUT, until: deadline) else { return false }
+            let n = bytes[off...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n < 0, errno == EAGAIN { continue }
+            if n <= 0 { return false }
+            off += n
+        }
+        return true
+    }
+
+    private func wait(_ events: Int32, until deadline: Date) -> Bool {
+        let ms = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+        var p = pollfd(fd: fd, events: Int16(events), revents: 0)
+        return poll(&p, 1, ms) > 0
+    }
+
+    enum Read: Equatable { case data, closed, timeout }
+
+    func fill(until deadline: Date) -> Read {
+        guard wait(POLLIN, until: deadline) else { return .timeout }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &buf, buf.count, 0)
+        if n <= 0 { return .closed }
+        pending += buf[..<n]
+        return .data
+    }
+
+    func line(until deadline: Date) -> (String?, Read) {
+        while true {
+            if let i = pending.firstIndex(of: 0x0A) {
+                var l = Array(pending[..<i])
+                pending.removeFirst(i + 1)
+                if l.last == 0x0D { l.removeLast() }
+                return (String(decoding: l, as: UTF8.self), .data)
+            }
+            let r = fill(until: deadline)
+            if r != .data { return (nil, r) }
+        }
+    }
+
+    func bytes(_ n: Int, until deadline: Date) -> Read {
+        while pending.count < n {
+            let r = fill(until: deadline)
+            if r != .data { return r }
+        }
+        pending.removeFirst(n)
+        return .data
+    }
+}
+
+// MARK: - Request grammar
+
+struct Grammar {
+    var rng: Rng
+    let ids = (0..<300).map { "r\($0)" }
+
+    mutating func number() -> String {
+        rng.pick(["0", "1", "-1", "7", "64", "1000", "1001", "4096", "99999999999999999999", "-9223372036854775809", "1e309", "1.5", "-0", "1e-400",
+                  "0.25", "3", "NaN", "true", "\"5\"", String(rng.below(100_000))])
+    }
+
+    mutating func string() -> String {
+        rng.pick(["floral", "woody", "spring", "rose", "vanilla", "", " ", "x\\u0000y", "\\u0007", "é", "🌸", "장미", "'", "\\\"", "a\\nb",
+                  String(repeating: "z", count: rng.below(3000)), "notes.top", "%", "*", "OR", "NEAR"])
+    }
+
+    mutating func vector(_ dim: Int = 8) -> String {
+        let n = rng.chance(0.9) ? dim : rng.below(20)
+        return "[" + (0..<n).map { _ in rng.chance(0.97) ? String(format: "%.3f", Double(rng.below(2000)) / 1000 - 1) : number() }.joined(separator: ",") + "]"
+    }
+
+    mutating func json(depth: Int = 0) -> String {
+        switch rng.below(depth > 3 ? 3 : 6) {
+        case 0: return number()
+        case 1: return "\"\(string())\""
+        case 2: return rng.pick(["null", "true", "false"])
+        case 3: return "[" + (0..<rng.below(4)).map { _ in json(depth: depth + 1) }.joined(separator: ",") + "]"
+        default: return "{" + (0..<rng.below(4)).map { _ in "\"\(rng.pick(["id", "vector", "family", "seasons", "notes", "year", "rating", "about", "x"]))\": \(json(depth: depth + 1))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    mutating func record() -> String {
+        var fields = ["\"id\": \"\(rng.pick(ids))\"", "\"vector\": \(vector())"]
+        if rng.chance(0.7) { fields.append("\"family\": \"\(rng.pick(["floral", "woody", "citrus", "amber"]))\"") }
+        if rng.chance(0.5) { fields.append("\"seasons\": [\"\(rng.pick(["spring", "summer", "fall", "winter"]))\"]") }
+        if rng.chance(0.4) { fields.append("\"notes\": {\"top\": [\"\(rng.pick(["rose", "bergamot"]))\"], \"base\": [\"musk\"]}") }
+        if rng.chance(0.5) { fields.append("\"year\": \(rng.chance(0.9) ? String(1900 + rng.below(130)) : number())") }
+        if rng.chance(0.5) { fields.append("\"rating\": \(rng.chance(0.9) ? String(Double(rng.below(50)) / 10) : number())") }
+        if rng.chance(0.3) { fields.append("\"about\": \"\(string())\"") }
+        if rng.chance(0.1) { fields.append("\"\(rng.pick(["x", "id", "vector", "year"]))\": \(json())") }
+        return "{" + fields.shuffled(using: &rng).joined(separator: ", ") + "}"
+    }
+
+    mutating func filter() -> String {
+        let atoms = ["family = 'floral'", "year >= 2000", "year BETWEEN 1990 AND 2010", "rating > 4", "seasons CONTAINS 'spring'",
+                     "seasons CONTAINS ANY ('spring', 'summer')", "notes.top CONTAINS 'rose'", "family IN ('woody', 'amber')", "x = 1",
+                     "year >= \(number())", "family = '\(string())'", "((((", "NOT", "rating != 3.5"]
+        var f = rng.pick(atoms)
+        for _ in 0..<rng.below(3) { f += rng.pick([" AND ", " OR ", " AND NOT "]) + rng.pick(atoms) }
+        return f.replacingOccurrences(of: "\"", with: "'")
+    }
+
+    mutating func tcpLine() -> String {
+        let c = rng.chance(0.9) ? "fz" : rng.pick(["nope", "FZ", "tmp\(rng.below(3))", "a__b", "", "💥"])
+        let opts = { (g: inout Grammar) -> String in
+            var o = ""
+            if g.rng.chance(0.4) { o += " K \(g.rng.chance(0.8) ? String(1 + g.rng.below(50)) : g.number())" }
+            if g.rng.chance(0.2) { o += " EF \(g.rng.chance(0.8) ? String(1 + g.rng.below(200)) : g.number())" }
+            if g.rng.chance(0.3) { o += " FILTER \"\(g.filter())\"" }
+            if g.rng.chance(0.1) { o += " EXACT" }
+            if g.rng.chance(0.2) { o += " EXPLAIN" }
+            return o
+        }
+        switch rng.below(20) {
+        case 0: return rng.pick(["PING", "HELP", "HELP SEARCH", "INFO", "COLLECTIONS", "HELLO", "HELP nope", "ping", "NOPE x"])
+        case 1: return "AUTH \(string())"
+        case 2: return "COUNT \(c)" + (rng.chance(0.6) ? " FILTER \"\(filter())\"" : "")
+        case 3, 4: return "GET \(c) \(rng.pick(ids))"
+        case 5: return "EXISTS \(c) " + (0..<1 + rng.below(5)).map { _ in rng.pick(ids) }.joined(separator: " ")
+        case 6: return "DEL \(c) " + (0..<1 + rng.below(3)).map { _ in rng.pick(ids) }.joined(separator: " ")
+        case 7, 8: return "UPSERT \(c) " + (rng.chance(0.5) ? record() : "[" + (0..<1 + rng.below(20)).map { _ in record() }.joined(separator: ",") + "]")
+        case 9, 10, 11: return "SEARCH \(c)\(opts(&self)) VECTOR \(vector())"
+        case 12: return "SEARCH \(c) TEXT \"\(string())\"\(opts(&self))"
+        case 13: return "QUERY \(c) \"\(rng.pick(["fresh spring florals", "rose 향수", "like r1", "woody not sweet after 2000", string()]))\"" +
+            (rng.chance(0.3) ? " MODE \(rng.pick(["similarity", "keyword", "hybrid", "x"]))" : "") + (rng.chance(0.2) ? " RAW" : "") + (rng.chance(0.3) ? " K \(number())" : "")
+        case 14: return "CREATE tmp\(rng.below(3)) " + (rng.chance(0.5) ? "{\"dimension\": \(number()), \"metric\": \"\(rng.pick(["cosine", "l2", "dot", "x"]))\", \"m\": \(number()), \"seed\": \(number())}" : json())
+        case 15: return "DROP tmp\(rng.below(3))"
+        case 16: return "GENERATE " + (rng.chance(0.5) ? "{\"fragrance_family\": \"\(rng.pick(["floral", "woody", "x"]))\", \"intensity\": \"\(rng.pick(["light", "strong", string()]))\"}" : json())
+        case 17: return rng.chance(0.002) ? "SNAPSHOT fz" : "RESTORE \(rng.pick(["../etc/passwd", "x.fdbz", "", "snapshots/../../a"]))"
+        default: return json()
+        }
+    }
+
+    /// A valid-looking request, then sometimes mutated bytewise.
+    mutating func mutate(_ text: String) -> [UInt8] {
+        var b = Array(text.utf8)
+        guard rng.chance(0.35) else { return b }
+        for _ in 0..<1 + rng.below(4) {
+            switch rng.below(7) {
+            case 0 where !b.isEmpty: b[rng.below(b.count)] = UInt8(rng.below(256))
+            case 1: b.insert(rng.pick([0, 0x0D, 0x7F, 0xFF, 0xC3, 0x22, 0x27, 0x5C, 0x7B, 0x5B, 0x2C]), at: rng.below(b.count + 1))
+            case 2 where b.count > 2:
+                let i = rng.below(b.count), n = rng.below(min(20, b.count - i) + 1)
+                b.removeSubrange(i..<(i + n))
+            case 3: b = Array(b.prefix(rng.below(b.count + 1)))
+            case 4:
+                let depth = rng.pick([10, 63, 64, 65, 1000, 100_000])
+                b += Array((String(repeating: "[", count: depth) + String(repeating: "]", count: rng.chance(0.5) ? depth : 0)).utf8)
+            case 5: b += (0..<rng.below(64)).map { _ in UInt8(rng.below(256)) }
+            default: b = b.map { $0 == 0x20 && rng.chance(0.2) ? 0x09 : $0 }
+            }
+        }
+        return b
+    }
+
+    mutating func httpRequest() -> (method: String, path: String, body: [UInt8]?, headers: [String]) {
+        let c = rng.chance(0.9) ? "fz" : rng.pick(["nope", "FZ", "%2e%2e", "a%00b", "tmp1"])
+        let id = rng.chance(0.9) ? rng.pick(ids) : rng.pick(["%00", "..", "a%0d%0ab", String(repeating: "q", count: 600)])
+        let search = { (g: inout Grammar) -> String in
+            var f = [g.rng.chance(0.7) ? "\"vector\": \(g.vector())" : "\"text\": \"\(g.string())\""]
+            if g.rng.chance(0.5) { f.append("\"k\": \(g.number())") }
+            if g.rng.chance(0.3) { f.append("\"filter\": \"\(g.filter())\"") }
+            if g.rng.chance(0.2) { f.append("\"explain\": \(g.rng.pick(["true", "1", "null"]))") }
+            return "{" + f.joined(separator: ", ") + "}"
+        }
+        let seed = { (g: inout Grammar) -> String in
+            "{\"query\": \"\(g.string())\", \"top_k\": \(g.number()), \"collection\": \"fz\"" + (g.rng.chance(0.4) ? ", \"filters\": \(g.json())" : "") + "}"
+        }
+        switch rng.below(16) {
+        case 0: return ("GET", rng.pick(["/health", "/ready", "/metrics", "/openapi.json", "/api/v1/info", "/api/v1/circuit-breaker/status", "/nope", "/%ff", "/api/v1/collections?x=1"]), nil, [])
+        case 1: return (rng.pick(["GET", "HEAD", "PUT", "PATCH", "OPTIONS", "BREW"]), "/api/v1/collections", nil, [])
+        case 2: return ("GET", "/api/v1/collections/\(c)", nil, [])
+        case 3: return ("POST", "/api/v1/collections", Array("{\"name\": \"tmp\(rng.below(3))\", \"dimension\": \(number()), \"seed\": \(number())}".utf8), [])
+        case 4: return ("DELETE", "/api/v1/collections/tmp\(rng.below(3))", nil, [])
+        case 5, 6:
+            let ndjson = rng.chance(0.3)
+            let body = ndjson ? (0..<1 + rng.below(10)).map { _ in record() }.joined(separator: "\n") : "[" + (0..<1 + rng.below(10)).map { _ in record() }.joined(separator: ",") + "]"
+            return ("POST", "/api/v1/collections/\(c)/records", Array(body.utf8), ndjson ? ["Content-Type: application/x-ndjson"] : [])
+        case 7: return ("GET", "/api/v1/collections/\(c)/records/\(id)", nil, [])
+        case 8: return ("DELETE", "/api/v1/collections/\(c)/records/\(id)", nil, [])
+        case 9: return ("POST", "/api/v1/collections/\(c)/count", Array("{\"filter\": \"\(filter())\"}".utf8), [])
+        case 10, 11: return ("POST", "/api/v1/collections/\(c)/search", Array(search(&self).utf8), [])
+        case 12: return ("POST", rng.pick(["/api/v1/search/semantic", "/api/v1/search/hybrid"]), Array(seed(&self).utf8), [])
+        case 13: return ("POST", "/api/v1/generate/recipe", Array(json().utf8), [])
+        case 14: return ("POST", "/api/v1/recipes/validate", Array(json().utf8), [])
+        default: return ("POST", rng.pick(["/api/v1/collections/fz/search", "/api/v1/collections"]), (0..<rng.below(200)).map { _ in UInt8(rng.below(256)) }, [])
+        }
+    }
+}
+
+// MARK: - The run
+
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func rss(_ pid: Int32) -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb * 1024
+}
+
+let options = Options(CommandLine.arguments)
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-fuzz-\(getpid())")
+try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+let tcpPort = freePort(), httpPort = freePort()
+let server = Process()
+server.executableURL = URL(fileURLWithPath: options.server)
+server.arguments = ["serve", "--data", work.appendingPathComponent("data").path, "--port", String(tcpPort), "--http-port", String(httpPort),
+                    "--model-dir", options.modelDir, "--config-dir", work.appendingPathComponent("config").path]
+var env = ProcessInfo.processInfo.environment
+env["FRAGRANCEDB_CATALOGUE_LOAD"] = "false"
+env["FRAGRANCEDB_LOG_LEVEL"] = "critical"
+server.environment = env
+server.standardOutput = FileHandle.nullDevice
+try server.run()
+defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+
+@MainActor func connectTCP(wait: Double = 0) -> Conn? {
+    let until = Date().addingTimeInterval(wait)
+    repeat {
+        if let c = Conn(port: tcpPort) { return c }
+        usleep(100_000)
+    } while Date() < until
+    return nil
+}
+
+guard var tcp = connectTCP(wait: 60) else { print("fuzz: the server did not start"); exit(1) }
+func call(_ c: Conn, _ line: String) -> String? {
+    let deadline = Date().addingTimeInterval(30)
+    guard c.send(Array((line + "\r\n").utf8), until: deadline) else { return nil }
+    guard let status = c.line(until: deadline).0 else { return nil }
+    if status.hasPrefix("*"), let n = Int(status.dropFirst()) { for _ in 0..<n { _ = c.line(until: deadline) } }
+    return status
+}
+_ = call(tcp, #"CREATE fz {"dimension": 8, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "seasons", "type": "set"}, {"name": "notes", "type": "tiered_set", "tiers": ["top", "heart", "base"]}, {"name": "year", "type": "int"}, {"name": "rating", "type": "float"}, {"name": "about", "type": "text"}]}}"#)
+var grammar = Grammar(rng: Rng(s: options.seed))
+for _ in 0..<20 { _ = call(tcp, "UPSERT fz [" + (0..<20).map { _ in grammar.record() }.joined(separator: ",") + "]") }
+let canary = #"{"family":"floral","id":"canary","vector":[1,0,0,0,0,0,0,0]}"#
+_ = call(tcp, "UPSERT fz \(canary)")
+
+let startRSS = rss(server.processIdentifier)
+var maxRSS = startRSS
+var sent = (tcp: 0, http: 0), hangs = 0, crashes = 0
+var recent: [String] = []
+var http: Conn? = Conn(port: httpPort)
+let t0 = Date()
+
+@MainActor func report(_ kind: String, _ request: String) {
+    print("fuzz: \(kind) after \(sent.tcp + sent.http) requests; last requests:")
+    for r in recent.suffix(10) { print("  \(r.prefix(300))") }
+    print("  >> \(request.prefix(600))")
+}
+
+@MainActor func checkAlive(_ request: String) -> Bool {
+    if server.isRunning { return true }
+    crashes += 1
+    report("CRASH (server exited with status \(server.terminationStatus))", request)
+    return false
+}
+
+func readHTTPReply(_ c: Conn, until deadline: Date) -> Conn.Read {
+    guard let status = c.line(until: deadline).0 else { return c.fill(until: deadline) }
+    guard status.hasPrefix("HTTP/1.1") else { return .closed }
+    var length = 0, chunked = false, close = false
+    while true {
+        let (l, r) = c.line(until: deadline)
+        guard let l else { return r }
+        if l.isEmpty { break }
+        let lower = l.lowercased()
+        if lower.hasPrefix("content-length:") { length = Int(lower.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0 }
+        if lower.hasPrefix("transfer-encoding:") && lower.contains("chunked") { chunked = true }
+        if lower.hasPrefix("connection:") && lower.contains("close") { close = true }
+    }
+    if chunked {
+        while true {
+            let (size, r) = c.line(until: deadline)
+            guard let size, let n = Int(size, radix: 16) else { return r == .data ? .closed : r }
+            let rr = c.bytes(n + 2, until: deadline)
+            if rr != .data { return rr }
+            if n == 0 { break }
+        }
+    } else if length > 0 {
+        let r = c.bytes(length, until: deadline)
+        if r != .data { return r }
+    }
+    return close ? .closed : .data
+}
+
+fuzzing: for i in 0..<options.requests {
+    let useHTTP = grammar.rng.chance(options.httpShare)
+    let deadline = Date().addingTimeInterval(options.deadline)
+    if useHTTP {
+        let r = grammar.httpRequest()
+        var head = "\(r.method) \(r.path) HTTP/1.1\r\nHost: 127.0.0.1\r\n" + r.headers.map { $0 + "\r\n" }.joined()
+        if let body = r.body { head += (r.headers.isEmpty ? "Content-Type: application/json\r\n" : "") + "Content-Length: \(body.count)\r\n" }
+        let request = Array((head + "\r\n").utf8) + (r.body ?? [])
+        let text = "HTTP " + String(decoding: request.prefix(400), as: UTF8.self)
+        recent.append(text); if recent.count > 50 { recent.removeFirst(25) }
+        sent.http += 1
+        if http == nil { http = Conn(port: httpPort) }
+        guard let h = http else { if !checkAlive(text) { break fuzzing }; continue }
+        guard h.send(request, until: deadline) else { http = nil; if !checkAlive(text) { break fuzzing }; continue }
+        let read = r.method == "HEAD" ? h.line(until: deadline).1 : readHTTPReply(h, until: deadline)
+        if r.method == "HEAD" { http = nil }   // no body follows; start afresh
+        switch read {
+        case .data: break
+        case .closed: http = nil; if !checkAlive(text) { break fuzzing }
+        case .timeout:
+            hangs += 1; report("HANG (no HTTP reply in \(options.deadline) s)", text); http = nil
+            if !checkAlive(text) { break fuzzing }
+        }
+    } else {
+        let line = grammar.tcpLine()
+        var bytes = grammar.mutate(line)
+        // One request line: a mutated LF would make two, whose replies the count below would miss.
+        bytes = bytes.map { $0 == 0x0A ? 0x20 : $0 } + [0x0D, 0x0A]
+        let text = "TCP " + String(decoding: bytes.prefix(400), as: UTF8.self)
+        recent.append(text); if recent.count > 50 { recent.removeFirst(25) }
+        sent.tcp += 1
+        guard tcp.send(bytes, until: deadline) else {
+            guard checkAlive(text), let c = connectTCP(wait: 5) else { break fuzzing }
+            tcp = c; continue
+        }
+        let (status, read) = tcp.line(until: deadline)
+        if let status, status.hasPrefix("*"), let n = Int(status.dropFirst()) {
+            for _ in 0..<n where tcp.line(until: deadline).0 == nil { hangs += 1; report("HANG (reply block cut short)", text); break }
+        } else if status == nil {
+            if read == .timeout { hangs += 1; report("HANG (no TCP reply in \(options.deadline) s)", text) }
+            guard checkAlive(text), let c = connectTCP(wait: 5) else { break fuzzing }
+            tcp = c
+        } else if status?.hasPrefix("+OK bye") == true || status?.contains("closing") == true {
+            if let c = connectTCP(wait: 5) { tcp = c }
+        }
+    }
+    if i % 2000 == 0 { maxRSS = max(maxRSS, rss(server.processIdentifier)) }
+    if i > 0 && i % 100_000 == 0 {
+        print(String(format: "fuzz: %d requests, %.0f/s, %d hangs, RSS %d MiB", i, Double(i) / Date().timeIntervalSince(t0), hangs, rss(server.processIdentifier) >> 20))
+    }
+}
+
+// The server still answers and the canary record is intact.
+var intact = false
+if crashes == 0, let c = connectTCP(wait: 5) {
+    _ = call(c, "PING")
+    let deadline = Date().addingTimeInterval(30)
+    _ = c.send(Array("GET fz canary\r\n".utf8), until: deadline)
+    if c.line(until: deadline).0 == "*1" { intact = c.line(until: deadline).0 == canary }
+}
+let endRSS = crashes == 0 ? rss(server.processIdentifier) : 0
+maxRSS = max(maxRSS, endRSS)
+let seconds = Date().timeIntervalSince(t0)
+let growth = (maxRSS - startRSS) >> 20
+print(String(format: "fuzz: %d requests (tcp %d, http %d) in %.1f s (%.0f/s), seed %llu: %d crashes, %d hangs; server RSS %d MiB after set-up, max %d, end %d (growth %d MiB, limit %d); canary %@",
+             sent.tcp + sent.http, sent.tcp, sent.http, seconds, Double(sent.tcp + sent.http) / seconds, options.seed, crashes, hangs,
+             startRSS >> 20, maxRSS >> 20, endRSS >> 20, growth, options.maxRSSGrowthMiB, intact ? "intact" : "LOST"))
+exit(crashes == 0 && hangs == 0 && intact && growth <= options.maxRSSGrowthMiB ? 0 : 1)
