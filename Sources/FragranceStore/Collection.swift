@@ -229,6 +229,11 @@ public final class Collection: @unchecked Sendable {
             }
             for (i, v) in zip(missing, try embed(texts, forStorage: true)) { normalised[i].vector = v }
         }
+        for r in normalised {
+            if let p = config.metric.problem(with: r.vector!, isQuery: false) {
+                throw StoreError(.badRecord, "record '\(r.id)': vector \(p)")
+            }
+        }
         return try lock.write {
             try checkOpen()
             var result = WriteResult()

@@ -113,6 +113,9 @@ extension Collection {
             throw StoreError(.dimensionMismatch, "query vector has \(request.vector.count) dimensions, collection '\(config.name)' has \(config.dimension)")
         }
         guard request.vector.allSatisfy(\.isFinite) else { throw StoreError(.badRequest, "query vector has a NaN or infinite component") }
+        if let p = config.metric.problem(with: request.vector, isQuery: true) {
+            throw StoreError(.badRequest, "query vector \(p)")
+        }
         guard (1...10_000).contains(request.k) else { throw StoreError(.badRequest, "k must be 1 to 10000, got \(request.k)") }
         if let ef = request.ef, !(1...10_000).contains(ef) { throw StoreError(.badRequest, "ef must be 1 to 10000, got \(ef)") }
 

@@ -1,3 +1,5 @@
+import HNSW
+
 /// One attribute value, shaped by its field's type.
 public enum AttributeValue: Sendable, Equatable, Hashable {
     case string(String)
@@ -76,6 +78,7 @@ extension CollectionSchema {
                 throw StoreError(.dimensionMismatch, "record '\(r.id)': vector has \(v.count) dimensions, collection has \(dimension)")
             }
             guard v.allSatisfy(\.isFinite) else { throw StoreError(.badRecord, "record '\(r.id)': vector has a NaN or infinite component") }
+            if let p = Metric.lengthProblem(v) { throw StoreError(.badRecord, "record '\(r.id)': vector \(p)") }
         } else if requireVector {
             throw StoreError(.badRecord, "record '\(r.id)': no vector (this collection has no embedder, so records must carry one)")
         }

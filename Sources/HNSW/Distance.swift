@@ -64,12 +64,40 @@ extension Metric {
         #endif
     }
 
-    /// The vector as the index stores it (unit length for cosine).
+    /// The vector as the index stores it (unit length for cosine). The length is taken in
+    /// double precision, so that very small or very large components still normalise.
     public func prepare(_ v: [Float]) -> [Float] {
         guard self == .cosine else { return v }
-        var norm: Float = 0
-        for x in v { norm += x * x }
-        norm = norm.squareRoot()
-        return norm > 0 ? v.map { $0 / norm } : v
+        let squared = v.reduce(0.0) { $0 + Double($1) * Double($1) }
+        guard squared > 0 else { return v }
+        let inverse = 1 / squared.squareRoot()
+        return v.map { Float(Double($0) * inverse) }
     }
+
+    /// Why this metric cannot rank `v` among others, or nil when it can. Components must be
+    /// finite (checked by the caller). A zero vector has no direction: cosine cannot rank it
+    /// at all, and as a dot query it ranks everything equal; l2 ranks the origin like any point.
+    public func problem(with v: [Float], isQuery: Bool) -> String? {
+        if let p = Metric.lengthProblem(v) { return p }
+        guard v.allSatisfy({ $0 == 0 }) else { return nil }
+        if self == .cosine { return "is all zeros (cosine similarity needs a direction)" }
+        if self == .dot && isQuery { return "is all zeros (every record would score the same)" }
+        return nil
+    }
+
+    /// Why no metric can rank `v`: float distances overflow once a squared length passes
+    /// FLT_MAX/4, and underflow to nothing below the smallest normal float.
+    public static func lengthProblem(_ v: [Float]) -> String? {
+        let squared = v.reduce(0.0) { $0 + Double($1) * Double($1) }
+        if squared > Double(Float.greatestFiniteMagnitude) / 4 {
+            return "is too long (length \(squared.squareRoot()), at most \(maxLength)): its distances would overflow"
+        }
+        if squared > 0 && squared < Double(Float.leastNormalMagnitude) {
+            return "is too short (length \(squared.squareRoot()), at least \(minLength) unless all zeros): its distances would underflow to zero"
+        }
+        return nil
+    }
+
+    static let maxLength = (Double(Float.greatestFiniteMagnitude) / 4).squareRoot()
+    static let minLength = Double(Float.leastNormalMagnitude).squareRoot()
 }

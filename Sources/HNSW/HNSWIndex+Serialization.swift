@@ -6,7 +6,10 @@ public struct HNSWFormatError: Error, CustomStringConvertible, Sendable {
 }
 
 extension HNSWIndex {
-    static let magic: [UInt8] = Array("FDBHNSW1".utf8)
+    /// Version 2 appends the aliases (HNSWIndex+Duplicates.swift); version 1 images, which
+    /// have none, still load.
+    static let magic: [UInt8] = Array("FDBHNSW2".utf8)
+    static let magicV1: [UInt8] = Array("FDBHNSW1".utf8)
 
     public func serialized() -> [UInt8] {
         var out = ByteWriter()
@@ -27,12 +30,19 @@ extension HNSWIndex {
         slotOfLabel.withUnsafeBytes { out.append($0) }
         out.append(UnsafeRawBufferPointer(start: vectors, count: count * dimension * 4))
         out.append(UnsafeRawBufferPointer(start: links0, count: count * (maxM0 + 1) * 4))
+        let shared = aliases.sorted { $0.key < $1.key }
+        out.put(UInt64(shared.reduce(0) { $0 + $1.value.count }))
+        for (slot, extra) in shared {
+            for label in extra { out.put(UInt32(slot)); out.put(label) }
+        }
         return out.bytes
     }
 
     public convenience init(serialized raw: UnsafeRawBufferPointer) throws {
         var r = ByteReader(raw)
-        guard try r.bytes(8).elementsEqual(HNSWIndex.magic) else { throw HNSWFormatError(description: "not an HNSW image (bad magic)") }
+        let magic = try r.bytes(8)
+        let version = magic.elementsEqual(HNSWIndex.magic) ? 2 : magic.elementsEqual(HNSWIndex.magicV1) ? 1 : 0
+        guard version > 0 else { throw HNSWFormatError(description: "not an HNSW image (bad magic)") }
         let dim = Int(try r.get(UInt32.self))
         let metricIndex = Int(try r.get(UInt32.self))
         guard dim > 0, dim <= 65536, metricIndex < Metric.allCases.count else { throw HNSWFormatError(description: "bad dimension or metric") }
@@ -60,14 +70,25 @@ extension HNSWIndex {
         reserve(n)
         try r.copy(into: UnsafeMutableRawPointer(vectors), count: n * dim * 4)
         try r.copy(into: UnsafeMutableRawPointer(links0), count: n * (maxM0 + 1) * 4)
+        if version >= 2 {
+            let shared = Int(try r.get(UInt64.self))
+            guard shared <= r.remaining / 8 else { throw HNSWFormatError(description: "alias count does not fit the image") }
+            for _ in 0..<shared {
+                let slot = try r.get(UInt32.self), label = try r.get(UInt32.self)
+                guard Int(slot) < n else { throw HNSWFormatError(description: "corrupt graph: alias of slot \(slot)") }
+                aliases[Int32(slot), default: []].append(label)
+            }
+        }
         guard r.remaining == 0 else { throw HNSWFormatError(description: "\(r.remaining) trailing bytes") }
         count = n
         for slot in 0..<n { encode(slot) }
         entryPoint = entry
         maxLevel = top
         deletedCount = nDeleted
-        labelsAreSlots = labels.enumerated().allSatisfy { Int($0.element) == $0.offset }
+        labelsAreSlots = aliases.isEmpty && labels.enumerated().allSatisfy { Int($0.element) == $0.offset }
         try validateStructure()
+        liveCount = slotOfLabel.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        for s in 0..<n where !deleted[s] { slotOfHash[vectorHash(vector(s))] = Int32(s) }
     }
 
     private func validateStructure() throws {
@@ -91,9 +112,18 @@ extension HNSWIndex {
                 }
             }
         }
+        // Every live node's labels map back to it, and the table holds nothing else.
+        var mapped = 0
         for (label, s) in slotOfLabel.enumerated() where s >= 0 {
-            guard Int(s) < count, !deleted[Int(s)], labels[Int(s)] == UInt32(label) else { throw bad("label table at \(label)") }
+            guard Int(s) < count, !deleted[Int(s)] else { throw bad("label table at \(label)") }
+            mapped += 1
         }
+        func mapsBack(_ label: UInt32, _ s: Int) -> Bool { Int(label) < slotOfLabel.count && slotOfLabel[Int(label)] == Int32(s) }
+        for s in 0..<count where !deleted[s] && !mapsBack(labels[s], s) { throw bad("label of slot \(s)") }
+        for (s, extra) in aliases {
+            guard !deleted[Int(s)], extra.allSatisfy({ mapsBack($0, Int(s)) && $0 != labels[Int(s)] }) else { throw bad("aliases of slot \(s)") }
+        }
+        guard mapped == count - deletedCount + aliasCount else { throw bad("label table holds \(mapped) labels") }
     }
 }
 

@@ -104,6 +104,13 @@ public final class HNSWIndex: @unchecked Sendable {
     var upperOffset: [Int32] = []              // into upperPool, -1 for level-0-only nodes
     var upperPool: [UInt32] = []               // per upper level: [count, n0 … n(maxM-1)]
     var slotOfLabel: [Int32] = []
+    /// Labels beyond `labels[slot]` on a node whose vector several records share
+    /// (HNSWIndex+Duplicates.swift). Empty for almost every slot.
+    var aliases: [Int32: [UInt32]] = [:]
+    /// Live nodes by the hash of their prepared vector: how a duplicate finds its node.
+    var slotOfHash: [UInt64: Int32] = [:]
+    /// Live labels: every node's first label plus the aliases.
+    public internal(set) var liveCount = 0
     /// Every node's label equals its slot (a build without updates): filters need no translation.
     var labelsAreSlots = true
     var entryPoint: Int32 = -1
@@ -136,8 +143,6 @@ public final class HNSWIndex: @unchecked Sendable {
         codeInfos.deallocate()
     }
 
-    public var liveCount: Int { count - deletedCount }
-
     public func contains(label: UInt32) -> Bool { slot(of: label) != nil }
 
     func slot(of label: UInt32) -> Int? {
@@ -155,7 +160,7 @@ public final class HNSWIndex: @unchecked Sendable {
     /// Bytes held by vectors and links: what one more vector costs, for the stats page.
     public var memoryBytes: Int {
         capacity * (dimension * 4 + (maxM0 + 1) * 4 + 8 + (buildsWithCodes ? codeStride + MemoryLayout<CodeInfo>.stride : 0))
-            + upperPool.capacity * 4 + slotOfLabel.capacity * 4
+            + upperPool.capacity * 4 + slotOfLabel.capacity * 4 + slotOfHash.capacity * 12 + aliasCount * 4
     }
 
     // MARK: - Storage growth
@@ -239,15 +244,24 @@ public final class HNSWIndex: @unchecked Sendable {
     // MARK: - Insert and delete
 
     /// Adds a vector under `label`; an existing node with that label is replaced (tombstoned).
+    /// A vector equal to a live node's joins that node instead of making another.
     public func insert(_ vector: [Float], label: UInt32) {
+        guard let prepared = prepareForInsert(vector, label: label) else { return }
+        connect(place(prepared, label: label, level: randomLevel()))
+    }
+
+    /// The prepared vector to place for `label`, or nil when no node is needed: the label
+    /// already holds this vector, or it became an alias of the node that does.
+    private func prepareForInsert(_ vector: [Float], label: UInt32) -> [Float]? {
+        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
+        let prepared = metric.prepare(vector)
+        if let s = slot(of: label), isStored(prepared, at: s) { return nil }
         markDeleted(label: label)
-        connect(place(vector, label: label, level: randomLevel()))
+        return alias(label, to: prepared) ? nil : prepared
     }
 
     /// Stores the node with no links yet: nothing can reach it until `connect`.
-    private func place(_ vector: [Float], label: UInt32, level: Int) -> Int {
-        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
-        let prepared = metric.prepare(vector)
+    private func place(_ prepared: [Float], label: UInt32, level: Int) -> Int {
         reserve(count + 1)
         let slot = count
         prepared.withUnsafeBufferPointer { self.vector(slot).update(from: $0.baseAddress!, count: dimension) }
@@ -262,12 +276,10 @@ public final class HNSWIndex: @unchecked Sendable {
         } else {
             upperOffset.append(-1)
         }
-        if Int(label) >= slotOfLabel.count {
-            slotOfLabel += [Int32](repeating: -1, count: Int(label) + 1 - slotOfLabel.count)
-        }
-        slotOfLabel[Int(label)] = Int32(slot)
+        setSlot(slot, of: label)
         if Int(label) != slot { labelsAreSlots = false }
         count += 1
+        slotOfHash[vectorHash(self.vector(slot))] = Int32(slot)
         return slot
     }
 
@@ -331,9 +343,9 @@ public final class HNSWIndex: @unchecked Sendable {
         // is linked one by one afterwards, since it moves the entry point.
         var parallel: [Int] = [], later: [Int] = []
         for item in batch {
-            markDeleted(label: item.label)
+            guard let prepared = prepareForInsert(item.vector, label: item.label) else { continue }
             let level = randomLevel()
-            let slot = place(item.vector, label: item.label, level: level)
+            let slot = place(prepared, label: item.label, level: level)
             if level > maxLevel { later.append(slot) } else { parallel.append(slot) }
         }
         let slots = parallel
@@ -425,22 +437,30 @@ public final class HNSWIndex: @unchecked Sendable {
         return kept.map(\.slot)
     }
 
-    /// Tombstones the node carrying `label`; it keeps routing searches until compaction.
+    /// Takes `label` out; a node left without labels is tombstoned and keeps routing searches
+    /// until compaction.
     @discardableResult
     public func markDeleted(label: UInt32) -> Bool {
         guard let s = slot(of: label) else { return false }
+        slotOfLabel[Int(label)] = -1
+        liveCount -= 1
+        if detach(label, from: s) {
+            labelsAreSlots = false
+            return true
+        }
         deleted[s] = true
         deletedCount += 1
-        slotOfLabel[Int(label)] = -1
+        unhash(s)
         return true
     }
 
     /// A fresh index over the live nodes, in slot order, with the same parameters and seed.
     public func compacted() -> HNSWIndex {
         let fresh = HNSWIndex(dimension: dimension, metric: metric, parameters: parameters, buildWithCodes: buildsWithCodes)
-        fresh.reserve(liveCount)
+        fresh.reserve(liveNodes)
         for s in 0..<count where !deleted[s] {
-            fresh.insert(Array(UnsafeBufferPointer(start: vector(s), count: dimension)), label: labels[s])
+            let v = Array(UnsafeBufferPointer(start: vector(s), count: dimension))
+            forEachLabel(of: s) { fresh.insert(v, label: $0) }
         }
         return fresh
     }
@@ -579,7 +599,18 @@ public final class HNSWIndex: @unchecked Sendable {
                 accept = nil
             }
             let found = searchLayer(qp, entry: cur, ef: max(ef ?? parameters.efSearch, k), level: 0, accept: accept, guard: filter == nil ? nil : limits, stats: &stats)
-            return found.sortedAscending().prefix(k).map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
+            guard !aliases.isEmpty else {
+                return found.sortedAscending().prefix(k).map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
+            }
+            // A node stands for all its labels (those the filter allows): k counts records.
+            var out: [HNSWHit] = []
+            out.reserveCapacity(k)
+            for (d, s) in found.sortedAscending() where out.count < k {
+                forEachLabel(of: Int(s)) { l in
+                    if out.count < k, filter?.contains(Int(l)) ?? true { out.append(HNSWHit(label: l, distance: d)) }
+                }
+            }
+            return out
         }
         return (hits, stats)
     }
@@ -602,45 +633,50 @@ public final class HNSWIndex: @unchecked Sendable {
         var stats = HNSWSearchStats()
         guard k > 0 else { return ([], stats) }
         let q = metric.prepare(query)
+        // The heap holds labels, not slots: a node shared by several records counts for each.
         var top = MaxHeap(capacity: k + 1)
         var worst = Float.infinity
         var computed = 0
         q.withUnsafeBufferPointer { qb in
             let qp = qb.baseAddress!
-            @inline(__always) func consider(_ s: Int) {
-                let d = metric.distance(qp, vector(s), dimension)
-                computed &+= 1
+            @inline(__always) func keep(_ d: Float, _ label: UInt32) {
                 if top.count < k {
-                    top.push(d, UInt32(s))
+                    top.push(d, label)
                     if top.count == k { worst = top.top.distance }
                 } else if d < worst {
                     top.pop()
-                    top.push(d, UInt32(s))
+                    top.push(d, label)
                     worst = top.top.distance
                 }
+            }
+            @inline(__always) func consider(_ s: Int, label: UInt32?) {
+                let d = metric.distance(qp, vector(s), dimension)
+                computed &+= 1
+                if let label { keep(d, label) } else { forEachLabel(of: s) { keep(d, $0) } }
             }
             let bytes = dimension * 4
             if let filter {
                 // Allowed records sit at irregular strides: prefetch one ahead.
                 slotOfLabel.withUnsafeBufferPointer { slots in
-                    var pending = -1
+                    var pending = -1, pendingLabel: UInt32 = 0
                     filter.forEach { label in
                         guard label < slots.count, slots[label] >= 0 else { return }
                         let s = Int(slots[label])
                         fdb_prefetch_range(vector(s), bytes)
-                        if pending >= 0 { consider(pending) }
+                        if pending >= 0 { consider(pending, label: pendingLabel) }
                         pending = s
+                        pendingLabel = UInt32(label)
                     }
-                    if pending >= 0 { consider(pending) }
+                    if pending >= 0 { consider(pending, label: pendingLabel) }
                 }
             } else {
                 deleted.withUnsafeBufferPointer { dead in
-                    for s in 0..<count where !dead[s] { consider(s) }
+                    for s in 0..<count where !dead[s] { consider(s, label: nil) }
                 }
             }
         }
         stats.distanceComputations = computed
-        let hits = top.sortedAscending().map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
+        let hits = top.sortedAscending().map { HNSWHit(label: $0.slot, distance: $0.distance) }
         return (hits, stats)
     }
 }
