@@ -135,7 +135,10 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
         if required && s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw APIError(.badRequest, "BAD_VALUE", "'\(k)' must not be empty", field: k)
         }
-        guard s.count <= maxLength else { throw APIError(.badRequest, "BAD_VALUE", "'\(k)' is longer than \(maxLength) characters", field: k) }
+        // The same code and status as the line protocol's TOO_LARGE for over-long query text.
+        guard s.utf8.count <= maxLength * 4, s.count <= maxLength else {
+            throw APIError(.contentTooLarge, "TOO_LARGE", "'\(k)' is longer than \(maxLength) characters", field: k)
+        }
         return s
     }
 

@@ -182,7 +182,7 @@ public final class Database: @unchecked Sendable {
         registryLock.withLock { collections = [:] }
         sqlLock.withLock { sql.close() }
         unlock()
-        if let failure { throw failure }
+        if let failure { throw StoreError.from(failure, database: self) ?? failure }
     }
 
     deinit { unlock() }

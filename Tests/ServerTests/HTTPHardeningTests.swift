@@ -89,6 +89,20 @@ final class HTTPHardeningTests: HTTPTestCase {
         XCTAssertFalse(k.text.contains("-9223372036854775808"), k.text)
         let nul = c.http("POST", "/api/v1/collections/x/records", json: #"{"id": "a\u0000b", "vector": [1, 0, 0, 0]}"#, token: "admin-key")
         XCTAssertEqual(nul.errorCode, "BAD_RECORD")
+        // As on TCP: query text over limits.max_query_length is TOO_LARGE (413).
+        let long = c.http("POST", "/api/v1/collections/x/search", json: #"{"text": "\#(String(repeating: "x", count: 2001))"}"#, token: "admin-key")
+        XCTAssertEqual(long.status, 413)
+        XCTAssertEqual(long.errorCode, "TOO_LARGE")
+        let semantic = c.http("POST", "/api/v1/search/semantic", json: #"{"query": "\#(String(repeating: "x", count: 2001))"}"#, token: "admin-key")
+        XCTAssertEqual(semantic.errorCode, "TOO_LARGE")
+        // As on TCP: vectors the metric cannot rank are named, records and queries alike.
+        let zero = c.http("POST", "/api/v1/collections/x/records", json: #"{"id": "z", "vector": [0, 0, 0, 0]}"#, token: "admin-key")
+        XCTAssertEqual(zero.status, 400)
+        XCTAssertEqual(zero.errorCode, "BAD_RECORD")
+        XCTAssertTrue(zero.text.contains("vector is all zeros"), zero.text)
+        let query = c.http("POST", "/api/v1/collections/x/search", json: #"{"vector": [0, 0, 0, 0]}"#, token: "admin-key")
+        XCTAssertEqual(query.errorCode, "BAD_REQUEST")
+        XCTAssertTrue(query.text.contains("query vector is all zeros"), query.text)
     }
 
     func testFailedAuthenticationIsSlowedThenRefusedPerAddress() throws {

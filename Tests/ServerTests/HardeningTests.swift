@@ -109,7 +109,7 @@ final class HardeningTests: ServerTestCase {
     func testAFailedSaveLeavesNoTempFileAndCloseStillClosesSQLite() throws {
         let c = try TestClient(port: port)
         makeCollection(c, "v", dimension: 32)
-        let rows = (0..<2000).map { i in #"{"id": "r\#(i)", "vector": [\#((0..<32).map { String(($0 * 7 + i) % 13) }.joined(separator: ","))]}"# }
+        let rows = (0..<2000).map { i in #"{"id": "r\#(i)", "vector": [\#((0..<32).map { String(($0 * 7 + i) % 13 + ($0 == 0 ? i : 0)) }.joined(separator: ","))]}"# }
         XCTAssertEqual(c.call("UPSERT v [\(rows.joined(separator: ","))]"), ["+OK inserted=2000 updated=0"])
         // A file-size limit makes the index write fail part-way, as a full disk does.
         signal(SIGXFSZ, SIG_IGN)
@@ -128,6 +128,29 @@ final class HardeningTests: ServerTestCase {
         server.stop()
         db = try Database(directory: dir)
         XCTAssertEqual(try db.collection("v").count, 2000)
+    }
+
+    func testAFailedCheckpointAtCloseIsAnIOError() throws {
+        let c = try TestClient(port: port)
+        makeCollection(c, "w", dimension: 32)
+        // 13 distinct vectors: the index file is small and saves; SQLite's checkpoint is what
+        // the file-size limit stops (it was a bare "SQLite error 778").
+        let rows = (0..<2000).map { i in #"{"id": "r\#(i)", "about": "\#(String(repeating: "x", count: 200))", "vector": [\#((0..<32).map { String(($0 * 7 + i) % 13 + 1) }.joined(separator: ","))]}"# }
+        XCTAssertEqual(c.call("UPSERT w [\(rows.joined(separator: ","))]"), ["+OK inserted=2000 updated=0"])
+        signal(SIGXFSZ, SIG_IGN)
+        var old = rlimit()
+        getrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
+        var small = old
+        small.rlim_cur = 64 << 10
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small)
+        let failure = Result { try db.close() }
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
+        guard case .failure(let e as StoreError) = failure else { return XCTFail("a StoreError was expected: \(failure)") }
+        XCTAssertEqual(e.code, .io)
+        XCTAssertTrue(e.message.contains("catalog.sqlite"), e.message)
+        server.stop()
+        db = try Database(directory: dir)
+        XCTAssertEqual(try db.collection("w").count, 2000)
     }
 
     func testSnapshotsInTheSameSecondNeverOverwriteEachOther() throws {
@@ -196,6 +219,80 @@ final class HardeningTests: ServerTestCase {
         XCTAssertLessThan(grown, 150 << 20, "server memory grew \(grown >> 20) MiB for one connection that does not read")
         let other = try TestClient(port: port)
         XCTAssertEqual(other.call("PING"), ["+OK PONG"])
+    }
+
+    func testIdenticalVectorsShareANodeAndStayFindable() throws {
+        let c = try TestClient(port: port)
+        makeCollection(c, "d", dimension: 16)
+        var rng = SplitMix(seed: 5)
+        let distinct = (0..<600).map { _ in (0..<16).map { _ in String(format: "%.3f", rng.unit() - 0.5) } }
+        // 90% of the records share one vector (editions and sizes of one perfume, say).
+        for b in 0..<6 {
+            let batch = (0..<1000).map { i -> String in
+                let n = b * 1000 + i
+                return #"{"id": "r\#(n)", "vector": [\#((n < 600 ? distinct[n] : distinct[0]).joined(separator: ","))]}"#
+            }.joined(separator: ",")
+            XCTAssertEqual(c.call("UPSERT d [\(batch)]").first?.hasPrefix("+OK inserted=1000"), true)
+        }
+        func check(_ collection: FragranceStore.Collection, _ when: String) throws {
+            XCTAssertEqual(collection.count, 6000, when)
+            XCTAssertEqual(collection.index.liveNodes, 600, "\(when): one graph node per distinct vector")
+            var graph = QueryPlanner()
+            graph.alwaysExactBelow = 0
+            graph.graphCostFactor = 0
+            var right = 0, total = 0
+            for q in 0..<40 {
+                let v = q < 20 ? distinct[q * 7].map { Float($0)! } : (0..<16).map { _ in Float(rng.unit() - 0.5) }
+                let got = try collection.search(SearchRequest(vector: v, k: 10), planner: graph)
+                XCTAssertEqual(got.plan.path, .hnsw)
+                let exact = try collection.search(SearchRequest(vector: v, k: 10, exact: true))
+                let kth = exact.hits.last!.distance
+                right += got.hits.filter { $0.distance <= kth + 1e-5 }.count
+                total += exact.hits.count
+            }
+            // Before: 5,400 equal nodes linked only to each other; recall@10 was 0.02-0.06.
+            XCTAssertGreaterThanOrEqual(Double(right) / Double(total), 0.95, "\(when): recall@10 \(right)/\(total)")
+        }
+        try check(try db.collection("d"), "live")
+        XCTAssertEqual(c.call("DEL d r0 r600"), ["+OK deleted=2"])
+        XCTAssertEqual(c.call("SEARCH d K 3 EXACT VECTOR [\(distinct[0].joined(separator: ","))]").count, 4)
+        server.stop()
+        try db.close()
+        db = try Database(directory: dir)
+        let reopened = try db.collection("d")
+        XCTAssertEqual(reopened.count, 5998)
+        XCTAssertEqual(reopened.index.liveNodes, 600, "the shared node survives its first records' deletion and a reopen")
+    }
+
+    func testVectorsTheMetricCannotRankAreRefusedOnBothSides() throws {
+        let c = try TestClient(port: port)
+        makeCollection(c, "z", dimension: 2)
+        let zero = c.call(#"UPSERT z {"id": "a", "vector": [0, 0]}"#).first ?? ""
+        XCTAssertEqual(zero, "-ERR BAD_RECORD record 'a': vector is all zeros (cosine similarity needs a direction)")
+        let tiny = c.call(#"UPSERT z {"id": "a", "vector": [1e-40, 0]}"#).first ?? ""
+        XCTAssertTrue(tiny.hasPrefix("-ERR BAD_RECORD record 'a': vector is too short"), tiny)
+        let huge = c.call(#"UPSERT z {"id": "a", "vector": [1e30, 1e30]}"#).first ?? ""
+        XCTAssertTrue(huge.hasPrefix("-ERR BAD_RECORD record 'a': vector is too long"), huge)
+        XCTAssertEqual(c.call(#"UPSERT z [{"id": "ok", "vector": [1, 0]}, {"id": "b", "vector": [0, 0]}]"#).first?.hasPrefix("-ERR BAD_RECORD record 'b'"), true)
+        XCTAssertEqual(c.call("COUNT z"), ["+OK 0"], "nothing of a refused batch is stored")
+        XCTAssertEqual(c.call(#"UPSERT z {"id": "ok", "vector": [1e-18, 3e-18]}"#), ["+OK inserted=1 updated=0"], "small but rankable")
+        XCTAssertEqual(c.call("SEARCH z K 1 VECTOR [1, 3]").dropFirst().first?.contains("ok"), true, "and found")
+        let query = c.call("SEARCH z VECTOR [0, 0]").first ?? ""
+        XCTAssertEqual(query, "-ERR BAD_REQUEST query vector is all zeros (cosine similarity needs a direction)")
+        XCTAssertEqual(c.call(#"CREATE e {"dimension": 2, "metric": "l2"}"#), ["+OK created e"])
+        XCTAssertEqual(c.call(#"UPSERT e {"id": "origin", "vector": [0, 0]}"#), ["+OK inserted=1 updated=0"], "l2 ranks the origin")
+    }
+
+    func testLongQueryTextIsRefusedBeforeItIsParsed() throws {
+        let c = try TestClient(port: port, timeoutSeconds: 20)
+        makeCollection(c)
+        // A megabyte of QUERY text once took 9 s of parsing on a command thread.
+        let long = String(repeating: "rose ", count: 200_000)
+        let t0 = Date()
+        XCTAssertEqual(c.call("QUERY p \"\(long)\"").first, "-ERR TOO_LARGE the query text is longer than 2000 characters (limits.max_query_length)")
+        XCTAssertEqual(c.call("SEARCH p TEXT \"\(long)\"").first?.hasPrefix("-ERR TOO_LARGE"), true)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 2, "refused without parsing")
+        XCTAssertEqual(c.call("QUERY p \"\(String(repeating: "장", count: 2001))\"").first?.hasPrefix("-ERR TOO_LARGE"), true, "characters, not bytes")
     }
 
     func testPingIsAnsweredWhileTwoConnectionsRunHeavyCommands() throws {
