@@ -91,7 +91,9 @@ let package = Package(
                           exclude: ["make_queries.py", "queries.jsonl"]),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         // Issue #17's tools: a protocol fuzzer and a kill -9 loop, both against a real server process.
-        .executableTarget(name: "fuzz", path: "Benchmarks/Fuzz"),
+        .target(name: "BenchSupport", path: "Benchmarks/Support"),
+        .executableTarget(name: "fuzz", dependencies: ["BenchSupport"], path: "Benchmarks/Fuzz"),
+        .executableTarget(name: "crash-loop", dependencies: ["BenchSupport"], path: "Benchmarks/CrashLoop"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW", "CKernels"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "CKernels"]),
         .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",

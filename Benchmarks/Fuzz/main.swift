@@ -8,6 +8,7 @@
 //   .build/release/fuzz --requests 10000000 --server .build/release/fragrancedb
 //
 // Traffic goes to 127.0.0.1 only, and the run stops by itself after --requests.
+import BenchSupport
 import Foundation
 
 struct Options {
@@ -37,93 +38,6 @@ struct Options {
             default: fatalError("unknown option \(a) (--requests N --seed S --server PATH --model-dir DIR --deadline S --max-rss-growth-mib N --http-share F)")
             }
         }
-    }
-}
-
-struct Rng: RandomNumberGenerator {
-    var s: UInt64
-    mutating func next() -> UInt64 {
-        s &+= 0x9E3779B97F4A7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-    mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
-}
-
-// MARK: - Sockets (blocking, with poll for deadlines)
-
-final class Conn {
-    let fd: Int32
-    var pending: [UInt8] = []
-
-    init?(port: Int) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if rc != 0 { close(fd); return nil }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    deinit { close(fd) }
-
-    /// False when the peer closed or the deadline passed.
-    func send(_ bytes: [UInt8], until deadline: Date) -> Bool {
-        var off = 0
-        while off < bytes.count {
-            guard wait(POLLOUT, until: deadline) else { return false }
-            let n = bytes[off...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n < 0, errno == EAGAIN { continue }
-            if n <= 0 { return false }
-            off += n
-        }
-        return true
-    }
-
-    private func wait(_ events: Int32, until deadline: Date) -> Bool {
-        let ms = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-        var p = pollfd(fd: fd, events: Int16(events), revents: 0)
-        return poll(&p, 1, ms) > 0
-    }
-
-    enum Read: Equatable { case data, closed, timeout }
-
-    func fill(until deadline: Date) -> Read {
-        guard wait(POLLIN, until: deadline) else { return .timeout }
-        var buf = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &buf, buf.count, 0)
-        if n <= 0 { return .closed }
-        pending += buf[..<n]
-        return .data
-    }
-
-    func line(until deadline: Date) -> (String?, Read) {
-        while true {
-            if let i = pending.firstIndex(of: 0x0A) {
-                var l = Array(pending[..<i])
-                pending.removeFirst(i + 1)
-                if l.last == 0x0D { l.removeLast() }
-                return (String(decoding: l, as: UTF8.self), .data)
-            }
-            let r = fill(until: deadline)
-            if r != .data { return (nil, r) }
-        }
-    }
-
-    func bytes(_ n: Int, until deadline: Date) -> Read {
-        while pending.count < n {
-            let r = fill(until: deadline)
-            if r != .data { return r }
-        }
-        pending.removeFirst(n)
-        return .data
     }
 }
 
@@ -269,66 +183,26 @@ struct Grammar {
 
 // MARK: - The run
 
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
-func rss(_ pid: Int32) -> Int {
-    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kb * 1024
-}
-
 let options = Options(CommandLine.arguments)
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-fuzz-\(getpid())")
 try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: work) }
-let tcpPort = freePort(), httpPort = freePort()
-let server = Process()
-server.executableURL = URL(fileURLWithPath: options.server)
-server.arguments = ["serve", "--data", work.appendingPathComponent("data").path, "--port", String(tcpPort), "--http-port", String(httpPort),
-                    "--model-dir", options.modelDir, "--config-dir", work.appendingPathComponent("config").path]
-var env = ProcessInfo.processInfo.environment
-env["FRAGRANCEDB_CATALOGUE_LOAD"] = "false"
-env["FRAGRANCEDB_LOG_LEVEL"] = "critical"
-server.environment = env
-server.standardOutput = FileHandle.nullDevice
-try server.run()
-defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+let server = try ServerProcess(binary: options.server, data: work.appendingPathComponent("data"),
+                               configDir: work.appendingPathComponent("config"), modelDir: options.modelDir)
+defer { server.stop() }
+let tcpPort = server.tcpPort, httpPort = server.httpPort
 
-@MainActor func connectTCP(wait: Double = 0) -> Conn? {
-    let until = Date().addingTimeInterval(wait)
-    repeat {
-        if let c = Conn(port: tcpPort) { return c }
-        usleep(100_000)
-    } while Date() < until
-    return nil
-}
+@MainActor func connectTCP(wait: Double = 0) -> Conn? { server.connect(within: wait) }
 
-guard var tcp = connectTCP(wait: 60) else { print("fuzz: the server did not start"); exit(1) }
-func call(_ c: Conn, _ line: String) -> String? {
-    let deadline = Date().addingTimeInterval(30)
-    guard c.send(Array((line + "\r\n").utf8), until: deadline) else { return nil }
-    guard let status = c.line(until: deadline).0 else { return nil }
-    if status.hasPrefix("*"), let n = Int(status.dropFirst()) { for _ in 0..<n { _ = c.line(until: deadline) } }
-    return status
-}
+guard var tcp = connectTCP(wait: 60) else { say("fuzz: the server did not start"); exit(1) }
+func call(_ c: Conn, _ line: String) -> String? { c.call(line)?.first }
 _ = call(tcp, #"CREATE fz {"dimension": 8, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "seasons", "type": "set"}, {"name": "notes", "type": "tiered_set", "tiers": ["top", "heart", "base"]}, {"name": "year", "type": "int"}, {"name": "rating", "type": "float"}, {"name": "about", "type": "text"}]}}"#)
 var grammar = Grammar(rng: Rng(s: options.seed))
 for _ in 0..<20 { _ = call(tcp, "UPSERT fz [" + (0..<20).map { _ in grammar.record() }.joined(separator: ",") + "]") }
 let canary = #"{"family":"floral","id":"canary","vector":[1,0,0,0,0,0,0,0]}"#
 _ = call(tcp, "UPSERT fz \(canary)")
 
-let startRSS = rss(server.processIdentifier)
+let startRSS = rss(server.pid)
 var maxRSS = startRSS
 var sent = (tcp: 0, http: 0), hangs = 0, crashes = 0
 var recent: [String] = []
@@ -336,44 +210,22 @@ var http: Conn? = Conn(port: httpPort)
 let t0 = Date()
 
 @MainActor func report(_ kind: String, _ request: String) {
-    print("fuzz: \(kind) after \(sent.tcp + sent.http) requests; last requests:")
-    for r in recent.suffix(10) { print("  \(r.prefix(300))") }
-    print("  >> \(request.prefix(600))")
+    say("fuzz: \(kind) after \(sent.tcp + sent.http) requests; last requests:")
+    for r in recent.suffix(10) { say("  \(r.prefix(300))") }
+    say("  >> \(request.prefix(600))")
 }
 
 @MainActor func checkAlive(_ request: String) -> Bool {
     if server.isRunning { return true }
     crashes += 1
-    report("CRASH (server exited with status \(server.terminationStatus))", request)
+    report("CRASH (server exited with status \(server.process.terminationStatus))", request)
     return false
 }
 
 func readHTTPReply(_ c: Conn, until deadline: Date) -> Conn.Read {
-    guard let status = c.line(until: deadline).0 else { return c.fill(until: deadline) }
-    guard status.hasPrefix("HTTP/1.1") else { return .closed }
-    var length = 0, chunked = false, close = false
-    while true {
-        let (l, r) = c.line(until: deadline)
-        guard let l else { return r }
-        if l.isEmpty { break }
-        let lower = l.lowercased()
-        if lower.hasPrefix("content-length:") { length = Int(lower.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0 }
-        if lower.hasPrefix("transfer-encoding:") && lower.contains("chunked") { chunked = true }
-        if lower.hasPrefix("connection:") && lower.contains("close") { close = true }
-    }
-    if chunked {
-        while true {
-            let (size, r) = c.line(until: deadline)
-            guard let size, let n = Int(size, radix: 16) else { return r == .data ? .closed : r }
-            let rr = c.bytes(n + 2, until: deadline)
-            if rr != .data { return rr }
-            if n == 0 { break }
-        }
-    } else if length > 0 {
-        let r = c.bytes(length, until: deadline)
-        if r != .data { return r }
-    }
-    return close ? .closed : .data
+    let (reply, read) = c.httpReply(until: deadline)
+    guard let reply else { return read }
+    return reply.closes ? .closed : .data
 }
 
 fuzzing: for i in 0..<options.requests {
@@ -411,6 +263,8 @@ fuzzing: for i in 0..<options.requests {
             guard checkAlive(text), let c = connectTCP(wait: 5) else { break fuzzing }
             tcp = c; continue
         }
+        // Blank lines are ignored by the server (protocol.md): nothing to wait for.
+        if bytes.dropLast(2).allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
         let (status, read) = tcp.line(until: deadline)
         if let status, status.hasPrefix("*"), let n = Int(status.dropFirst()) {
             for _ in 0..<n where tcp.line(until: deadline).0 == nil { hangs += 1; report("HANG (reply block cut short)", text); break }
@@ -422,9 +276,9 @@ fuzzing: for i in 0..<options.requests {
             if let c = connectTCP(wait: 5) { tcp = c }
         }
     }
-    if i % 2000 == 0 { maxRSS = max(maxRSS, rss(server.processIdentifier)) }
+    if i % 2000 == 0 { maxRSS = max(maxRSS, rss(server.pid)) }
     if i > 0 && i % 100_000 == 0 {
-        print(String(format: "fuzz: %d requests, %.0f/s, %d hangs, RSS %d MiB", i, Double(i) / Date().timeIntervalSince(t0), hangs, rss(server.processIdentifier) >> 20))
+        say(String(format: "fuzz: %d requests, %.0f/s, %d hangs, RSS %d MiB", i, Double(i) / Date().timeIntervalSince(t0), hangs, rss(server.pid) >> 20))
     }
 }
 
@@ -434,13 +288,26 @@ if crashes == 0, let c = connectTCP(wait: 5) {
     _ = call(c, "PING")
     let deadline = Date().addingTimeInterval(30)
     _ = c.send(Array("GET fz canary\r\n".utf8), until: deadline)
-    if c.line(until: deadline).0 == "*1" { intact = c.line(until: deadline).0 == canary }
+    let head = c.line(until: deadline).0
+    let body = head == "*1" ? c.line(until: deadline).0 : nil
+    // Compared as JSON: the server writes fields in schema order, not as they were sent.
+    func parsed(_ s: String?) -> NSDictionary? {
+        s.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? NSDictionary }
+    }
+    if let got = parsed(body), let want = parsed(canary) {
+        intact = ["id", "family"].allSatisfy { (got[$0] as? NSObject) == (want[$0] as? NSObject) }
+    }
+    // GET leaves the vector out: the canary must still be its own nearest neighbour.
+    _ = c.send(Array("SEARCH fz K 1 EXACT VECTOR [1,0,0,0,0,0,0,0]\r\n".utf8), until: deadline)
+    let hit = c.line(until: deadline).0 == "*1" ? c.line(until: deadline).0 ?? "" : ""
+    if !hit.contains("canary") { intact = false; say("fuzz: the canary's vector is not found: \(hit)") }
+    if !intact { say("fuzz: GET fz canary answered \(head ?? "nothing") \(body ?? "")") }
 }
-let endRSS = crashes == 0 ? rss(server.processIdentifier) : 0
+let endRSS = crashes == 0 ? rss(server.pid) : 0
 maxRSS = max(maxRSS, endRSS)
 let seconds = Date().timeIntervalSince(t0)
 let growth = (maxRSS - startRSS) >> 20
-print(String(format: "fuzz: %d requests (tcp %d, http %d) in %.1f s (%.0f/s), seed %llu: %d crashes, %d hangs; server RSS %d MiB after set-up, max %d, end %d (growth %d MiB, limit %d); canary %@",
+say(String(format: "fuzz: %d requests (tcp %d, http %d) in %.1f s (%.0f/s), seed %llu: %d crashes, %d hangs; server RSS %d MiB after set-up, max %d, end %d (growth %d MiB, limit %d); canary %@",
              sent.tcp + sent.http, sent.tcp, sent.http, seconds, Double(sent.tcp + sent.http) / seconds, options.seed, crashes, hangs,
              startRSS >> 20, maxRSS >> 20, endRSS >> 20, growth, options.maxRSSGrowthMiB, intact ? "intact" : "LOST"))
 exit(crashes == 0 && hangs == 0 && intact && growth <= options.maxRSSGrowthMiB ? 0 : 1)
