@@ -191,6 +191,10 @@ let t0 = Date()
 var created = false
 
 for round in 0..<options.rounds {
+    if round > 0 && round % 10 == 0 {
+        let ops = writers.reduce(0) { $0 + $1.acknowledged.upserts + $1.acknowledged.deletes }
+        say("crash-loop: \(round) rounds: \(ops) acknowledged operations, \(tally.lost) lost, \(tally.resurrected) resurrected, \(tally.wrong) wrong")
+    }
     let server = try ServerProcess(binary: options.server, data: data, configDir: config, modelDir: options.modelDir)
     if created && round % options.startupEvery == options.startupEvery - 1 {
         // Killed while it opens the data directory and replays the log.
@@ -229,10 +233,6 @@ for round in 0..<options.rounds {
     server.kill9()
     kills.writing += 1
     guard group.wait(timeout: .now() + 60) == .success else { say("crash-loop: a writer did not notice the kill"); exit(1) }
-    if round % 10 == 9 {
-        let ops = writers.reduce(0) { $0 + $1.acknowledged.upserts + $1.acknowledged.deletes }
-        say("crash-loop: round \(round + 1): \(ops) acknowledged operations, \(tally.lost) lost, \(tally.resurrected) resurrected, \(tally.wrong) wrong")
-    }
 }
 
 // The end: every record ever written, content and vector.
@@ -252,4 +252,5 @@ say(String(format: "crash-loop: %d rounds (%d kills while writing, %d during sta
            options.rounds, kills.writing, kills.startup, Date().timeIntervalSince(t0), options.seed, options.writers))
 say("crash-loop: acknowledged \(upserts) upserts and \(deletes) deletes; checked \(tally.checked) records after restarts and all \(finalTally.checked) at the end (\(finalTally.vectorsChecked) vectors)")
 say("crash-loop: lost \(tally.lost + finalTally.lost), resurrected \(tally.resurrected + finalTally.resurrected), wrong \(tally.wrong + finalTally.wrong); COUNT \(count), expected +OK \(expectPresent)")
+try? FileManager.default.removeItem(at: work)   // exit skips the defer above
 exit(bad == 0 && count == "+OK \(expectPresent)" ? 0 : 1)

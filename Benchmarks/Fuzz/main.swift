@@ -5,7 +5,10 @@
 // or hang, or when RSS grows past --max-rss-growth-mib.
 //
 //   swift build -c release --product fuzz --product fragrancedb
-//   .build/release/fuzz --requests 10000000 --server .build/release/fragrancedb
+//   .build/release/fuzz --requests 10000000 --connections 4 --server .build/release/fragrancedb
+//
+// Each connection sends one request at a time and waits for its reply; --max-seconds stops
+// the run early (the summary says how many requests were sent).
 //
 // Traffic goes to 127.0.0.1 only, and the run stops by itself after --requests.
 import BenchSupport
@@ -19,6 +22,8 @@ struct Options {
     var deadline = 10.0
     var maxRSSGrowthMiB = 512
     var httpShare = 0.35
+    var connections = 1
+    var maxSeconds = Double.infinity
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -35,7 +40,9 @@ struct Options {
             case "--deadline": deadline = Double(value()) ?? deadline
             case "--max-rss-growth-mib": maxRSSGrowthMiB = Int(value()) ?? maxRSSGrowthMiB
             case "--http-share": httpShare = Double(value()) ?? httpShare
-            default: fatalError("unknown option \(a) (--requests N --seed S --server PATH --model-dir DIR --deadline S --max-rss-growth-mib N --http-share F)")
+            case "--connections": connections = max(1, Int(value()) ?? connections)
+            case "--max-seconds": maxSeconds = Double(value()) ?? maxSeconds
+            default: fatalError("unknown option \(a) (--requests N --seed S --server PATH --model-dir DIR --deadline S --max-rss-growth-mib N --http-share F --connections N --max-seconds S)")
             }
         }
     }
@@ -183,104 +190,170 @@ struct Grammar {
 
 // MARK: - The run
 
-let options = Options(CommandLine.arguments)
+nonisolated(unsafe) let options = Options(CommandLine.arguments)
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-fuzz-\(getpid())")
 try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: work) }
-let server = try ServerProcess(binary: options.server, data: work.appendingPathComponent("data"),
+nonisolated(unsafe) let server = try ServerProcess(binary: options.server, data: work.appendingPathComponent("data"),
                                configDir: work.appendingPathComponent("config"), modelDir: options.modelDir)
 defer { server.stop() }
 let tcpPort = server.tcpPort, httpPort = server.httpPort
 
-@MainActor func connectTCP(wait: Double = 0) -> Conn? { server.connect(within: wait) }
+func connectTCP(wait: Double = 0) -> Conn? { server.connect(within: wait) }
 
-guard var tcp = connectTCP(wait: 60) else { say("fuzz: the server did not start"); exit(1) }
+guard let setup = connectTCP(wait: 60) else { say("fuzz: the server did not start"); exit(1) }
 func call(_ c: Conn, _ line: String) -> String? { c.call(line)?.first }
-_ = call(tcp, #"CREATE fz {"dimension": 8, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "seasons", "type": "set"}, {"name": "notes", "type": "tiered_set", "tiers": ["top", "heart", "base"]}, {"name": "year", "type": "int"}, {"name": "rating", "type": "float"}, {"name": "about", "type": "text"}]}}"#)
-var grammar = Grammar(rng: Rng(s: options.seed))
-for _ in 0..<20 { _ = call(tcp, "UPSERT fz [" + (0..<20).map { _ in grammar.record() }.joined(separator: ",") + "]") }
+_ = call(setup, #"CREATE fz {"dimension": 8, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "seasons", "type": "set"}, {"name": "notes", "type": "tiered_set", "tiers": ["top", "heart", "base"]}, {"name": "year", "type": "int"}, {"name": "rating", "type": "float"}, {"name": "about", "type": "text"}]}}"#)
+var seeding = Grammar(rng: Rng(s: options.seed))
+for _ in 0..<20 { _ = call(setup, "UPSERT fz [" + (0..<20).map { _ in seeding.record() }.joined(separator: ",") + "]") }
 let canary = #"{"family":"floral","id":"canary","vector":[1,0,0,0,0,0,0,0]}"#
-_ = call(tcp, "UPSERT fz \(canary)")
+_ = call(setup, "UPSERT fz \(canary)")
 
-let startRSS = rss(server.pid)
-var maxRSS = startRSS
-var sent = (tcp: 0, http: 0), hangs = 0, crashes = 0
-var recent: [String] = []
-var http: Conn? = Conn(port: httpPort)
-let t0 = Date()
-
-@MainActor func report(_ kind: String, _ request: String) {
-    say("fuzz: \(kind) after \(sent.tcp + sent.http) requests; last requests:")
-    for r in recent.suffix(10) { say("  \(r.prefix(300))") }
-    say("  >> \(request.prefix(600))")
+/// What all connections share: the request budget, the counts, one lock.
+final class Totals: @unchecked Sendable {
+    let lock = NSLock()
+    var claimed = 0, tcp = 0, http = 0, hangs = 0, crashes = 0
+    var stopped = false
+    func claim(_ limit: Int) -> Bool {
+        lock.withLock {
+            guard !stopped, claimed < limit else { return false }
+            claimed += 1
+            return true
+        }
+    }
+    func add(_ body: (Totals) -> Void) { lock.withLock { body(self) } }
 }
 
-@MainActor func checkAlive(_ request: String) -> Bool {
-    if server.isRunning { return true }
-    crashes += 1
-    report("CRASH (server exited with status \(server.process.terminationStatus))", request)
-    return false
-}
+/// One connection pair (TCP and HTTP) sending requests one at a time, each waited for.
+final class Worker: @unchecked Sendable {
+    var grammar: Grammar
+    var tcp: Conn?
+    var http: Conn?
+    var recent: [String] = []
+    let totals: Totals
+    let server: ServerProcess
 
-func readHTTPReply(_ c: Conn, until deadline: Date) -> Conn.Read {
-    let (reply, read) = c.httpReply(until: deadline)
-    guard let reply else { return read }
-    return reply.closes ? .closed : .data
-}
+    init(seed: UInt64, totals: Totals, server: ServerProcess) {
+        grammar = Grammar(rng: Rng(s: seed))
+        self.totals = totals
+        self.server = server
+    }
 
-fuzzing: for i in 0..<options.requests {
-    let useHTTP = grammar.rng.chance(options.httpShare)
-    let deadline = Date().addingTimeInterval(options.deadline)
-    if useHTTP {
+    func report(_ kind: String, _ request: String) {
+        totals.add { t in
+            say("fuzz: \(kind) after \(t.tcp + t.http) requests; this connection's last requests:")
+            for r in recent.suffix(10) { say("  \(r.prefix(300))") }
+            say("  >> \(request.prefix(600))")
+        }
+    }
+
+    /// False (and everyone stops) when the server is gone.
+    func checkAlive(_ request: String) -> Bool {
+        if server.isRunning { return true }
+        totals.add { $0.crashes += 1; $0.stopped = true }
+        report("CRASH (server exited with status \(server.process.terminationStatus))", request)
+        return false
+    }
+
+    func hang(_ kind: String, _ request: String) {
+        totals.add { $0.hangs += 1 }
+        report(kind, request)
+    }
+
+    func remember(_ text: String) {
+        recent.append(text)
+        if recent.count > 50 { recent.removeFirst(25) }
+    }
+
+    func run() {
+        tcp = server.connect(within: 5)
+        while totals.claim(options.requests) {
+            if grammar.rng.chance(options.httpShare) { guard httpRequest() else { return } } else { guard tcpRequest() else { return } }
+        }
+    }
+
+    private func httpRequest() -> Bool {
+        let deadline = Date().addingTimeInterval(options.deadline)
         let r = grammar.httpRequest()
         var head = "\(r.method) \(r.path) HTTP/1.1\r\nHost: 127.0.0.1\r\n" + r.headers.map { $0 + "\r\n" }.joined()
         if let body = r.body { head += (r.headers.isEmpty ? "Content-Type: application/json\r\n" : "") + "Content-Length: \(body.count)\r\n" }
         let request = Array((head + "\r\n").utf8) + (r.body ?? [])
         let text = "HTTP " + String(decoding: request.prefix(400), as: UTF8.self)
-        recent.append(text); if recent.count > 50 { recent.removeFirst(25) }
-        sent.http += 1
-        if http == nil { http = Conn(port: httpPort) }
-        guard let h = http else { if !checkAlive(text) { break fuzzing }; continue }
-        guard h.send(request, until: deadline) else { http = nil; if !checkAlive(text) { break fuzzing }; continue }
-        let read = r.method == "HEAD" ? h.line(until: deadline).1 : readHTTPReply(h, until: deadline)
-        if r.method == "HEAD" { http = nil }   // no body follows; start afresh
-        switch read {
-        case .data: break
-        case .closed: http = nil; if !checkAlive(text) { break fuzzing }
-        case .timeout:
-            hangs += 1; report("HANG (no HTTP reply in \(options.deadline) s)", text); http = nil
-            if !checkAlive(text) { break fuzzing }
+        remember(text)
+        totals.add { $0.http += 1 }
+        if http == nil { http = Conn(port: server.httpPort) }
+        guard let h = http else { return checkAlive(text) }
+        guard h.send(request, until: deadline) else { http = nil; return checkAlive(text) }
+        let read: Conn.Read
+        if r.method == "HEAD" {
+            read = h.line(until: deadline).1
+            http = nil   // no body follows; start afresh
+        } else {
+            let (reply, r) = h.httpReply(until: deadline)
+            read = reply.map { $0.closes ? .closed : .data } ?? r
         }
-    } else {
-        let line = grammar.tcpLine()
-        var bytes = grammar.mutate(line)
+        switch read {
+        case .data: return true
+        case .closed: http = nil; return checkAlive(text)
+        case .timeout:
+            hang("HANG (no HTTP reply in \(options.deadline) s)", text)
+            http = nil
+            return checkAlive(text)
+        }
+    }
+
+    private func tcpRequest() -> Bool {
+        let deadline = Date().addingTimeInterval(options.deadline)
+        var bytes = grammar.mutate(grammar.tcpLine())
         // One request line: a mutated LF would make two, whose replies the count below would miss.
         bytes = bytes.map { $0 == 0x0A ? 0x20 : $0 } + [0x0D, 0x0A]
         let text = "TCP " + String(decoding: bytes.prefix(400), as: UTF8.self)
-        recent.append(text); if recent.count > 50 { recent.removeFirst(25) }
-        sent.tcp += 1
-        guard tcp.send(bytes, until: deadline) else {
-            guard checkAlive(text), let c = connectTCP(wait: 5) else { break fuzzing }
-            tcp = c; continue
+        remember(text)
+        totals.add { $0.tcp += 1 }
+        guard let conn = tcp ?? server.connect(within: 5) else { return checkAlive(text) }
+        tcp = conn
+        guard conn.send(bytes, until: deadline) else {
+            tcp = nil
+            return checkAlive(text)
         }
         // Blank lines are ignored by the server (protocol.md): nothing to wait for.
-        if bytes.dropLast(2).allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-        let (status, read) = tcp.line(until: deadline)
+        if bytes.dropLast(2).allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return true }
+        let (status, read) = conn.line(until: deadline)
         if let status, status.hasPrefix("*"), let n = Int(status.dropFirst()) {
-            for _ in 0..<n where tcp.line(until: deadline).0 == nil { hangs += 1; report("HANG (reply block cut short)", text); break }
+            for _ in 0..<n where conn.line(until: deadline).0 == nil { hang("HANG (reply block cut short)", text); tcp = nil; break }
         } else if status == nil {
-            if read == .timeout { hangs += 1; report("HANG (no TCP reply in \(options.deadline) s)", text) }
-            guard checkAlive(text), let c = connectTCP(wait: 5) else { break fuzzing }
-            tcp = c
+            if read == .timeout { hang("HANG (no TCP reply in \(options.deadline) s)", text) }
+            tcp = nil
+            return checkAlive(text)
         } else if status?.hasPrefix("+OK bye") == true || status?.contains("closing") == true {
-            if let c = connectTCP(wait: 5) { tcp = c }
+            tcp = nil
         }
-    }
-    if i % 2000 == 0 { maxRSS = max(maxRSS, rss(server.pid)) }
-    if i > 0 && i % 100_000 == 0 {
-        say(String(format: "fuzz: %d requests, %.0f/s, %d hangs, RSS %d MiB", i, Double(i) / Date().timeIntervalSince(t0), hangs, rss(server.pid) >> 20))
+        return true
     }
 }
+
+let startRSS = rss(server.pid)
+var maxRSS = startRSS
+let totals = Totals()
+let t0 = Date()
+let group = DispatchGroup()
+for w in 0..<options.connections {
+    let worker = Worker(seed: options.seed &+ UInt64(w) &* 0x9E37_79B9, totals: totals, server: server)
+    group.enter()
+    Thread.detachNewThread { worker.run(); group.leave() }
+}
+var lastReport = 0
+while group.wait(timeout: .now() + 2) == .timedOut {
+    maxRSS = max(maxRSS, rss(server.pid))
+    let done = totals.lock.withLock { totals.tcp + totals.http }
+    if Date().timeIntervalSince(t0) > options.maxSeconds { totals.add { $0.stopped = true } }
+    if done - lastReport >= 250_000 {
+        lastReport = done
+        say(String(format: "fuzz: %d requests, %.0f/s, %d hangs, RSS %d MiB", done, Double(done) / Date().timeIntervalSince(t0), totals.hangs, rss(server.pid) >> 20))
+    }
+}
+let crashes = totals.crashes, hangs = totals.hangs
+let sent = (tcp: totals.tcp, http: totals.http)
 
 // The server still answers and the canary record is intact.
 var intact = false
@@ -307,7 +380,9 @@ let endRSS = crashes == 0 ? rss(server.pid) : 0
 maxRSS = max(maxRSS, endRSS)
 let seconds = Date().timeIntervalSince(t0)
 let growth = (maxRSS - startRSS) >> 20
-say(String(format: "fuzz: %d requests (tcp %d, http %d) in %.1f s (%.0f/s), seed %llu: %d crashes, %d hangs; server RSS %d MiB after set-up, max %d, end %d (growth %d MiB, limit %d); canary %@",
-             sent.tcp + sent.http, sent.tcp, sent.http, seconds, Double(sent.tcp + sent.http) / seconds, options.seed, crashes, hangs,
+say(String(format: "fuzz: %d requests (tcp %d, http %d) over %d connections in %.1f s (%.0f/s), seed %llu: %d crashes, %d hangs; server RSS %d MiB after set-up, max %d, end %d (growth %d MiB, limit %d); canary %@",
+             sent.tcp + sent.http, sent.tcp, sent.http, options.connections, seconds, Double(sent.tcp + sent.http) / seconds, options.seed, crashes, hangs,
              startRSS >> 20, maxRSS >> 20, endRSS >> 20, growth, options.maxRSSGrowthMiB, intact ? "intact" : "LOST"))
+server.stop()   // exit skips the defers above
+try? FileManager.default.removeItem(at: work)
 exit(crashes == 0 && hangs == 0 && intact && growth <= options.maxRSSGrowthMiB ? 0 : 1)

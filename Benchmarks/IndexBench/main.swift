@@ -2,7 +2,11 @@
 // unfiltered and at 50/10/1/0.1% selectivity and with anti-correlated filters, each beside
 // exact search in the same run; then the planner's exact-vs-graph crossover.
 //
-//   swift run -c release index-bench [--n 100000] [--dim 384] [--queries 200] [--data DIR]
+//   swift run -c release index-bench [--n 100000] [--dim 384] [--queries 200] [--data DIR] [--duplicates 0.9]
+//
+// --duplicates F adds a section: graphs where a share F of the vectors are copies (of one
+// vector, and of random others), built with identical vectors sharing a node and without
+// (hnswlib's way), with recall that counts ties.
 import Foundation
 import FragranceStore
 import HNSW
@@ -15,6 +19,7 @@ func say(_ s: String) {
 
 struct Args {
     var n = 100_000, dim = 384, queries = 200, clusters = 64, efConstruction = 200
+    var duplicates = 0.0
     var data = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-index-bench").path
     init() {
         var it = CommandLine.arguments.dropFirst().makeIterator()
@@ -25,6 +30,7 @@ struct Args {
             case "--queries": queries = Int(it.next()!)!
             case "--data": data = it.next()!
             case "--ef-construction": efConstruction = Int(it.next()!)!
+            case "--duplicates": duplicates = Double(it.next()!)!
             default: fatalError("unknown argument \(a)")
             }
         }
@@ -143,6 +149,45 @@ for (threads, codes) in graphRuns {
     say(String(format: "graph only, %@: %.1f s, %.0f vectors/s; recall@10 over %d queries at ef 64 %.3f, ef 128 %.3f",
                how as NSString, t, Double(graphVectors.count) / t, queries.count,
                Double(hit64) / Double(10 * queries.count), Double(hit128) / Double(10 * queries.count)))
+}
+if args.duplicates > 0 {
+    // Catalogues hold many identical vectors (editions, sizes, one text for several records).
+    let distinct = max(1, Int(Double(graphVectors.count) * (1 - args.duplicates)))
+    var pick = Rng(s: 99)
+    let sets: [(String, [[Float]])] = [
+        ("copies of one vector", graphVectors.indices.map { $0 < distinct ? graphVectors[$0] : graphVectors[0] }),
+        ("copies of random others", graphVectors.indices.map { $0 < distinct ? graphVectors[$0] : graphVectors[Int(pick.next() % UInt64(distinct))] }),
+    ]
+    say("")
+    for (name, vectors) in sets {
+        // Queries near the data and some equal to a duplicated vector.
+        let probes = queries + (0..<20).map { vectors[distinct + $0 * (vectors.count - distinct) / 20] }
+        for shares in [false, true] {
+            let g = HNSWIndex(dimension: args.dim, metric: .cosine, parameters: c.config.hnsw)
+            g.sharesIdenticalVectors = shares
+            let t = seconds {
+                for start in stride(from: 0, to: vectors.count, by: 1000) {
+                    g.insert(batch: (start..<min(start + 1000, vectors.count)).map { (vectors[$0], UInt32($0)) }, threads: cores)
+                }
+            }
+            // A hit is right when it is no farther than the exact 10th: among equal distances
+            // which ten come back is arbitrary.
+            var right = 0, total = 0
+            let q0 = DispatchTime.now().uptimeNanoseconds
+            var graphHits: [[HNSWHit]] = []
+            for q in probes { graphHits.append(g.search(q, k: 10, ef: 128).hits) }
+            let qps = Double(probes.count) / (Double(DispatchTime.now().uptimeNanoseconds - q0) / 1e9)
+            for (q, got) in zip(probes, graphHits) {
+                let exact = g.exactSearch(q, k: 10).hits
+                guard let kth = exact.last?.distance else { continue }
+                right += got.filter { $0.distance <= kth + 1e-6 }.count
+                total += exact.count
+            }
+            say(String(format: "duplicates %.0f%%, %@, %@: build %.1f s, %d graph nodes; recall@10 at ef 128 %.3f (%d queries, %.0f QPS)",
+                       args.duplicates * 100, name as NSString, (shares ? "identical vectors share a node" : "one node per record (hnswlib)") as NSString,
+                       t, g.liveNodes, Double(right) / Double(max(total, 1)), probes.count, qps))
+        }
+    }
 }
 let stats = c.stats
 say(String(format: "build: %.1f s for %d records through the store (SQLite + attributes + HNSW M=16 efC=%d): %.0f records/s",

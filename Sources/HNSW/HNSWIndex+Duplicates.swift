@@ -30,6 +30,7 @@ extension HNSWIndex {
 
     /// Records `label` as an alias of the live node holding exactly `prepared`, if there is one.
     func alias(_ label: UInt32, to prepared: [Float]) -> Bool {
+        guard sharesIdenticalVectors else { return false }
         let h = prepared.withUnsafeBufferPointer { vectorHash($0.baseAddress!) }
         guard let found = slotOfHash[h], !deleted[Int(found)], isStored(prepared, at: Int(found)) else { return false }
         aliases[found, default: []].append(label)

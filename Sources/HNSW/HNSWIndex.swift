@@ -111,6 +111,9 @@ public final class HNSWIndex: @unchecked Sendable {
     var slotOfHash: [UInt64: Int32] = [:]
     /// Live labels: every node's first label plus the aliases.
     public internal(set) var liveCount = 0
+    /// Off only to measure what sharing nodes buys (index-bench --duplicates): each record
+    /// then gets its own node, as in hnswlib.
+    public var sharesIdenticalVectors = true
     /// Every node's label equals its slot (a build without updates): filters need no translation.
     var labelsAreSlots = true
     var entryPoint: Int32 = -1
