@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Embedding", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd"]),
+        .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd", "FragranceProtocol"]),
         .target(name: "Perfumery", dependencies: ["FragranceStore"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),

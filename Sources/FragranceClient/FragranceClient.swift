@@ -72,7 +72,7 @@ public final class FragranceClient: Sendable {
 
     func send(_ lines: [String]) async throws -> [Reply] {
         let replies = try await pipeline(lines)
-        for r in replies { if case .error(let code, let message) = r { throw FragranceClientError.server(ServerErrorCode(code), message) } }
+        for r in replies { if case .error(let code, let message) = r { throw FragranceClientError.reply(code, message) } }
         return replies
     }
 
@@ -84,7 +84,7 @@ public final class FragranceClient: Sendable {
             guard let reply = try await c.send(["AUTH \(quote(token))"], timeout: timeout).first else { throw FragranceClientError.disconnected }
             if case .error(let code, let message) = reply {
                 c.channel.close(promise: nil)
-                throw FragranceClientError.server(ServerErrorCode(code), message)
+                throw FragranceClientError.reply(code, message)
             }
         }
         connections.withLock { $0[i] = c }
@@ -274,20 +274,12 @@ func quote(_ s: String) -> String {
         .replacingOccurrences(of: "\n", with: "\\n") + "\""
 }
 
-public enum ServerErrorCode: String, Sendable {
-    case syntax = "SYNTAX", unknownCommand = "UNKNOWN_COMMAND", badRequest = "BAD_REQUEST", badJSON = "BAD_JSON"
-    case badSchema = "BAD_SCHEMA", badRecord = "BAD_RECORD", badFilter = "BAD_FILTER", dimensionMismatch = "DIM_MISMATCH"
-    case notFound = "NOT_FOUND", exists = "EXISTS", tooLarge = "TOO_LARGE", modelUnavailable = "MODEL_UNAVAILABLE"
-    case corrupt = "CORRUPT", io = "IO", internalError = "INTERNAL", lineTooLong = "LINE_TOO_LONG"
-    case tooManyConnections = "TOO_MANY_CONNECTIONS", idle = "IDLE", protocolError = "PROTOCOL"
-    case notAuthenticated = "NOAUTH", forbidden = "FORBIDDEN", wrongPassword = "WRONGPASS", other = "OTHER"
-
-    init(_ code: String) { self = ServerErrorCode(rawValue: code) ?? .other }
-}
+/// The server's error codes are FragranceProtocol's `ErrorCode` (the same list both protocols use).
+public typealias ServerErrorCode = ErrorCode
 
 public enum FragranceClientError: Error, Sendable, CustomStringConvertible {
     /// The server answered `-ERR CODE message`.
-    case server(ServerErrorCode, String)
+    case server(ErrorCode, String)
     case timeout
     case disconnected
     case badRequest(String)
@@ -301,5 +293,12 @@ public enum FragranceClientError: Error, Sendable, CustomStringConvertible {
         case .badRequest(let s): return s
         case .protocolViolation(let s): return "protocol violation: \(s)"
         }
+    }
+
+    /// The error an `-ERR` reply stands for; a code this client does not know (a newer
+    /// server's) is reported as such rather than guessed.
+    static func reply(_ code: String, _ message: String) -> FragranceClientError {
+        guard let known = ErrorCode(rawValue: code) else { return .protocolViolation("unknown error code \(code): \(message)") }
+        return .server(known, message)
     }
 }

@@ -17,13 +17,13 @@ public enum Token: Equatable, Sendable {
 }
 
 public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var code: String
+    public var code: ErrorCode
     public var message: String
-    public init(_ code: String, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
-    public var description: String { "\(code) \(message)" }
+    public var description: String { "\(code.rawValue) \(message)" }
 }
 
 public enum LineTokenizer {
@@ -59,7 +59,7 @@ public enum LineTokenizer {
                         s.append(b[j])
                         j += 1
                     }
-                    guard closed else { throw ProtocolError("SYNTAX", "unterminated string starting at byte \(i + 1)") }
+                    guard closed else { throw ProtocolError(.syntax, "unterminated string starting at byte \(i + 1)") }
                     tokens.append(.quoted(String(decoding: s, as: UTF8.self)))
                     i = j + 1
                     continue
@@ -82,6 +82,9 @@ public enum Reply: Equatable, Sendable {
     case lines([String])
     /// `-ERR CODE message`
     case error(code: String, message: String)
+
+    /// `-ERR` with one of the server's codes (the case itself holds any code a reply carried).
+    public static func error(_ code: ErrorCode, _ message: String) -> Reply { .error(code: code.rawValue, message: message) }
 
     public var encoded: String {
         switch self {

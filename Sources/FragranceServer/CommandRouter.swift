@@ -20,7 +20,7 @@ public struct CommandRouter: Sendable {
         func checkQuery(_ text: String, _ what: String) throws {
             // Bytes first: counting the characters of 8 MB would itself take a while.
             guard text.utf8.count <= maxQueryLength * 4, text.count <= maxQueryLength else {
-                throw ProtocolError("TOO_LARGE", "\(what) is longer than \(maxQueryLength) characters (limits.max_query_length)")
+                throw ProtocolError(.tooLarge, "\(what) is longer than \(maxQueryLength) characters (limits.max_query_length)")
             }
         }
     }
@@ -94,7 +94,7 @@ public struct CommandRouter: Sendable {
         do {
             let tokens = try LineTokenizer.tokenize(line)
             guard let first = tokens.first, case .word(let name) = first else {
-                return (.error(code: "SYNTAX", message: "expected a command name; try HELP"), false)
+                return (.error(.syntax, "expected a command name; try HELP"), false)
             }
             let upper = name.uppercased()
             if upper == "QUIT" { commandName = upper; return (.ok("bye"), true) }
@@ -103,47 +103,47 @@ public struct CommandRouter: Sendable {
                 return (try authenticate(upper, tokens.dropFirst(), session), false)
             }
             guard let command = Self.commands[upper] else {
-                return (.error(code: "UNKNOWN_COMMAND", message: "unknown command '\(name)'; try HELP"), false)
+                return (.error(.unknownCommand, "unknown command '\(name)'; try HELP"), false)
             }
             commandName = upper
             if let needed = command.role, let access {
                 let role = session.principal?.role ?? (access.isOpen ? .admin : nil)
                 guard let role else {
-                    return (.error(code: "NOAUTH", message: "\(upper) needs authentication: send AUTH <token> first"), false)
+                    return (.error(.notAuthenticated, "\(upper) needs authentication: send AUTH <token> first"), false)
                 }
                 guard role >= needed else {
-                    return (.error(code: "FORBIDDEN", message: "\(upper) needs the \(needed) role; this connection has \(role)"), false)
+                    return (.error(.forbidden, "\(upper) needs the \(needed) role; this connection has \(role)"), false)
                 }
             }
             return (try command.run(self, tokens.dropFirst()), false)
         } catch let e as StoreError {
-            return (.error(code: e.code.rawValue, message: e.message), false)
+            return (.error(e.code, e.message), false)
         } catch let e as ProtocolError {
-            return (.error(code: e.code, message: e.message), false)
+            return (.error(e.code, e.message), false)
         } catch {
-            if let e = StoreError.from(error, database: database) { return (.error(code: e.code.rawValue, message: e.message), false) }
-            return (.error(code: "INTERNAL", message: "\(error)"), false)
+            if let e = StoreError.from(error, database: database) { return (.error(e.code, e.message), false) }
+            return (.error(.internalError, "\(error)"), false)
         }
     }
 
     /// AUTH <token> | HELLO [token]: sets the connection's role; HELLO also says what the server is.
     private func authenticate(_ verb: String, _ args: ArraySlice<Token>, _ session: Session) throws -> Reply {
         if let token = args.first?.text {
-            guard args.count == 1 else { throw ProtocolError("SYNTAX", "\(verb) takes one token") }
-            guard let access else { throw ProtocolError("BAD_REQUEST", "this server has no authentication") }
+            guard args.count == 1 else { throw ProtocolError(.syntax, "\(verb) takes one token") }
+            guard let access else { throw ProtocolError(.badRequest, "this server has no authentication") }
             if let wait = access.failures.wait(session.address) {
-                throw ProtocolError("RATE_LIMITED", "too many failed authentications from this address; retry in \(max(1, Int(wait.rounded(.up)))) s")
+                throw ProtocolError(.rateLimited, "too many failed authentications from this address; retry in \(max(1, Int(wait.rounded(.up)))) s")
             }
             guard let p = access.authenticateBlocking(token) else {
                 metrics?.authFailure("tcp")
                 access.failures.failed(session.address)
                 session.principal = nil
                 session.authFailures += 1
-                throw ProtocolError("WRONGPASS", "invalid token")   // says nothing about which part was wrong
+                throw ProtocolError(.wrongPassword, "invalid token")   // says nothing about which part was wrong
             }
             session.principal = p
         } else if verb == "AUTH" {
-            throw ProtocolError("SYNTAX", "AUTH needs a token: AUTH <api key or JWT>")
+            throw ProtocolError(.syntax, "AUTH needs a token: AUTH <api key or JWT>")
         }
         let open = access?.isOpen ?? true
         let role = session.principal?.role ?? (open ? .admin : nil)
@@ -172,7 +172,7 @@ public struct CommandRouter: Sendable {
                 return jsonText("\(c.usage) — \(c.summary)" + (c.role.map { " [\($0)]" } ?? ""))
             }
             if let name = args.first?.text.uppercased() {
-                guard sessionCommands[name] != nil || commands[name] != nil else { throw ProtocolError("UNKNOWN_COMMAND", "no command '\(name)'") }
+                guard sessionCommands[name] != nil || commands[name] != nil else { throw ProtocolError(.unknownCommand, "no command '\(name)'") }
                 return .lines([line(name)])
             }
             return .lines(order.map(line))
@@ -187,7 +187,7 @@ public struct CommandRouter: Sendable {
                           summary: "create a collection", role: .write) { r, args in
             let name = try r.name(args, 0)
             guard let json = args.dropFirst().first, case .json(let text) = json else {
-                throw ProtocolError("SYNTAX", "CREATE needs a JSON object after the name, e.g. {\"dimension\": 384}")
+                throw ProtocolError(.syntax, "CREATE needs a JSON object after the name, e.g. {\"dimension\": 384}")
             }
             try r.database.createCollection(try collectionConfig(name: name, json: text))
             return .ok("created \(name)")
@@ -200,33 +200,33 @@ public struct CommandRouter: Sendable {
         "UPSERT": Command(usage: "UPSERT <collection> {record} | [{record}, …]", summary: "insert or replace records by id, all or none", role: .write) { r, args in
             let c = try r.collection(args)
             guard let json = args.dropFirst().first, case .json(let text) = json else {
-                throw ProtocolError("SYNTAX", "UPSERT needs a JSON record or array after the collection name")
+                throw ProtocolError(.syntax, "UPSERT needs a JSON record or array after the collection name")
             }
             let records = try Record.decodeList(json: text)
             guard records.count <= r.limits.maxBatch else {
-                throw ProtocolError("TOO_LARGE", "\(records.count) records in one UPSERT; the limit is \(r.limits.maxBatch)")
+                throw ProtocolError(.tooLarge, "\(records.count) records in one UPSERT; the limit is \(r.limits.maxBatch)")
             }
             let w = try c.upsert(records)
             return .ok("inserted=\(w.inserted) updated=\(w.updated)")
         },
         "GET": Command(usage: "GET <collection> <id>", summary: "one record as JSON (without its vector)") { r, args in
             let c = try r.collection(args)
-            guard let id = args.dropFirst().first?.text else { throw ProtocolError("SYNTAX", "GET needs a record id") }
+            guard let id = args.dropFirst().first?.text else { throw ProtocolError(.syntax, "GET needs a record id") }
             guard let record = try c.get(id) else { throw StoreError(.notFound, "no record '\(id)' in '\(c.config.name)'") }
             return .lines([jsonText(record.jsonObject())])
         },
         "EXISTS": Command(usage: "EXISTS <collection> <id> [id …]", summary: "which of these ids are stored: one JSON string per stored id") { r, args in
             let c = try r.collection(args)
             let ids = args.dropFirst().map(\.text)
-            guard !ids.isEmpty else { throw ProtocolError("SYNTAX", "EXISTS needs at least one id") }
-            guard ids.count <= r.limits.maxBatch else { throw ProtocolError("TOO_LARGE", "\(ids.count) ids; the limit is \(r.limits.maxBatch)") }
+            guard !ids.isEmpty else { throw ProtocolError(.syntax, "EXISTS needs at least one id") }
+            guard ids.count <= r.limits.maxBatch else { throw ProtocolError(.tooLarge, "\(ids.count) ids; the limit is \(r.limits.maxBatch)") }
             let stored = c.existing(ids)
             return .lines(ids.filter { stored.contains($0) }.map { jsonString($0) })
         },
         "DEL": Command(usage: "DEL <collection> <id> [id …]", summary: "delete records; replies how many existed", role: .write) { r, args in
             let c = try r.collection(args)
             let ids = args.dropFirst().map(\.text)
-            guard !ids.isEmpty else { throw ProtocolError("SYNTAX", "DEL needs at least one id") }
+            guard !ids.isEmpty else { throw ProtocolError(.syntax, "DEL needs at least one id") }
             return .ok("deleted=\(try c.delete(ids))")
         },
         "COUNT": Command(usage: "COUNT <collection> [FILTER \"<expression>\"]", summary: "records, or records matching a filter") { r, args in
@@ -239,12 +239,12 @@ public struct CommandRouter: Sendable {
             let c = try r.collection(args)
             let o = try SearchOptions(args.dropFirst(), allowed: ["TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN"])
             if let text = o.text { try r.limits.checkQuery(text, "TEXT") }
-            guard o.k <= r.limits.maxK else { throw ProtocolError("TOO_LARGE", "K \(o.k) is over the limit of \(r.limits.maxK)") }
-            if let ef = o.ef, ef > r.limits.maxEf { throw ProtocolError("TOO_LARGE", "EF \(ef) is over the limit of \(r.limits.maxEf)") }
+            guard o.k <= r.limits.maxK else { throw ProtocolError(.tooLarge, "K \(o.k) is over the limit of \(r.limits.maxK)") }
+            if let ef = o.ef, ef > r.limits.maxEf { throw ProtocolError(.tooLarge, "EF \(ef) is over the limit of \(r.limits.maxEf)") }
             var request: SearchRequest
             if let text = o.text { request = SearchRequest(text: text, k: o.k, ef: o.ef, filter: o.filter, exact: o.exact) }
             else if let v = o.vector { request = SearchRequest(vector: v, k: o.k, ef: o.ef, filter: o.filter, exact: o.exact) }
-            else { throw ProtocolError("SYNTAX", "SEARCH needs TEXT \"…\" or VECTOR [..]") }
+            else { throw ProtocolError(.syntax, "SEARCH needs TEXT \"…\" or VECTOR [..]") }
             let result = try c.search(request)
             r.metrics?.search(result.plan)
             // Written by hand: this is the hot path of every search reply.
@@ -257,15 +257,15 @@ public struct CommandRouter: Sendable {
             let c = try r.collection(args)
             let t = args.dropFirst().first
             guard let t, !{ if case .json = t { true } else { false } }() else {
-                throw ProtocolError("SYNTAX", "QUERY needs the query text after the collection, e.g. QUERY perfumes \"fresh spring florals\"")
+                throw ProtocolError(.syntax, "QUERY needs the query text after the collection, e.g. QUERY perfumes \"fresh spring florals\"")
             }
             try r.limits.checkQuery(t.text, "the query text")
             let o = try SearchOptions(args.dropFirst(2), allowed: ["MODE", "FILTER", "K", "RAW", "EXPLAIN"])
-            guard o.k <= r.limits.maxK else { throw ProtocolError("TOO_LARGE", "K \(o.k) is over the limit of \(r.limits.maxK)") }
+            guard o.k <= r.limits.maxK else { throw ProtocolError(.tooLarge, "K \(o.k) is over the limit of \(r.limits.maxK)") }
             guard let mode = PerfumeSearch.Mode(rawValue: o.mode ?? "hybrid") else {
-                throw ProtocolError("SYNTAX", "MODE must be similarity, keyword or hybrid, got '\(o.mode ?? "")'")
+                throw ProtocolError(.syntax, "MODE must be similarity, keyword or hybrid, got '\(o.mode ?? "")'")
             }
-            guard let search = r.search else { throw ProtocolError("UNAVAILABLE", "query understanding is not configured") }
+            guard let search = r.search else { throw ProtocolError(.unavailable, "query understanding is not configured") }
             var q = PerfumeSearch.Query(text: t.text, filter: o.filter, k: o.k, mode: mode)
             q.understand = !o.raw
             let result = try search.search(q, in: c)
@@ -287,12 +287,12 @@ public struct CommandRouter: Sendable {
         "GENERATE": Command(usage: "GENERATE {\"fragrance_family\": \"floral\", \"mood\": \"romantic\", \"intensity\": \"moderate\", \"gender\": \"feminine\", \"season\": \"spring\"}",
                             summary: "a perfume recipe from the catalogue (composer; schemas/recipe.schema.json) with its validation, as one JSON line") { r, args in
             guard let t = args.first, case .json(let text) = t, let o = try StrictJSON.parse(Data(text.utf8)) as? [String: Any] else {
-                throw ProtocolError("SYNTAX", "GENERATE needs a JSON object, e.g. GENERATE {\"fragrance_family\": \"floral\"}")
+                throw ProtocolError(.syntax, "GENERATE needs a JSON object, e.g. GENERATE {\"fragrance_family\": \"floral\"}")
             }
             if let unknown = o.keys.sorted().first(where: { !RecipeAPI.requestFields.contains($0) }) {
-                throw ProtocolError("BAD_REQUEST", "unknown field '\(unknown)' (known: \(RecipeAPI.requestFields.sorted().joined(separator: ", ")))")
+                throw ProtocolError(.badRequest, "unknown field '\(unknown)' (known: \(RecipeAPI.requestFields.sorted().joined(separator: ", ")))")
             }
-            guard let g = r.recipes else { throw ProtocolError("UNAVAILABLE", "recipe generation is not configured on this server") }
+            guard let g = r.recipes else { throw ProtocolError(.unavailable, "recipe generation is not configured on this server") }
             do { return .lines([jsonText(try RecipeAPI.generateBlocking(g, try RecipeAPI.request(o, field: nil)))]) }
             catch let e as APIError { throw ProtocolError(e.code, e.message) }
         },
@@ -300,10 +300,10 @@ public struct CommandRouter: Sendable {
             .ok(try r.writeSnapshot(try r.collection(args)))
         },
         "RESTORE": Command(usage: "RESTORE <snapshot file name> [AS <name>]", summary: "restore a file from the data directory's snapshots/ as a new collection", role: .admin) { r, args in
-            guard let file = args.first?.text, !file.isEmpty else { throw ProtocolError("SYNTAX", "RESTORE needs a snapshot file name") }
+            guard let file = args.first?.text, !file.isEmpty else { throw ProtocolError(.syntax, "RESTORE needs a snapshot file name") }
             var target: String?
             if args.count >= 3 {
-                guard args.dropFirst().first?.text.uppercased() == "AS" else { throw ProtocolError("SYNTAX", "expected AS <name>") }
+                guard args.dropFirst().first?.text.uppercased() == "AS" else { throw ProtocolError(.syntax, "expected AS <name>") }
                 target = args.dropFirst(2).first?.text
             }
             let c = try r.restoreSnapshot(named: file, as: target)
@@ -378,14 +378,14 @@ public struct CommandRouter: Sendable {
     func restoreSnapshot(named file: String, as target: String?) throws -> Collection {
         let name = file.hasPrefix("snapshots/") ? String(file.dropFirst("snapshots/".count)) : file
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
-            throw ProtocolError("BAD_REQUEST", "give a file name inside the data directory's snapshots/, not a path")
+            throw ProtocolError(.badRequest, "give a file name inside the data directory's snapshots/, not a path")
         }
         let url = database.directory.appendingPathComponent("snapshots").appendingPathComponent(name)
         return try database.restore(from: url, as: target)
     }
 
     func name(_ args: ArraySlice<Token>, _ i: Int) throws -> String {
-        guard let t = args.dropFirst(i).first, case .word(let n) = t else { throw ProtocolError("SYNTAX", "expected a collection name") }
+        guard let t = args.dropFirst(i).first, case .word(let n) = t else { throw ProtocolError(.syntax, "expected a collection name") }
         return n
     }
 
@@ -395,42 +395,42 @@ public struct CommandRouter: Sendable {
 
     static func collectionConfig(name: String, json: String) throws -> CollectionConfig {
         guard let o = try StrictJSON.parse(Data(json.utf8)) as? [String: Any] else {
-            throw ProtocolError("BAD_JSON", "the collection definition is not a JSON object")
+            throw ProtocolError(.badJSON, "the collection definition is not a JSON object")
         }
         let known: Set<String> = ["dimension", "metric", "embedder", "schema", "m", "ef_construction", "ef_search", "seed", "embed_fields"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ProtocolError("BAD_REQUEST", "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+            throw ProtocolError(.badRequest, "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
         // `as? Int` would take true as 1 and UInt64(-1) traps: integers are checked by hand.
         func int(_ k: String, _ range: ClosedRange<Int> = 0...Int.max) throws -> Int? {
             guard let v = o[k] else { return nil }
             guard let n = v as? NSNumber, !isJSONBool(n) else {
-                throw ProtocolError("BAD_TYPE", "'\(k)' must be an integer, got \(printable(jsonText(v)))")
+                throw ProtocolError(.badType, "'\(k)' must be an integer, got \(printable(jsonText(v)))")
             }
             let i: Int
             if "df".contains(String(cString: n.objCType)) {
                 let d = n.doubleValue
-                guard d.isFinite, d == d.rounded() else { throw ProtocolError("BAD_TYPE", "'\(k)' must be an integer, got \(n)") }
+                guard d.isFinite, d == d.rounded() else { throw ProtocolError(.badType, "'\(k)' must be an integer, got \(n)") }
                 guard d >= Double(range.lowerBound), d <= Double(range.upperBound), let exact = Int(exactly: d) else {
-                    throw ProtocolError("OUT_OF_RANGE", "'\(k)' must be \(range.lowerBound) to \(range.upperBound), got \(n)")
+                    throw ProtocolError(.outOfRange, "'\(k)' must be \(range.lowerBound) to \(range.upperBound), got \(n)")
                 }
                 i = exact
             } else {
                 i = n.intValue
             }
             guard range.contains(i) else {
-                throw ProtocolError("OUT_OF_RANGE", "'\(k)' must be \(range.lowerBound) to \(range.upperBound), got \(n)")
+                throw ProtocolError(.outOfRange, "'\(k)' must be \(range.lowerBound) to \(range.upperBound), got \(n)")
             }
             return i
         }
         let embedder = o["embedder"] as? String
         guard let dimension = try int("dimension") ?? (embedder == TextEmbedder.name ? TextEmbedder.dimension : nil) else {
-            throw ProtocolError("BAD_REQUEST", "'dimension' is required (or \"embedder\": \"minilm\", which implies 384)")
+            throw ProtocolError(.badRequest, "'dimension' is required (or \"embedder\": \"minilm\", which implies 384)")
         }
         var metric = Metric.cosine
         if let m = o["metric"] {
             guard let s = m as? String, let parsed = Metric(rawValue: s.lowercased()) else {
-                throw ProtocolError("BAD_REQUEST", "'metric' must be one of cosine, dot, l2")
+                throw ProtocolError(.badRequest, "'metric' must be one of cosine, dot, l2")
             }
             metric = parsed
         }
@@ -440,11 +440,11 @@ public struct CommandRouter: Sendable {
                 switch named {
                 case "perfume": schema = .perfume
                 case "material": schema = .material
-                default: throw ProtocolError("BAD_REQUEST", "unknown schema '\(named)' (known: perfume, material, or an object)")
+                default: throw ProtocolError(.badRequest, "unknown schema '\(named)' (known: perfume, material, or an object)")
                 }
             } else {
                 do { schema = try JSONDecoder().decode(CollectionSchema.self, from: JSONSerialization.data(withJSONObject: s)) }
-                catch { throw ProtocolError("BAD_SCHEMA", "schema must be {\"fields\": [{\"name\": …, \"type\": string|int|float|set|tiered_set|text}]}") }
+                catch { throw ProtocolError(.badSchema, "schema must be {\"fields\": [{\"name\": …, \"type\": string|int|float|set|tiered_set|text}]}") }
             }
         }
         var hnsw = HNSWParameters()
@@ -472,18 +472,18 @@ struct SearchOptions {
     init(_ args: ArraySlice<Token>, allowed: Set<String>) throws {
         var it = args.makeIterator()
         while let t = it.next() {
-            if case .json = t { throw ProtocolError("SYNTAX", "unexpected JSON; only VECTOR takes a JSON array") }
+            if case .json = t { throw ProtocolError(.syntax, "unexpected JSON; only VECTOR takes a JSON array") }
             let key = t.text.uppercased()
             guard allowed.contains(key) else {
-                throw ProtocolError("SYNTAX", "unexpected '\(t.text)' (expected one of \(allowed.sorted().joined(separator: ", ")))")
+                throw ProtocolError(.syntax, "unexpected '\(t.text)' (expected one of \(allowed.sorted().joined(separator: ", ")))")
             }
             func value() throws -> Token {
-                guard let v = it.next() else { throw ProtocolError("SYNTAX", "\(key) needs a value") }
+                guard let v = it.next() else { throw ProtocolError(.syntax, "\(key) needs a value") }
                 return v
             }
             func number() throws -> Int {
                 let v = try value()
-                guard let n = Int(v.text), n > 0 else { throw ProtocolError("SYNTAX", "\(key) needs a positive integer, got '\(v.text)'") }
+                guard let n = Int(v.text), n > 0 else { throw ProtocolError(.syntax, "\(key) needs a positive integer, got '\(v.text)'") }
                 return n
             }
             switch key {
@@ -497,7 +497,7 @@ struct SearchOptions {
             case "RAW": raw = true
             case "VECTOR":
                 guard case .json(let j) = try value() else {
-                    throw ProtocolError("SYNTAX", "VECTOR needs a JSON array of numbers, last on the line")
+                    throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers, last on the line")
                 }
                 vector = try parseNumberArray(j)
             default: break
@@ -517,7 +517,7 @@ func residentBytes() -> Int {
 /// A JSON array of numbers, parsed in place with strtof (JSONSerialization, or a String per
 /// number, cost more than the search itself: protocol-bench's "command layer" line).
 func parseNumberArray(_ text: String) throws -> [Float] {
-    func bad(_ why: String) -> ProtocolError { ProtocolError("SYNTAX", "VECTOR needs a JSON array of finite numbers, last on the line (\(why))") }
+    func bad(_ why: String) -> ProtocolError { ProtocolError(.syntax, "VECTOR needs a JSON array of finite numbers, last on the line (\(why))") }
     return try text.withCString { start -> [Float] in
         var p = start
         func skipSpace() { while p.pointee == 0x20 || p.pointee == 0x09 { p += 1 } }

@@ -259,7 +259,7 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-                return fail(APIError(.unauthorized, "NOAUTH", "the Authorization header must be 'Bearer <token>'"))
+                return fail(APIError(.unauthorized, .notAuthenticated, "the Authorization header must be 'Bearer <token>'"))
             }
             if let wait = api.access.failures.wait(context.remoteAddress) {
                 api.metrics.rateLimited("auth_failures")
@@ -269,7 +269,7 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
                 api.metrics.authFailure("http")
                 api.access.failures.failed(context.remoteAddress)
                 try? await Task.sleep(for: .milliseconds(250))   // slows guessing; no thread waits
-                var e = APIError(.unauthorized, "WRONGPASS", "invalid API key or token")
+                var e = APIError(.unauthorized, .wrongPassword, "invalid API key or token")
                 e.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
                 return fail(e)
             }
@@ -283,7 +283,7 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             let response = try await inner.respond(to: request, context: context)
             // The router's own "no route" answer has an empty body: give it the API's error shape.
             if response.status == .notFound, response.headers[.contentLength] == "0" {
-                return fail(APIError(.notFound, "NOT_FOUND", "no route for \(request.method.rawValue) \(request.uri.path); see /docs"))
+                return fail(APIError(.notFound, .notFound, "no route for \(request.method.rawValue) \(request.uri.path); see /docs"))
             }
             return response
         } catch {
@@ -293,7 +293,7 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
 
     static func tooMany(_ wait: Double, _ who: String) -> APIError {
         let seconds = max(1, Int(wait.rounded(.up)))
-        var e = APIError(.tooManyRequests, "RATE_LIMITED", "too many requests from \(who); retry in \(seconds) s")
+        var e = APIError(.tooManyRequests, .rateLimited, "too many requests from \(who); retry in \(seconds) s")
         e.headers[.retryAfter] = String(seconds)
         return e
     }

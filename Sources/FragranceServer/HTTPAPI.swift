@@ -87,9 +87,9 @@ public struct HTTPAPI: Sendable {
         Route(method: .post, path: "/api/v1/generate/batch", role: .read) { api, req, _ in
             let body = try JSONBody(try await api.body(req), allowed: ["requests"])
             guard let list = body.object["requests"] as? [Any], !list.isEmpty else {
-                throw APIError(.badRequest, "BAD_TYPE", "'requests' must be a non-empty array of recipe requests", field: "requests")
+                throw APIError(.badRequest, .badType, "'requests' must be a non-empty array of recipe requests", field: "requests")
             }
-            guard list.count <= 32 else { throw APIError(.contentTooLarge, "TOO_LARGE", "at most 32 requests per batch, got \(list.count)", field: "requests") }
+            guard list.count <= 32 else { throw APIError(.contentTooLarge, .tooLarge, "at most 32 requests per batch, got \(list.count)", field: "requests") }
             let generator = try api.recipeGenerator()
             // One result or one error per item; the pool bounds how many run at once.
             let items = list.map(SendableAny.init)
@@ -98,15 +98,15 @@ public struct HTTPAPI: Sendable {
                     group.addTask {
                         let item = wrapped.value
                         do {
-                            guard let o = item as? [String: Any] else { throw APIError(.badRequest, "BAD_TYPE", "each request must be an object", field: "requests[\(i)]") }
+                            guard let o = item as? [String: Any] else { throw APIError(.badRequest, .badType, "each request must be an object", field: "requests[\(i)]") }
                             if let unknown = o.keys.sorted().first(where: { !RecipeAPI.requestFields.contains($0) }) {
-                                throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown field '\(unknown)'", field: "requests[\(i)].\(unknown)")
+                                throw APIError(.badRequest, .unknownField, "unknown field '\(unknown)'", field: "requests[\(i)].\(unknown)")
                             }
                             let request = try RecipeAPI.request(o, field: "requests[\(i)]")
                             return (i, SendableJSON(try await RecipeAPI.generate(generator, request, pool: api.pool)))
                         } catch {
                             let e = APIError.from(error)
-                            var err: [String: Any] = ["code": e.code, "message": e.message]
+                            var err: [String: Any] = ["code": e.code.rawValue, "message": e.message]
                             if let f = e.field { err["field"] = f }
                             return (i, SendableJSON(["error": err]))
                         }
@@ -121,7 +121,7 @@ public struct HTTPAPI: Sendable {
         Route(method: .post, path: "/api/v1/recipes/validate", role: .read) { api, req, _ in
             let buffer = try await api.body(req)
             guard let o = try StrictJSON.parse(Data(buffer.readableBytesView)) as? [String: Any] else {
-                throw APIError(.badRequest, "BAD_JSON", "the body must be a recipe object: {\"concentration\": \"EdP\", \"top\": [{\"name\": …, \"percent\": …}], \"heart\": […], \"base\": […]}")
+                throw APIError(.badRequest, .badJSON, "the body must be a recipe object: {\"concentration\": \"EdP\", \"top\": [{\"name\": …, \"percent\": …}], \"heart\": […], \"base\": […]}")
             }
             let recipe = try RecipeAPI.recipe(o)
             let generator = try api.recipeGenerator()
@@ -191,7 +191,7 @@ public struct HTTPAPI: Sendable {
     ]
 
     func recipeGenerator() throws -> RecipeGenerator {
-        guard let recipes else { throw APIError(.serviceUnavailable, "UNAVAILABLE", "recipe generation is not configured on this server") }
+        guard let recipes else { throw APIError(.serviceUnavailable, .unavailable, "recipe generation is not configured on this server") }
         return recipes
     }
 
@@ -222,17 +222,17 @@ public struct HTTPAPI: Sendable {
         guard let role else { return }
         if access.isOpen { return }
         guard let p = context.principal else {
-            var e = APIError(.unauthorized, "NOAUTH", "this route needs an API key or token: send 'Authorization: Bearer <token>'")
+            var e = APIError(.unauthorized, .notAuthenticated, "this route needs an API key or token: send 'Authorization: Bearer <token>'")
             e.headers[.wwwAuthenticate] = "Bearer"
             throw e
         }
-        guard p.role >= role else { throw APIError(.forbidden, "FORBIDDEN", "this route needs the \(role) role; the token has \(p.role)") }
+        guard p.role >= role else { throw APIError(.forbidden, .forbidden, "this route needs the \(role) role; the token has \(p.role)") }
     }
 
     func body(_ request: Request) async throws -> ByteBuffer {
         var request = request
         let limit = configuration.httpMaxBodyBytes
-        let tooLarge = APIError(.contentTooLarge, "TOO_LARGE", "the body is over the limit of \(limit) bytes")
+        let tooLarge = APIError(.contentTooLarge, .tooLarge, "the body is over the limit of \(limit) bytes")
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
         do { return try await request.collectBody(upTo: limit) }
         catch is NIOTooManyBytesError { throw tooLarge }
@@ -268,7 +268,7 @@ public struct HTTPAPI: Sendable {
             else if let o = body.object["filters"] as? [String: Any] {
                 if let e = try FilterObject.expression(o, schema: schema) { parts.append(e) }
             } else {
-                throw APIError(.badRequest, "BAD_TYPE", "'filters' must be an object ({\"family\": \"floral\"}) or a filter string", field: "filters")
+                throw APIError(.badRequest, .badType, "'filters' must be an object ({\"family\": \"floral\"}) or a filter string", field: "filters")
             }
         }
         if let s = try body.string("filter"), !s.trimmingCharacters(in: .whitespaces).isEmpty { parts.append(s) }
@@ -296,9 +296,9 @@ public struct HTTPAPI: Sendable {
         let understand = try body.bool("understand") ?? true
         let searchType = try body.string("search_type") ?? (hybrid ? "hybrid" : "similarity")
         guard let mode = PerfumeSearch.Mode(rawValue: searchType) else {
-            throw APIError(.badRequest, "BAD_VALUE", "search_type must be similarity, keyword or hybrid, got '\(searchType)'", field: "search_type")
+            throw APIError(.badRequest, .badValue, "search_type must be similarity, keyword or hybrid, got '\(searchType)'", field: "search_type")
         }
-        if mode == .keyword, query == nil { throw APIError(.badRequest, "MISSING_FIELD", "a keyword search needs 'query'", field: "query") }
+        if mode == .keyword, query == nil { throw APIError(.badRequest, .missingField, "a keyword search needs 'query'", field: "query") }
         var q = PerfumeSearch.Query(text: query, vector: vector, k: topK, mode: mode)
         q.ef = ef
         q.understand = understand
@@ -306,19 +306,19 @@ public struct HTTPAPI: Sendable {
         switch try body.string("fusion") ?? "rrf" {
         case "rrf": q.fusion = .reciprocalRank(k: Double(try body.int("rrf_k", in: 1...100_000) ?? 60))
         case "linear": q.fusion = .linear
-        case let other: throw APIError(.badRequest, "BAD_VALUE", "fusion must be rrf or linear, got '\(other)'", field: "fusion")
+        case let other: throw APIError(.badRequest, .badValue, "fusion must be rrf or linear, got '\(other)'", field: "fusion")
         }
         if body.has("weights") {
-            guard let w = body.object["weights"] as? [String: Any] else { throw APIError(.badRequest, "BAD_TYPE", "'weights' must be an object", field: "weights") }
+            guard let w = body.object["weights"] as? [String: Any] else { throw APIError(.badRequest, .badType, "'weights' must be an object", field: "weights") }
             for (key, value) in w {
                 guard let n = value as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite, (0...100).contains(n.doubleValue) else {
-                    throw APIError(.badRequest, "BAD_VALUE", "weights.\(key) must be a number from 0 to 100", field: "weights.\(key)")
+                    throw APIError(.badRequest, .badValue, "weights.\(key) must be a number from 0 to 100", field: "weights.\(key)")
                 }
                 switch key {
                 case "vector": q.vectorWeight = n.doubleValue
                 case "keyword": q.keywordWeight = n.doubleValue
                 case "preference": q.preferenceWeight = n.doubleValue
-                default: throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown weight '\(key)' (known: keyword, preference, vector)", field: "weights.\(key)")
+                default: throw APIError(.badRequest, .unknownField, "unknown weight '\(key)' (known: keyword, preference, vector)", field: "weights.\(key)")
                 }
             }
         }
@@ -335,7 +335,7 @@ public struct HTTPAPI: Sendable {
                                             explain: explain, searchType: searchType, start: start)
             }
             q.filter = filter
-            guard let search = self.router.search else { throw APIError(.serviceUnavailable, "UNAVAILABLE", "query understanding is not configured") }
+            guard let search = self.router.search else { throw APIError(.serviceUnavailable, .unavailable, "query understanding is not configured") }
             let result = try search.search(q, in: c)
             if let plan = result.plan { self.metrics.search(plan) }
             let records = try c.records(result.hits.map(\.id))
@@ -421,7 +421,7 @@ public struct HTTPAPI: Sendable {
         let vector = try body.floats("vector")
         let text = try body.string("text", maxLength: limits.maxQueryLength)
         guard (vector == nil) != (text == nil) else {
-            throw APIError(.badRequest, "BAD_REQUEST", "give exactly one of 'text' and 'vector'", field: vector == nil ? "text" : "vector")
+            throw APIError(.badRequest, .badRequest, "give exactly one of 'text' and 'vector'", field: vector == nil ? "text" : "vector")
         }
         let k = try body.int("k", in: 1...limits.maxK) ?? 10
         let ef = try body.int("ef", in: 1...limits.maxEf)
@@ -461,9 +461,9 @@ public struct HTTPAPI: Sendable {
     func createCollection(_ request: Request, _ context: APIContext) async throws -> Response {
         let buffer = try await body(request)
         guard let o = try StrictJSON.parse(Data(buffer.readableBytesView)) as? [String: Any] else {
-            throw APIError(.badRequest, "BAD_JSON", "the body must be a JSON object with a 'name' and the collection's settings")
+            throw APIError(.badRequest, .badJSON, "the body must be a JSON object with a 'name' and the collection's settings")
         }
-        guard let name = o["name"] as? String, !name.isEmpty else { throw APIError(.badRequest, "MISSING_FIELD", "'name' is required", field: "name") }
+        guard let name = o["name"] as? String, !name.isEmpty else { throw APIError(.badRequest, .missingField, "'name' is required", field: "name") }
         var rest = o
         rest["name"] = nil
         let config = try CommandRouter.collectionConfig(name: name, json: jsonText(rest))
@@ -488,22 +488,22 @@ public struct HTTPAPI: Sendable {
                     let value = try StrictJSON.parse(Data(line))
                     list.append(try Record(jsonObject: value))
                 } catch let e as StoreError {
-                    throw APIError(.badRequest, e.code.rawValue, "line \(lineNumber): \(e.message)")
+                    throw APIError(.badRequest, e.code, "line \(lineNumber): \(e.message)")
                 } catch {
-                    throw APIError(.badRequest, "BAD_JSON", "line \(lineNumber): not valid JSON (\(JSONBody.reason(error)))")
+                    throw APIError(.badRequest, .badJSON, "line \(lineNumber): not valid JSON (\(JSONBody.reason(error)))")
                 }
             }
             records = list
         } else {
             guard let text = String(bytes: buffer.readableBytesView, encoding: .utf8) else {
-                throw APIError(.badRequest, "BAD_JSON", "the body is not UTF-8")
+                throw APIError(.badRequest, .badJSON, "the body is not UTF-8")
             }
             records = try Record.decodeList(json: text)
         }
-        guard !records.isEmpty else { throw APIError(.badRequest, "BAD_REQUEST", "no records in the body") }
+        guard !records.isEmpty else { throw APIError(.badRequest, .badRequest, "no records in the body") }
         let batch = limits.maxBatch
         guard ndjson || records.count <= batch else {
-            throw APIError(.contentTooLarge, "TOO_LARGE", "\(records.count) records in one JSON upsert; the limit is \(batch) (send NDJSON for bulk loads)")
+            throw APIError(.contentTooLarge, .tooLarge, "\(records.count) records in one JSON upsert; the limit is \(batch) (send NDJSON for bulk loads)")
         }
         let result = try await pool.runIfActive { () -> Collection.WriteResult in
             let c = try self.database.collection(name)

@@ -20,26 +20,26 @@ public struct APIContext: RequestContext {
 /// as the line protocol's `-ERR` replies.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public var status: HTTPResponse.Status
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var field: String?
     public var headers: HTTPFields = [:]
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil) {
+    public init(_ status: HTTPResponse.Status, _ code: ErrorCode, _ message: String, field: String? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
     }
 
-    public var description: String { "\(status.code) \(code) \(message)" }
+    public var description: String { "\(status.code) \(code.rawValue) \(message)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         response()
     }
 
     func response() -> Response {
-        var error: [String: Any] = ["code": code, "message": message]
+        var error: [String: Any] = ["code": code.rawValue, "message": message]
         if let field { error["field"] = field }
         var r = JSONReply(["error": error], status: status).response()
         for h in headers { r.headers.append(h) }
@@ -52,30 +52,23 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         switch error {
         case let e as APIError: return e
         case let e as StoreError:
-            let status: HTTPResponse.Status = switch e.code {
-            case .notFound: .notFound
-            case .alreadyExists: .conflict
-            case .modelUnavailable: .serviceUnavailable
-            case .io: .internalServerError
-            case .corrupt: .unprocessableContent
-            default: .badRequest
-            }
-            return APIError(status, e.code.rawValue, e.message)
+            return APIError(HTTPResponse.Status(code: e.code.httpStatus), e.code, e.message)
         case let e as ProtocolError:
-            return APIError(e.code == "TOO_LARGE" ? .contentTooLarge : .badRequest, e.code, e.message)
+            return APIError(HTTPResponse.Status(code: e.code.httpStatus), e.code, e.message)
         case let e as ServerConfiguration.Invalid:
-            return APIError(.internalServerError, "BAD_CONFIG", "configuration refused, running settings kept: \(e.description)")
+            return APIError(.internalServerError, .badConfig, "configuration refused, running settings kept: \(e.description)")
         case let e as HTTPError:
-            let code = switch e.status {
-            case .notFound: "NOT_FOUND"
-            case .contentTooLarge: "TOO_LARGE"
-            case .methodNotAllowed: "METHOD_NOT_ALLOWED"
-            default: "HTTP_\(e.status.code)"
+            let code: ErrorCode = switch e.status {
+            case .notFound: .notFound
+            case .contentTooLarge: .tooLarge
+            case .methodNotAllowed: .methodNotAllowed
+            case .requestTimeout: .timeout
+            default: e.status.code >= 500 ? .internalError : .badRequest
             }
             let message = e.body ?? (e.status == .notFound ? "no such route; see /docs" : e.status.reasonPhrase)
             return APIError(e.status, code, message)
         default:
-            return APIError(.internalServerError, "INTERNAL", "\(error)")
+            return APIError(.internalServerError, .internalError, "\(error)")
         }
     }
 }
@@ -108,13 +101,13 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
     let object: [String: Any]
 
     init(_ buffer: ByteBuffer, allowed: Set<String>) throws {
-        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, "BAD_JSON", "the request needs a JSON object body") }
+        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, .badJSON, "the request needs a JSON object body") }
         let value: Any
         do { value = try StrictJSON.parse(Data(buffer.readableBytesView)) }
-        catch let e as StoreError { throw APIError(.badRequest, "BAD_JSON", "the body is \(e.message)") }
-        guard let o = value as? [String: Any] else { throw APIError(.badRequest, "BAD_JSON", "the body must be a JSON object") }
+        catch let e as StoreError { throw APIError(.badRequest, .badJSON, "the body is \(e.message)") }
+        guard let o = value as? [String: Any] else { throw APIError(.badRequest, .badJSON, "the body must be a JSON object") }
         if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown field '\(unknown)' (known: \(allowed.sorted().joined(separator: ", ")))", field: unknown)
+            throw APIError(.badRequest, .unknownField, "unknown field '\(unknown)' (known: \(allowed.sorted().joined(separator: ", ")))", field: unknown)
         }
         object = o
     }
@@ -128,16 +121,16 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
 
     func string(_ k: String, required: Bool = false, maxLength: Int = 65_536) throws -> String? {
         guard has(k) else {
-            if required { throw APIError(.badRequest, "MISSING_FIELD", "'\(k)' is required", field: k) }
+            if required { throw APIError(.badRequest, .missingField, "'\(k)' is required", field: k) }
             return nil
         }
-        guard let s = object[k] as? String else { throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be a string", field: k) }
+        guard let s = object[k] as? String else { throw APIError(.badRequest, .badType, "'\(k)' must be a string", field: k) }
         if required && s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw APIError(.badRequest, "BAD_VALUE", "'\(k)' must not be empty", field: k)
+            throw APIError(.badRequest, .badValue, "'\(k)' must not be empty", field: k)
         }
         // The same code and status as the line protocol's TOO_LARGE for over-long query text.
         guard s.utf8.count <= maxLength * 4, s.count <= maxLength else {
-            throw APIError(.contentTooLarge, "TOO_LARGE", "'\(k)' is longer than \(maxLength) characters", field: k)
+            throw APIError(.contentTooLarge, .tooLarge, "'\(k)' is longer than \(maxLength) characters", field: k)
         }
         return s
     }
@@ -145,28 +138,28 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
     func int(_ k: String, in range: ClosedRange<Int>) throws -> Int? {
         guard has(k) else { return nil }
         guard let n = object[k] as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite, n.doubleValue == n.doubleValue.rounded() else {
-            throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be an integer", field: k)
+            throw APIError(.badRequest, .badType, "'\(k)' must be an integer", field: k)
         }
         // Compared as a double (intValue wraps or traps past Int's range); echoed as sent.
         let d = n.doubleValue
         guard d >= Double(range.lowerBound), d <= Double(range.upperBound), let i = Int(exactly: d), range.contains(i) else {
-            throw APIError(.badRequest, "OUT_OF_RANGE", "'\(k)' must be between \(range.lowerBound) and \(range.upperBound), got \(n)", field: k)
+            throw APIError(.badRequest, .outOfRange, "'\(k)' must be between \(range.lowerBound) and \(range.upperBound), got \(n)", field: k)
         }
         return i
     }
 
     func bool(_ k: String) throws -> Bool? {
         guard has(k) else { return nil }
-        guard let n = object[k] as? NSNumber, JSONBody.isBool(n) else { throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be true or false", field: k) }
+        guard let n = object[k] as? NSNumber, JSONBody.isBool(n) else { throw APIError(.badRequest, .badType, "'\(k)' must be true or false", field: k) }
         return n.boolValue
     }
 
     func floats(_ k: String) throws -> [Float]? {
         guard has(k) else { return nil }
-        guard let a = object[k] as? [Any] else { throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be an array of numbers", field: k) }
+        guard let a = object[k] as? [Any] else { throw APIError(.badRequest, .badType, "'\(k)' must be an array of numbers", field: k) }
         return try a.map {
             guard let n = $0 as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
-                throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must hold only finite numbers", field: k)
+                throw APIError(.badRequest, .badType, "'\(k)' must hold only finite numbers", field: k)
             }
             return n.floatValue
         }
@@ -188,18 +181,18 @@ enum FilterObject {
             let name = aliases[key] ?? key
             let base = String(name.split(separator: ".").first ?? "")
             guard let field = schema.field(base) else {
-                throw APIError(.badRequest, "BAD_FILTER", "unknown filter field '\(key)' (fields: \(schema.fields.filter { $0.type != .text }.map(\.name).joined(separator: ", ")))", field: "filters.\(key)")
+                throw APIError(.badRequest, .badFilter, "unknown filter field '\(key)' (fields: \(schema.fields.filter { $0.type != .text }.map(\.name).joined(separator: ", ")))", field: "filters.\(key)")
             }
             let isSet = field.type == .set || field.type == .tieredSet
             let value = object[key]!
             func literal(_ v: Any) throws -> String {
                 if let s = v as? String { return "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
                 if let n = v as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite { return n.stringValue }
-                throw APIError(.badRequest, "BAD_FILTER", "filter '\(key)' takes strings or numbers", field: "filters.\(key)")
+                throw APIError(.badRequest, .badFilter, "filter '\(key)' takes strings or numbers", field: "filters.\(key)")
             }
             switch value {
             case let list as [Any]:
-                guard !list.isEmpty else { throw APIError(.badRequest, "BAD_FILTER", "filter '\(key)' has an empty list", field: "filters.\(key)") }
+                guard !list.isEmpty else { throw APIError(.badRequest, .badFilter, "filter '\(key)' has an empty list", field: "filters.\(key)") }
                 let items = try list.map(literal).joined(separator: ", ")
                 parts.append(isSet ? "\(name) CONTAINS ANY (\(items))" : "\(name) IN (\(items))")
             case let ops as [String: Any]:
@@ -214,7 +207,7 @@ enum FilterObject {
                     } else if op == "not", isSet {
                         parts.append("NOT \(name) CONTAINS \(try literal(v))")
                     } else {
-                        throw APIError(.badRequest, "BAD_FILTER", "filter '\(key)': operator '\(op)' does not apply (use eq, ne, gt, gte, lt, lte, in for scalars; any, all, not for sets)", field: "filters.\(key).\(op)")
+                        throw APIError(.badRequest, .badFilter, "filter '\(key)': operator '\(op)' does not apply (use eq, ne, gt, gte, lt, lte, in for scalars; any, all, not for sets)", field: "filters.\(key).\(op)")
                     }
                 }
             default:

@@ -192,7 +192,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
         let n = server.connections.withLock { $0 += 1; return $0 }
         server.router.metrics?.openTCPConnections.increment()
         if n > server.configuration.maxConnections {
-            write(.error(code: "TOO_MANY_CONNECTIONS", message: "the server allows \(server.configuration.maxConnections) connections"), on: context.channel)
+            write(.error(.tooManyConnections, "the server allows \(server.configuration.maxConnections) connections"), on: context.channel)
             context.close(promise: nil)
         }
         context.fireChannelActive()
@@ -267,7 +267,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
                 out.writeString(reply.encoded)
                 if close { return (out, true, i + 1) }
                 if session.authFailures >= Self.maxAuthFailures {
-                    out.writeString(Reply.error(code: "WRONGPASS", message: "\(Self.maxAuthFailures) failed authentications on this connection; closing").encoded)
+                    out.writeString(Reply.error(.wrongPassword, "\(Self.maxAuthFailures) failed authentications on this connection; closing").encoded)
                     return (out, true, i + 1)
                 }
                 // Enough to write for now: the rest waits until the client reads this.
@@ -290,7 +290,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
                 channel.writeAndFlush(out, promise: nil)
                 if close { closeAfterReplies(channel); return }
             case .failure(let error):
-                write(.error(code: "INTERNAL", message: "\(error)"), on: channel)
+                write(.error(.internalError, "\(error)"), on: channel)
             }
             guard !closing else { return }
             // Replies not being read: wait for channelWritabilityChanged before running more.
@@ -310,15 +310,15 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         switch error {
         case FramingError.lineTooLong(let max):
-            write(.error(code: "LINE_TOO_LONG", message: "a request line may hold at most \(max) bytes; closing"), on: context.channel)
+            write(.error(.lineTooLong, "a request line may hold at most \(max) bytes; closing"), on: context.channel)
         case FramingError.lineTimeout(let t):
-            write(.error(code: "TIMEOUT", message: "a request line must arrive whole within \(t.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
+            write(.error(.timeout, "a request line must arrive whole within \(t.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
         case FramingError.serverBufferFull(let total):
-            write(.error(code: "BUSY", message: "the server holds \(total) bytes of unfinished lines for all connections; closing this one"), on: context.channel)
+            write(.error(.busy, "the server holds \(total) bytes of unfinished lines for all connections; closing this one"), on: context.channel)
         case is ChannelError:
             break
         default:
-            write(.error(code: "PROTOCOL", message: "\(error); closing"), on: context.channel)
+            write(.error(.protocolViolation, "\(error); closing"), on: context.channel)
         }
         closing = true
         context.close(promise: nil)
@@ -327,7 +327,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             guard !running, queued.isEmpty else { return }   // a long command is not idleness
-            write(.error(code: "IDLE", message: "no request for \(server.configuration.idleTimeout.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
+            write(.error(.idle, "no request for \(server.configuration.idleTimeout.nanoseconds / 1_000_000) ms; closing"), on: context.channel)
             closing = true
             context.close(promise: nil)
         } else if case ChannelEvent.inputClosed = event {

@@ -1,3 +1,4 @@
+import FragranceProtocol
 import FragranceStore
 import Foundation
 import NIOPosix
@@ -13,11 +14,11 @@ enum RecipeAPI {
         func name(_ k: String) -> String { prefix.map { "\($0).\(k)" } ?? k }
         func string(_ k: String, _ allowed: [String]? = nil, max: Int = 60) throws -> String? {
             guard let v = o[k], !(v is NSNull) else { return nil }
-            guard let s = v as? String else { throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be a string", field: name(k)) }
+            guard let s = v as? String else { throw APIError(.badRequest, .badType, "'\(k)' must be a string", field: name(k)) }
             let t = Vocabulary.fold(s)
-            guard !t.isEmpty, t.count <= max else { throw APIError(.badRequest, "BAD_VALUE", "'\(k)' must be 1 to \(max) characters", field: name(k)) }
+            guard !t.isEmpty, t.count <= max else { throw APIError(.badRequest, .badValue, "'\(k)' must be 1 to \(max) characters", field: name(k)) }
             if let allowed, !allowed.contains(t) {
-                throw APIError(.badRequest, "BAD_VALUE", "'\(k)' must be one of \(allowed.joined(separator: ", ")), got '\(s)'", field: name(k))
+                throw APIError(.badRequest, .badValue, "'\(k)' must be one of \(allowed.joined(separator: ", ")), got '\(s)'", field: name(k))
             }
             return t
         }
@@ -30,18 +31,18 @@ enum RecipeAPI {
         r.brief = try string("brief", max: 500)
         if let c = o["concentration"] {
             guard let s = c as? String, let v = Recipe.Concentration.allCases.first(where: { $0.rawValue.lowercased() == s.lowercased() }) else {
-                throw APIError(.badRequest, "BAD_VALUE", "'concentration' must be EdC, EdT, EdP or Parfum", field: name("concentration"))
+                throw APIError(.badRequest, .badValue, "'concentration' must be EdC, EdT, EdP or Parfum", field: name("concentration"))
             }
             r.concentration = v
         }
         if let s = o["seed"] {
             guard let n = s as? NSNumber, !JSONBody.isBool(n), n.doubleValue >= 0, n.doubleValue == n.doubleValue.rounded() else {
-                throw APIError(.badRequest, "BAD_TYPE", "'seed' must be a non-negative integer", field: name("seed"))
+                throw APIError(.badRequest, .badType, "'seed' must be a non-negative integer", field: name("seed"))
             }
             r.seed = n.uint64Value
         }
         guard r.family != nil || r.mood != nil || r.brief != nil else {
-            throw APIError(.badRequest, "MISSING_FIELD", "give at least one of fragrance_family, mood or brief", field: prefix ?? "fragrance_family")
+            throw APIError(.badRequest, .missingField, "give at least one of fragrance_family, mood or brief", field: prefix ?? "fragrance_family")
         }
         return r
     }
@@ -49,7 +50,7 @@ enum RecipeAPI {
     /// Retrieval and the composer: blocking work, for a thread pool.
     static func compose(_ g: RecipeGenerator, _ r: RecipeRequest) throws -> RecipeGenerator.Result {
         do { return try g.generate(r) }
-        catch let e as RecipeGenerator.Failure { throw APIError(.serviceUnavailable, e.code, e.description) }
+        catch let e as RecipeGenerator.Failure { throw APIError(.serviceUnavailable, ErrorCode(rawValue: e.code) ?? .unavailable, e.description) }
     }
 
     /// The whole generation for the HTTP API: compose on the pool, then the LLM when configured.
@@ -90,22 +91,22 @@ enum RecipeAPI {
     static func recipe(_ o: [String: Any]) throws -> Recipe {
         let known: Set<String> = ["name", "concentration", "top", "heart", "base", "generator", "context_perfumes", "seed"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
-            throw APIError(.badRequest, "UNKNOWN_FIELD", "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
+            throw APIError(.badRequest, .unknownField, "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
         }
         let cText = (o["concentration"] as? String) ?? "EdP"
         guard let c = Recipe.Concentration.allCases.first(where: { $0.rawValue.lowercased() == cText.lowercased() }) else {
-            throw APIError(.badRequest, "BAD_VALUE", "'concentration' must be EdC, EdT, EdP or Parfum", field: "concentration")
+            throw APIError(.badRequest, .badValue, "'concentration' must be EdC, EdT, EdP or Parfum", field: "concentration")
         }
         func tier(_ k: String) throws -> [Recipe.Ingredient] {
             guard let v = o[k] else { return [] }
-            guard let list = v as? [Any] else { throw APIError(.badRequest, "BAD_TYPE", "'\(k)' must be a list of ingredients", field: k) }
+            guard let list = v as? [Any] else { throw APIError(.badRequest, .badType, "'\(k)' must be a list of ingredients", field: k) }
             return try list.enumerated().map { i, item in
-                guard let d = item as? [String: Any] else { throw APIError(.badRequest, "BAD_TYPE", "each ingredient must be an object", field: "\(k)[\(i)]") }
+                guard let d = item as? [String: Any] else { throw APIError(.badRequest, .badType, "each ingredient must be an object", field: "\(k)[\(i)]") }
                 let id = d["material_id"] as? String ?? ""
                 let name = d["name"] as? String ?? ""
-                guard !id.isEmpty || !name.isEmpty else { throw APIError(.badRequest, "MISSING_FIELD", "an ingredient needs material_id or name", field: "\(k)[\(i)]") }
+                guard !id.isEmpty || !name.isEmpty else { throw APIError(.badRequest, .missingField, "an ingredient needs material_id or name", field: "\(k)[\(i)]") }
                 guard let n = d["percent"] as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
-                    throw APIError(.badRequest, "BAD_TYPE", "'percent' must be a number", field: "\(k)[\(i)].percent")
+                    throw APIError(.badRequest, .badType, "'percent' must be a number", field: "\(k)[\(i)].percent")
                 }
                 return Recipe.Ingredient(materialId: id, name: name, percent: n.doubleValue)
             }

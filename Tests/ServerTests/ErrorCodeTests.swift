@@ -1,0 +1,66 @@
+import Foundation
+import XCTest
+@testable import FragranceClient
+@testable import FragranceProtocol
+@testable import FragranceServer
+@testable import FragranceStore
+
+/// One code list (FragranceProtocol.ErrorCode) for the store, both protocols and the client.
+final class ErrorCodeTests: ServerTestCase {
+    /// The backquoted codes of schemas/protocol.md's "Error codes" section.
+    func documentedCodes() throws -> Set<String> {
+        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("schemas/protocol.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
+        guard let start = text.range(of: "## Error codes") else { XCTFail("protocol.md has no Error codes section"); return [] }
+        let section = String(text[start.upperBound...]).components(separatedBy: "\n## ").first ?? ""
+        let words = section.components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        return Set(words.filter { !$0.isEmpty && $0.allSatisfy { $0.isUppercase || $0 == "_" } })
+    }
+
+    func testProtocolDocumentListsExactlyTheCodes() throws {
+        let documented = try documentedCodes()
+        let known = Set(ErrorCode.allCases.map(\.rawValue))
+        XCTAssertEqual(documented.subtracting(known), [], "documented but not in ErrorCode")
+        XCTAssertEqual(known.subtracting(documented), [], "in ErrorCode but not documented in schemas/protocol.md")
+    }
+
+    func testTheClientNamesEveryCodeTheServerSends() async throws {
+        let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1)
+        // OUT_OF_RANGE, like five other codes, was `.other` before the client shared the list.
+        do {
+            _ = try await client.send(#"CREATE x {"dimension": 4, "seed": -1}"#)
+            XCTFail("seed -1 must fail")
+        } catch FragranceClientError.server(let c, let message) {
+            XCTAssertEqual(c, .outOfRange)
+            XCTAssertEqual(message, "'seed' must be 0 to \(Int.max), got -1")
+        }
+        let replies = try await client.pipeline([#"CREATE y {"dimension": 4,}"#, "PING"])
+        XCTAssertEqual(replies.last, .ok("PONG"))
+        guard case .error(let raw, _) = replies[0] else { return XCTFail("\(replies)") }
+        XCTAssertEqual(ErrorCode(rawValue: raw), .badJSON)
+        try await client.createCollection("x", definition: #"{"dimension": 2}"#)
+        do {
+            try await client.createCollection("x", definition: #"{"dimension": 2}"#)
+            XCTFail("a second CREATE must fail")
+        } catch FragranceClientError.server(let c, _) {
+            XCTAssertEqual(c, .alreadyExists)
+        }
+        do {
+            _ = try await client.upsert("x", [["id": "a", "vector": "nope"]])
+            XCTFail("a bad record must fail")
+        } catch FragranceClientError.server(let c, _) {
+            XCTAssertTrue([.badRecord, .badType, .badJSON, .badRequest].contains(c), "\(c)")
+        }
+        await client.close()
+    }
+
+    func testStatusesFollowTheCode() {
+        XCTAssertEqual(ErrorCode.notFound.httpStatus, 404)
+        XCTAssertEqual(ErrorCode.alreadyExists.httpStatus, 409)
+        XCTAssertEqual(ErrorCode.tooLarge.httpStatus, 413)
+        XCTAssertEqual(ErrorCode.rateLimited.httpStatus, 429)
+        XCTAssertEqual(ErrorCode.badJSON.httpStatus, 400)
+        XCTAssertEqual(FragranceClientError.reply("NEWER_CODE", "x").description, "protocol violation: unknown error code NEWER_CODE: x")
+    }
+}
