@@ -1,32 +1,8 @@
 import Crypto
+import FragranceProtocol
 import Foundation
 import JWTKit
 import Synchronization
-
-/// Who may do what. Roles are ordered: `admin` can do everything `write` can, which can do
-/// everything `read` can.
-public enum Role: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
-    case read = 1, write, admin
-
-    public init?(name: String) {
-        switch name.lowercased() {
-        case "read": self = .read
-        case "write": self = .write
-        case "admin": self = .admin
-        default: return nil
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .read: "read"
-        case .write: "write"
-        case .admin: "admin"
-        }
-    }
-
-    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
-}
 
 /// An API key as the server keeps it: the SHA-256 of the secret, never the secret itself.
 public struct APIKey: Sendable, Equatable {

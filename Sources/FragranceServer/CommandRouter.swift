@@ -25,21 +25,6 @@ public struct CommandRouter: Sendable {
         }
     }
 
-    struct Command: Sendable {
-        var usage: String
-        var summary: String
-        /// The least role that may run it; nil for commands open to anyone (PING, HELP, AUTH…).
-        var role: Role?
-        var run: @Sendable (CommandRouter, ArraySlice<Token>) throws -> Reply
-
-        init(usage: String, summary: String, role: Role? = .read, run: @escaping @Sendable (CommandRouter, ArraySlice<Token>) throws -> Reply) {
-            self.usage = usage
-            self.summary = summary
-            self.role = role
-            self.run = run
-        }
-    }
-
     /// One connection's state. Only the connection's own pool task touches it (one at a time).
     public final class Session: @unchecked Sendable {
         public var principal: Principal?
@@ -102,11 +87,11 @@ public struct CommandRouter: Sendable {
                 commandName = upper
                 return (try authenticate(upper, tokens.dropFirst(), session), false)
             }
-            guard let command = Self.commands[upper] else {
+            guard let spec = CommandTable.byName[upper], let run = Self.commands[upper] else {
                 return (.error(.unknownCommand, "unknown command '\(name)'; try HELP"), false)
             }
             commandName = upper
-            if let needed = command.role, let access {
+            if let needed = spec.role, let access {
                 let role = session.principal?.role ?? (access.isOpen ? .admin : nil)
                 guard let role else {
                     return (.error(.notAuthenticated, "\(upper) needs authentication: send AUTH <token> first"), false)
@@ -115,7 +100,7 @@ public struct CommandRouter: Sendable {
                     return (.error(.forbidden, "\(upper) needs the \(needed) role; this connection has \(role)"), false)
                 }
             }
-            return (try command.run(self, tokens.dropFirst()), false)
+            return (try run(self, tokens.dropFirst()), false)
         } catch let e as StoreError {
             return (.error(e.code, e.message), false)
         } catch let e as ProtocolError {
@@ -150,41 +135,29 @@ public struct CommandRouter: Sendable {
         if verb == "AUTH" { return .ok("authenticated as \(session.principal?.name ?? "?") role=\(role.map(String.init(describing:)) ?? "none")") }
         return .lines([jsonText(["server": "fragrancedb", "protocol": 1, "auth": open ? "open" : "required",
                                  "role": role.map(String.init(describing:)) ?? NSNull(),
-                                 "commands": Self.order] as [String: Any])])
+                                 "commands": CommandTable.all.map(\.name)] as [String: Any])])
     }
 
-    static let order = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "QUERY", "GENERATE",
-                        "SNAPSHOT", "RESTORE", "QUIT"]
-
-    /// Commands handled before the table because they touch the connection, not the store.
-    static let sessionCommands: [String: String] = [
-        "QUIT": "QUIT — close the connection",
-        "AUTH": "AUTH <token> — authenticate with an API key or a JWT; sets this connection's role",
-        "HELLO": "HELLO [token] — server, protocol version, auth mode and this connection's role (authenticates when given a token)",
-    ]
-
-    static let commands: [String: Command] = [
-        "PING": Command(usage: "PING", summary: "liveness check; replies +PONG", role: nil) { _, _ in .ok("PONG") },
-        "HELP": Command(usage: "HELP [command]", summary: "list commands, or one command's usage", role: nil) { _, args in
-            func line(_ n: String) -> String {
-                if let s = sessionCommands[n] { return jsonText(s) }
-                let c = commands[n]!
-                return jsonText("\(c.usage) — \(c.summary)" + (c.role.map { " [\($0)]" } ?? ""))
-            }
+    
+    /// What each command of `CommandTable` runs (AUTH, HELLO and QUIT are handled before, as
+    /// they touch the connection, not the store).
+    typealias Handler = @Sendable (CommandRouter, ArraySlice<Token>) throws -> Reply
+    static let commands: [String: Handler] = [
+        "PING": { _, _ in .ok("PONG") },
+        "HELP": { _, args in
             if let name = args.first?.text.uppercased() {
-                guard sessionCommands[name] != nil || commands[name] != nil else { throw ProtocolError(.unknownCommand, "no command '\(name)'") }
-                return .lines([line(name)])
+                guard let spec = CommandTable.byName[name] else { throw ProtocolError(.unknownCommand, "no command '\(name)'") }
+                return .lines([jsonText(spec.help)])
             }
-            return .lines(order.map(line))
+            return .lines(CommandTable.all.map { jsonText($0.help) })
         },
-        "INFO": Command(usage: "INFO", summary: "server, model and per-collection figures as one JSON line") { r, _ in
+        "INFO": { r, _ in
             .lines([jsonText(r.info())])
         },
-        "COLLECTIONS": Command(usage: "COLLECTIONS", summary: "one JSON line per collection") { r, _ in
+        "COLLECTIONS": { r, _ in
             .lines(try r.collectionList().map(jsonText))
         },
-        "CREATE": Command(usage: "CREATE <name> {\"dimension\": 384, \"metric\": \"cosine\", \"embedder\": \"minilm\", \"schema\": \"perfume\", \"m\": 16, \"ef_construction\": 200, \"ef_search\": 128}",
-                          summary: "create a collection", role: .write) { r, args in
+        "CREATE": { r, args in
             let name = try r.name(args, 0)
             guard let json = args.dropFirst().first, case .json(let text) = json else {
                 throw ProtocolError(.syntax, "CREATE needs a JSON object after the name, e.g. {\"dimension\": 384}")
@@ -192,12 +165,12 @@ public struct CommandRouter: Sendable {
             try r.database.createCollection(try collectionConfig(name: name, json: text))
             return .ok("created \(name)")
         },
-        "DROP": Command(usage: "DROP <name>", summary: "delete a collection and all its records", role: .admin) { r, args in
+        "DROP": { r, args in
             let name = try r.name(args, 0)
             try r.database.dropCollection(name)
             return .ok("dropped \(name)")
         },
-        "UPSERT": Command(usage: "UPSERT <collection> {record} | [{record}, …]", summary: "insert or replace records by id, all or none", role: .write) { r, args in
+        "UPSERT": { r, args in
             let c = try r.collection(args)
             guard let json = args.dropFirst().first, case .json(let text) = json else {
                 throw ProtocolError(.syntax, "UPSERT needs a JSON record or array after the collection name")
@@ -209,13 +182,13 @@ public struct CommandRouter: Sendable {
             let w = try c.upsert(records)
             return .ok("inserted=\(w.inserted) updated=\(w.updated)")
         },
-        "GET": Command(usage: "GET <collection> <id>", summary: "one record as JSON (without its vector)") { r, args in
+        "GET": { r, args in
             let c = try r.collection(args)
             guard let id = args.dropFirst().first?.text else { throw ProtocolError(.syntax, "GET needs a record id") }
             guard let record = try c.get(id) else { throw StoreError(.notFound, "no record '\(id)' in '\(c.config.name)'") }
             return .lines([jsonText(record.jsonObject())])
         },
-        "EXISTS": Command(usage: "EXISTS <collection> <id> [id …]", summary: "which of these ids are stored: one JSON string per stored id") { r, args in
+        "EXISTS": { r, args in
             let c = try r.collection(args)
             let ids = args.dropFirst().map(\.text)
             guard !ids.isEmpty else { throw ProtocolError(.syntax, "EXISTS needs at least one id") }
@@ -223,19 +196,18 @@ public struct CommandRouter: Sendable {
             let stored = c.existing(ids)
             return .lines(ids.filter { stored.contains($0) }.map { jsonString($0) })
         },
-        "DEL": Command(usage: "DEL <collection> <id> [id …]", summary: "delete records; replies how many existed", role: .write) { r, args in
+        "DEL": { r, args in
             let c = try r.collection(args)
             let ids = args.dropFirst().map(\.text)
             guard !ids.isEmpty else { throw ProtocolError(.syntax, "DEL needs at least one id") }
             return .ok("deleted=\(try c.delete(ids))")
         },
-        "COUNT": Command(usage: "COUNT <collection> [FILTER \"<expression>\"]", summary: "records, or records matching a filter") { r, args in
+        "COUNT": { r, args in
             let c = try r.collection(args)
             let options = try SearchOptions(args.dropFirst(), allowed: ["FILTER"])
             return .ok(String(try c.count(filter: options.filter)))
         },
-        "SEARCH": Command(usage: "SEARCH <collection> TEXT \"<query>\" | VECTOR [..] [FILTER \"<expression>\"] [K n] [EF n] [EXACT] [EXPLAIN]",
-                          summary: "nearest records; one JSON line per hit, then the plan with EXPLAIN; VECTOR must come last") { r, args in
+        "SEARCH": { r, args in
             let c = try r.collection(args)
             let o = try SearchOptions(args.dropFirst(), allowed: ["TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN"])
             if let text = o.text { try r.limits.checkQuery(text, "TEXT") }
@@ -252,8 +224,7 @@ public struct CommandRouter: Sendable {
             if o.explain { lines.append(jsonText(["plan": planJSON(result.plan)])) }
             return .lines(lines)
         },
-        "QUERY": Command(usage: "QUERY <collection> \"<free text, English or Korean>\" [MODE similarity|keyword|hybrid] [FILTER \"<expression>\"] [K n] [RAW] [EXPLAIN]",
-                         summary: "search as typed: the text is understood (preferences, exclusions, years, like <perfume>; RAW: as is) and the arms fused; one JSON line per hit, then how the query was read with EXPLAIN") { r, args in
+        "QUERY": { r, args in
             let c = try r.collection(args)
             let t = args.dropFirst().first
             guard let t, !{ if case .json = t { true } else { false } }() else {
@@ -284,8 +255,7 @@ public struct CommandRouter: Sendable {
             }
             return .lines(lines)
         },
-        "GENERATE": Command(usage: "GENERATE {\"fragrance_family\": \"floral\", \"mood\": \"romantic\", \"intensity\": \"moderate\", \"gender\": \"feminine\", \"season\": \"spring\"}",
-                            summary: "a perfume recipe from the catalogue (composer; schemas/recipe.schema.json) with its validation, as one JSON line") { r, args in
+        "GENERATE": { r, args in
             guard let t = args.first, case .json(let text) = t, let o = try StrictJSON.parse(Data(text.utf8)) as? [String: Any] else {
                 throw ProtocolError(.syntax, "GENERATE needs a JSON object, e.g. GENERATE {\"fragrance_family\": \"floral\"}")
             }
@@ -296,10 +266,10 @@ public struct CommandRouter: Sendable {
             do { return .lines([jsonText(try RecipeAPI.generateBlocking(g, try RecipeAPI.request(o, field: nil)))]) }
             catch let e as APIError { throw ProtocolError(e.code, e.message) }
         },
-        "SNAPSHOT": Command(usage: "SNAPSHOT <collection>", summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory", role: .admin) { r, args in
+        "SNAPSHOT": { r, args in
             .ok(try r.writeSnapshot(try r.collection(args)))
         },
-        "RESTORE": Command(usage: "RESTORE <snapshot file name> [AS <name>]", summary: "restore a file from the data directory's snapshots/ as a new collection", role: .admin) { r, args in
+        "RESTORE": { r, args in
             guard let file = args.first?.text, !file.isEmpty else { throw ProtocolError(.syntax, "RESTORE needs a snapshot file name") }
             var target: String?
             if args.count >= 3 {

@@ -1,3 +1,4 @@
+import FragranceProtocol
 import Configuration
 import Embedding
 import Foundation

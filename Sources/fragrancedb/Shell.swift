@@ -35,8 +35,8 @@ struct Shell: AsyncParsableCommand {
 
     func interactive(_ client: FragranceClient) async throws {
         print("fragrancedb shell — connected to \(host):\(port). \\help for commands, \\q to quit.")
-        var names = ["PING", "HELLO", "AUTH", "HELP", "INFO", "COLLECTIONS", "CREATE", "DROP", "UPSERT", "GET", "EXISTS", "DEL", "COUNT", "SEARCH", "QUERY", "GENERATE", "QUIT",
-                     "TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN", "\\help", "\\q"]
+        // Commands and keywords from the protocol's own table, then the collections.
+        var names = CommandTable.words + ["\\help", "\\q"]
         if case .lines(let rows)? = try? await client.pipeline(["COLLECTIONS"]).first {
             names += rows.compactMap { row in
                 (try? JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any])?["name"] as? String

@@ -64,3 +64,35 @@ final class ErrorCodeTests: ServerTestCase {
         XCTAssertEqual(FragranceClientError.reply("NEWER_CODE", "x").description, "protocol violation: unknown error code NEWER_CODE: x")
     }
 }
+
+/// The command table lives in FragranceProtocol; the server must run exactly what it lists.
+final class CommandTableTests: XCTestCase {
+    func testEveryListedCommandHasAHandlerAndNothingElseDoes() {
+        let sessionCommands: Set<String> = ["AUTH", "HELLO", "QUIT"]   // handled before the table
+        let listed = Set(CommandTable.all.map(\.name))
+        XCTAssertEqual(Set(CommandRouter.commands.keys), listed.subtracting(sessionCommands))
+        XCTAssertEqual(CommandTable.all.count, listed.count, "names are unique")
+        // The shell completes from the same table (it once missed SNAPSHOT, RESTORE, MODE, RAW).
+        for w in ["SNAPSHOT", "RESTORE", "MODE", "RAW", "FILTER", "EXACT"] { XCTAssertTrue(CommandTable.words.contains(w), w) }
+    }
+
+    func testHelpAndRoleChecksComeFromTheTable() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-table-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(directory: dir)
+        defer { try? db.close() }
+        let router = CommandRouter(database: db)
+        guard case .lines(let help) = router.handle(line: "HELP").reply else { return XCTFail("HELP") }
+        XCTAssertEqual(help, CommandTable.all.map { jsonText($0.help) })
+        guard case .lines(let one) = router.handle(line: "help drop").reply else { return XCTFail("HELP DROP") }
+        XCTAssertEqual(one, [jsonText("DROP <name> — delete a collection and all its records [admin]")])
+        let access = try await AccessControl(keys: [APIKey(name: "r", role: .read, secret: "read-key")])
+        let guarded = CommandRouter(database: db, access: access)
+        let session = CommandRouter.Session()
+        _ = guarded.handle(line: "AUTH read-key", session: session)
+        for spec in CommandTable.all where spec.role == .admin {
+            guard case .error(let code, _) = guarded.handle(line: "\(spec.name) x", session: session).reply else { return XCTFail(spec.name) }
+            XCTAssertEqual(code, ErrorCode.forbidden.rawValue, spec.name)
+        }
+    }
+}

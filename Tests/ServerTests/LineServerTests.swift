@@ -112,7 +112,7 @@ final class LineServerTests: ServerTestCase {
         XCTAssertTrue(info.last?.contains(#""records":1"#) ?? false, info.last ?? "")
         XCTAssertEqual(c.call("HELP SEARCH").count, 2)
         let help = c.call("HELP")
-        XCTAssertEqual(help.first, "*\(CommandRouter.order.count)")
+        XCTAssertEqual(help.first, "*\(CommandTable.all.count)")
         XCTAssertTrue(help.contains { $0.contains("AUTH <token>") } && help.contains { $0.contains("DROP <name>") && $0.contains("[admin]") })
         XCTAssertTrue(info.last?.contains(#""rss_bytes":"#) ?? false)
         let snap = c.call("SNAPSHOT p")

@@ -1,0 +1,101 @@
+/// The line protocol's commands as clients see them (schemas/protocol.md): name, usage, summary,
+/// the least role that may run each, and the keywords it takes. The server's HELP, HELLO and
+/// role checks, the shell's completion and the docs are built from this table; the server adds
+/// one handler per name (a test checks that every name has one).
+public struct CommandSpec: Sendable, Equatable {
+    public let name: String
+    public let usage: String
+    public let summary: String
+    /// The least role that may run it; nil for commands open to anyone (PING, HELP, AUTH…).
+    public let role: Role?
+    /// Keywords taken after the arguments (FILTER, K, …), for completion.
+    public let keywords: [String]
+
+    public init(name: String, usage: String, summary: String, role: Role?, keywords: [String] = []) {
+        self.name = name
+        self.usage = usage
+        self.summary = summary
+        self.role = role
+        self.keywords = keywords
+    }
+
+    /// HELP's line for it: `usage — summary [role]`.
+    public var help: String { "\(usage) — \(summary)" + (role.map { " [\($0)]" } ?? "") }
+}
+
+public enum CommandTable {
+    /// In HELP's order.
+    public static let all: [CommandSpec] = [
+        CommandSpec(name: "PING", usage: "PING",
+                    summary: "liveness check; replies +PONG", role: nil),
+        CommandSpec(name: "HELLO", usage: "HELLO [token]",
+                    summary: "server, protocol version, auth mode and this connection's role (authenticates when given a token)", role: nil),
+        CommandSpec(name: "AUTH", usage: "AUTH <token>",
+                    summary: "authenticate with an API key or a JWT; sets this connection's role", role: nil),
+        CommandSpec(name: "HELP", usage: "HELP [command]",
+                    summary: "list commands, or one command's usage", role: nil),
+        CommandSpec(name: "INFO", usage: "INFO",
+                    summary: "server, model and per-collection figures as one JSON line", role: .read),
+        CommandSpec(name: "COLLECTIONS", usage: "COLLECTIONS",
+                    summary: "one JSON line per collection", role: .read),
+        CommandSpec(name: "CREATE", usage: "CREATE <name> {\"dimension\": 384, \"metric\": \"cosine\", \"embedder\": \"minilm\", \"schema\": \"perfume\", \"m\": 16, \"ef_construction\": 200, \"ef_search\": 128}",
+                    summary: "create a collection", role: .write),
+        CommandSpec(name: "DROP", usage: "DROP <name>",
+                    summary: "delete a collection and all its records", role: .admin),
+        CommandSpec(name: "UPSERT", usage: "UPSERT <collection> {record} | [{record}, …]",
+                    summary: "insert or replace records by id, all or none", role: .write),
+        CommandSpec(name: "GET", usage: "GET <collection> <id>",
+                    summary: "one record as JSON (without its vector)", role: .read),
+        CommandSpec(name: "EXISTS", usage: "EXISTS <collection> <id> [id …]",
+                    summary: "which of these ids are stored: one JSON string per stored id", role: .read),
+        CommandSpec(name: "DEL", usage: "DEL <collection> <id> [id …]",
+                    summary: "delete records; replies how many existed", role: .write),
+        CommandSpec(name: "COUNT", usage: "COUNT <collection> [FILTER \"<expression>\"]",
+                    summary: "records, or records matching a filter", role: .read, keywords: ["FILTER"]),
+        CommandSpec(name: "SEARCH", usage: "SEARCH <collection> TEXT \"<query>\" | VECTOR [..] [FILTER \"<expression>\"] [K n] [EF n] [EXACT] [EXPLAIN]",
+                    summary: "nearest records; one JSON line per hit, then the plan with EXPLAIN; VECTOR must come last", role: .read, keywords: ["TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN"]),
+        CommandSpec(name: "QUERY", usage: "QUERY <collection> \"<free text, English or Korean>\" [MODE similarity|keyword|hybrid] [FILTER \"<expression>\"] [K n] [RAW] [EXPLAIN]",
+                    summary: "search as typed: the text is understood (preferences, exclusions, years, like <perfume>; RAW: as is) and the arms fused; one JSON line per hit, then how the query was read with EXPLAIN", role: .read, keywords: ["MODE", "FILTER", "K", "RAW", "EXPLAIN"]),
+        CommandSpec(name: "GENERATE", usage: "GENERATE {\"fragrance_family\": \"floral\", \"mood\": \"romantic\", \"intensity\": \"moderate\", \"gender\": \"feminine\", \"season\": \"spring\"}",
+                    summary: "a perfume recipe from the catalogue (composer; schemas/recipe.schema.json) with its validation, as one JSON line", role: .read),
+        CommandSpec(name: "SNAPSHOT", usage: "SNAPSHOT <collection>",
+                    summary: "write the collection to snapshots/<collection>-<time>.fdbz in the data directory", role: .admin),
+        CommandSpec(name: "RESTORE", usage: "RESTORE <snapshot file name> [AS <name>]",
+                    summary: "restore a file from the data directory's snapshots/ as a new collection", role: .admin, keywords: ["AS"]),
+        CommandSpec(name: "QUIT", usage: "QUIT",
+                    summary: "close the connection", role: nil),
+    ]
+
+    public static let byName: [String: CommandSpec] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    /// Every command name and keyword, for completion.
+    public static var words: [String] {
+        var seen = Set<String>()
+        return (all.map(\.name) + all.flatMap(\.keywords)).filter { seen.insert($0).inserted }
+    }
+}
+
+/// Who may do what. Roles are ordered: `admin` can do everything `write` can, which can do
+/// everything `read` can.
+public enum Role: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
+    case read = 1, write, admin
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "read": self = .read
+        case "write": self = .write
+        case "admin": self = .admin
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .read: "read"
+        case .write: "write"
+        case .admin: "admin"
+        }
+    }
+
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+}
