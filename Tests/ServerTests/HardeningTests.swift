@@ -106,20 +106,25 @@ final class HardeningTests: ServerTestCase {
         XCTAssertEqual(c.call("COUNT p"), ["+OK 1"], "nothing of the failed request was stored")
     }
 
-    func testAFailedSaveLeavesNoTempFileAndCloseStillClosesSQLite() throws {
-        let c = try TestClient(port: port)
-        makeCollection(c, "v", dimension: 32)
-        let rows = (0..<2000).map { i in #"{"id": "r\#(i)", "vector": [\#((0..<32).map { String(($0 * 7 + i) % 13 + ($0 == 0 ? i : 0)) }.joined(separator: ","))]}"# }
-        XCTAssertEqual(c.call("UPSERT v [\(rows.joined(separator: ","))]"), ["+OK inserted=2000 updated=0"])
-        // A file-size limit makes the index write fail part-way, as a full disk does.
+    /// Closes the database with files capped at 64 KiB, as a full disk would stop its writes.
+    private func closeUnderFileSizeLimit() -> Result<Void, Error> {
         signal(SIGXFSZ, SIG_IGN)
         var old = rlimit()
         getrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
         var small = old
         small.rlim_cur = 64 << 10
         setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small)
-        let failure = Result { try db.close() }
-        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
+        defer { setrlimit(Int32(RLIMIT_FSIZE.rawValue), &old) }
+        return Result { try db.close() }
+    }
+
+    func testAFailedSaveLeavesNoTempFileAndCloseStillClosesSQLite() throws {
+        let c = try TestClient(port: port)
+        makeCollection(c, "v", dimension: 32)
+        let rows = (0..<2000).map { i in #"{"id": "r\#(i)", "vector": [\#((0..<32).map { String(($0 * 7 + i) % 13 + ($0 == 0 ? i : 0)) }.joined(separator: ","))]}"# }
+        XCTAssertEqual(c.call("UPSERT v [\(rows.joined(separator: ","))]"), ["+OK inserted=2000 updated=0"])
+        // A file-size limit makes the index write fail part-way, as a full disk does.
+        let failure = closeUnderFileSizeLimit()
         guard case .failure(let e as StoreError) = failure else { return XCTFail("the save should have failed: \(failure)") }
         XCTAssertEqual(e.code, .io)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
@@ -137,14 +142,7 @@ final class HardeningTests: ServerTestCase {
         // the file-size limit stops (it was a bare "SQLite error 778").
         let rows = (0..<2000).map { i in #"{"id": "r\#(i)", "about": "\#(String(repeating: "x", count: 200))", "vector": [\#((0..<32).map { String(($0 * 7 + i) % 13 + 1) }.joined(separator: ","))]}"# }
         XCTAssertEqual(c.call("UPSERT w [\(rows.joined(separator: ","))]"), ["+OK inserted=2000 updated=0"])
-        signal(SIGXFSZ, SIG_IGN)
-        var old = rlimit()
-        getrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
-        var small = old
-        small.rlim_cur = 64 << 10
-        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small)
-        let failure = Result { try db.close() }
-        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
+        let failure = closeUnderFileSizeLimit()
         guard case .failure(let e as StoreError) = failure else { return XCTFail("a StoreError was expected: \(failure)") }
         XCTAssertEqual(e.code, .io)
         XCTAssertTrue(e.message.contains("catalog.sqlite"), e.message)
