@@ -61,9 +61,8 @@ public final class Database: @unchecked Sendable {
             let config = try JSONDecoder().decode(CollectionConfig.self, from: Data((row.text(0) ?? "").utf8))
             configs.append((config, row.int(1)))
         }
-        for (stored, floor) in configs {
-            let config = try adoptWidenedValues(try adoptKeywordWeights(stored))
-            try adoptRecordKeyedTables(config)
+        let current = try Migrations.run(on: self, configs.map(\.0))
+        for (config, (_, floor)) in zip(current, configs) {
             collections[config.name] = try Collection(open: config, in: self, logFloor: floor)
         }
     }
@@ -71,7 +70,7 @@ public final class Database: @unchecked Sendable {
     /// A collection stored with the perfume or material schema before fields carried keyword
     /// weights gets the schema's weights, so its new keyword index covers name, brand, notes…
     /// rather than the text fields alone. Only while it has no keyword index yet.
-    private func adoptKeywordWeights(_ config: CollectionConfig) throws -> CollectionConfig {
+    func adoptKeywordWeights(_ config: CollectionConfig) throws -> CollectionConfig {
         guard config.schema.fields.allSatisfy({ $0.keyword == nil }) else { return config }
         func plain(_ s: CollectionSchema) -> [FieldSchema] { s.fields.map { var f = $0; f.keyword = nil; return f } }
         guard let preset = [CollectionSchema.perfume, .material].first(where: { plain($0) == config.schema.fields }) else { return config }
@@ -86,7 +85,7 @@ public final class Database: @unchecked Sendable {
     /// A collection stored with an older perfume or material preset whose only difference is a
     /// shorter list of allowed values (material strength gained "very high", which the bundled
     /// catalogue holds) takes the current list: widening accepts every record already stored.
-    private func adoptWidenedValues(_ config: CollectionConfig) throws -> CollectionConfig {
+    func adoptWidenedValues(_ config: CollectionConfig) throws -> CollectionConfig {
         func widens(_ new: FieldSchema, _ old: FieldSchema) -> Bool {
             var a = new, b = old
             a.values = nil; b.values = nil
@@ -103,7 +102,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Rebuilds a collection's tables in the record-keyed layout if it was written before it.
-    private func adoptRecordKeyedTables(_ config: CollectionConfig) throws {
+    func adoptRecordKeyedTables(_ config: CollectionConfig) throws {
         let t = Tables(config)
         var ddl: [String: String] = [:]
         try sql.statement("SELECT name, sql FROM sqlite_master").forEachRow { ddl[$0.text(0) ?? ""] = $0.text(1) ?? "" }

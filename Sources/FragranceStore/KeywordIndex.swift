@@ -4,7 +4,7 @@ import HNSW
 // The keyword arm: one FTS5 table per collection over the schema's keyword fields, ranked by
 // BM25 with per-field weights. Its rows are written in the same transaction as the record
 // (`RowWriter`), so after a crash the keyword and vector arms hold the same records.
-// Collections created before the index existed get it filled on open (`migrateKeywordIndex`).
+// Collections created before the index existed got it filled by the "keyword index" migration.
 
 extension Tables {
     var keywordTable: String { "\"c_\(config.name)__fts\"" }
@@ -43,20 +43,6 @@ public struct KeywordMatch: Sendable, Equatable {
 }
 
 extension Collection {
-    /// Creates and fills the keyword index of a collection stored before it existed.
-    func migrateKeywordIndex() throws {
-        guard let create = tables.keywordCreateStatement else { return }
-        var exists = false
-        try db.sql.statement("SELECT 1 FROM sqlite_master WHERE name = ?").forEachRow(.text(tables.keywordTableName)) { _ in exists = true }
-        guard !exists else { return }
-        let cols = tables.keywordFields.map { "\"\($0.name)\"" }.joined(separator: ", ")
-        let sources = tables.keywordFields.map { tables.keywordSource($0.name) }.joined(separator: ", ")
-        try db.sql.transaction {
-            try db.sql.execute(create)
-            try db.sql.execute("INSERT INTO \(tables.keywordTable)(rowid, \(cols)) SELECT r.rid, \(sources) FROM \(tables.records) r")
-        }
-    }
-
     func deleteKeywordRow(_ rid: UInt32) throws {
         guard !tables.keywordFields.isEmpty else { return }
         try db.sql.statement("DELETE FROM \(tables.keywordTable) WHERE rowid = ?").run(.int(Int64(rid)))

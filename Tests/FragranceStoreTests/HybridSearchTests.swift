@@ -68,6 +68,7 @@ final class HybridSearchTests: XCTestCase {
         // A collection stored before the keyword index existed gets it on open.
         let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
         try raw.execute("DROP TABLE \"c_perfumes__fts\"")
+        try raw.execute("PRAGMA user_version = 0")   // and from before the migration ledger
         raw.close()
         db = try Database(directory: dir)
         c = try db!.collection("perfumes")
@@ -86,6 +87,7 @@ final class HybridSearchTests: XCTestCase {
         // As stored before this version: no keyword index at all.
         let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
         try raw.execute("DROP TABLE \"c_perfumes__fts\"")
+        try raw.execute("PRAGMA user_version = 0")   // and from before the migration ledger
         raw.close()
         db = try Database(directory: dir)
         let c = try db!.collection("perfumes")
@@ -108,6 +110,10 @@ final class HybridSearchTests: XCTestCase {
         let loud = Record(id: "m1", vector: [1, 0, 0, 0], attributes: ["name": .string("Iso E Super"), "strength": .string("very high")])
         XCTAssertThrowsError(try db!.createCollection(old).upsert([loud]))
         try db!.close()
+        // As a database from before the migration ledger (and the widened list) left it.
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try raw.execute("PRAGMA user_version = 0")
+        raw.close()
         db = try Database(directory: dir)
         XCTAssertEqual(try db!.collection("materials").config.schema, .material)
         try db!.collection("materials").upsert([loud])

@@ -1,0 +1,64 @@
+import Foundation
+import XCTest
+@testable import FragranceStore
+
+/// The migration ledger of catalog.sqlite (issue #18): versions in `PRAGMA user_version`,
+/// names in `migrations`, each step once, and a newer file refused.
+final class MigrationTests: XCTestCase {
+    var dir: URL!
+    override func setUp() { dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-mig-\(UUID().uuidString.prefix(8))") }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    func ledger() throws -> (version: Int, names: [String]) {
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        defer { raw.close() }
+        var version = -1, names: [String] = []
+        try raw.statement("PRAGMA user_version").forEachRow { version = Int($0.int(0)) }
+        try raw.statement("SELECT name FROM migrations ORDER BY version").forEachRow { names.append($0.text(0) ?? "") }
+        return (version, names)
+    }
+
+    func testANewDatabaseRecordsEveryStepAndReopensWithoutRerunningThem() throws {
+        var db: Database? = try Database(directory: dir)
+        try db!.createCollection(CollectionConfig(name: "p", dimension: 2, schema: .perfume))
+            .upsert([Record(id: "a", vector: [1, 0], attributes: ["name": .string("Rose Oud")])])
+        try db!.close()
+        var l = try ledger()
+        XCTAssertEqual(l.version, Migrations.latest)
+        XCTAssertEqual(l.names, Migrations.all.map(\.name))
+        db = try Database(directory: dir)
+        XCTAssertEqual(try db!.collection("p").keywordSearch("oud").map(\.id), ["a"])
+        try db!.close()
+        l = try ledger()
+        XCTAssertEqual(l.names.count, Migrations.latest, "no step ran twice")
+    }
+
+    func testAnOldDatabaseRunsTheStepsItLacks() throws {
+        var db: Database? = try Database(directory: dir)
+        try db!.createCollection(CollectionConfig(name: "p", dimension: 2, schema: .perfume))
+            .upsert([Record(id: "a", vector: [1, 0], attributes: ["name": .string("Rose Oud")])])
+        try db!.close()
+        // As the last version before the keyword index left it: three steps run, no index.
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try raw.execute("DROP TABLE \"c_p__fts\"")
+        try raw.execute("DELETE FROM migrations WHERE version = 4")
+        try raw.execute("PRAGMA user_version = 3")
+        raw.close()
+        db = try Database(directory: dir)
+        XCTAssertEqual(try db!.collection("p").keywordSearch("rose").map(\.id), ["a"], "the keyword index was filled")
+        try db!.close()
+        XCTAssertEqual(try ledger().version, Migrations.latest)
+    }
+
+    func testADatabaseFromANewerVersionIsRefusedAndLeftAlone() throws {
+        try Database(directory: dir).close()
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try raw.execute("PRAGMA user_version = \(Migrations.latest + 1)")
+        raw.close()
+        XCTAssertThrowsError(try Database(directory: dir)) { error in
+            XCTAssertEqual((error as? StoreError)?.code, .corrupt)
+            XCTAssertTrue("\(error)".contains("layout version \(Migrations.latest + 1)"), "\(error)")
+        }
+        XCTAssertEqual(try ledger().version, Migrations.latest + 1, "nothing was rewritten")
+    }
+}
