@@ -121,14 +121,7 @@ public struct PerfumeNormaliser: Sendable {
         return record
     }
 
-    static func gender(_ s: String) -> String? {
-        switch Vocabulary.fold(s) {
-        case "female", "women", "for women", "feminine", "f": "female"
-        case "male", "men", "for men", "masculine", "m": "male"
-        case "unisex", "women and men", "for women and men", "shared": "unisex"
-        default: nil
-        }
-    }
+    static func gender(_ s: String) -> String? { Gender(word: s)?.rawValue }
 
     func notes(_ value: Any?) throws -> [String: [String]] {
         guard let value, !(type(of: value) is NSNull.Type) else { return [:] }   // `is NSNull` would bridge the dictionary

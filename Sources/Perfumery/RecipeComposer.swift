@@ -32,12 +32,8 @@ public struct RecipeRequest: Codable, Sendable, Equatable {
         if let brief, !brief.isEmpty { return brief }
         var s = [mood, family].compactMap { $0 }.joined(separator: " ")
         s += s.isEmpty ? "perfume" : " perfume"
-        switch gender.map(Vocabulary.fold) {
-        case "feminine", "female", "women": s += " for women"
-        case "masculine", "male", "men": s += " for men"
-        case .some(let g) where !g.isEmpty: s += " for \(g)"
-        default: break
-        }
+        if let g = gender.flatMap(Gender.init(word:)), g != .unisex { s += " \(g.phrase)" }
+        else if let g = gender.map(Vocabulary.fold), !g.isEmpty { s += " for \(g)" }
         if let season { s += " for \(season)" }
         return s
     }

@@ -34,7 +34,10 @@ public final class RecipeGenerator: Sendable {
     /// The LLM path, when configured.
     public let llm: LLMRecipes?
 
-    public init(database: Database, perfumes: String = "perfumes", materials: String = "materials", llm: LLMRecipes? = nil) throws {
+    /// `lexicon`: the one query understanding uses (with `query.lexicon`'s additions), so a
+    /// brief reads the way a search does; the bundled one when nil.
+    public init(database: Database, perfumes: String = "perfumes", materials: String = "materials", llm: LLMRecipes? = nil,
+                lexicon: Lexicon? = nil) throws {
         self.llm = llm
         self.database = database
         perfumesCollection = perfumes
@@ -42,7 +45,7 @@ public final class RecipeGenerator: Sendable {
         vocabulary = try Vocabulary.bundled()
         rules = try RecipeRules.bundled()
         noteTiers = try NoteTiers.bundled(vocabulary: vocabulary)
-        briefParser = QueryParser(lexicon: try Lexicon.bundled(vocabulary: vocabulary), fields: ["seasons", "families", "gender", "intensity"])
+        briefParser = QueryParser(lexicon: try lexicon ?? Lexicon.bundled(vocabulary: vocabulary), fields: ["seasons", "families", "gender", "intensity"])
     }
 
     /// A free-text brief (English or Korean) read like a search query: its season, family,
@@ -102,9 +105,8 @@ public final class RecipeGenerator: Sendable {
         if let s = request.season.map(Vocabulary.fold), ["spring", "summer", "fall", "winter"].contains(s) {
             filters.append(("season", "seasons CONTAINS '\(s)'"))
         }
-        if let g = request.gender.map(Vocabulary.fold) {
-            let mapped = ["feminine": "female", "female": "female", "women": "female", "masculine": "male", "male": "male", "men": "male"][g]
-            if let mapped { filters.append(("gender", "gender IN ('\(mapped)', 'unisex')")) }
+        if let g = request.gender.flatMap(Gender.init(word:)), g != .unisex {
+            filters.append(("gender", "gender IN ('\(g.rawValue)', 'unisex')"))
         }
         // Retrieve with every filter, then drop the least telling ones until enough perfumes have notes.
         var context: [RetrievedPerfume] = []
