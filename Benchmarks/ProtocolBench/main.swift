@@ -72,7 +72,7 @@ for (label, f) in [("unfiltered", nil as String?), ("filtered 12.5%", filter)] {
 
 var config = LineServer.Configuration()
 config.port = 0
-let server = LineServer(router: CommandRouter(database: db), configuration: config)
+let server = LineServer(router: try CommandRouter(database: db), configuration: config)
 let port = try server.start()
 
 func vectorText(_ v: [Float]) -> String { "[" + v.map { String($0) }.joined(separator: ",") + "]" }
@@ -80,7 +80,7 @@ let lines = queries.map { "SEARCH bench K 10 VECTOR \(vectorText($0))" }
 let filteredLines = queries.map { "SEARCH bench K 10 FILTER \"\(filter)\" VECTOR \(vectorText($0))" }
 
 // The command layer alone (tokenise, parse the VECTOR text, search, format hits), no sockets.
-let router = CommandRouter(database: db)
+let router = try CommandRouter(database: db)
 for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)] {
     var lat: [UInt64] = []
     let start = now()

@@ -130,16 +130,10 @@ public final class FragranceClient: Sendable {
     /// Nearest records to a text (embedded by the server) or a vector.
     public func search(_ collection: String, text: String? = nil, vector: [Float]? = nil, filter: String? = nil,
                        k: Int = 10, ef: Int? = nil, exact: Bool = false, explain: Bool = false) async throws -> SearchResult {
-        var line = "SEARCH \(collection) K \(k)"
-        if let ef { line += " EF \(ef)" }
-        if let filter { line += " FILTER \(quote(filter))" }
-        if exact { line += " EXACT" }
-        if explain { line += " EXPLAIN" }
-        if let text { line += " TEXT \(quote(text))" } else if let vector {
-            line += " VECTOR [" + vector.map { String($0) }.joined(separator: ",") + "]"
-        } else {
-            throw FragranceClientError.badRequest("search needs a text or a vector")
-        }
+        guard text != nil || vector != nil else { throw FragranceClientError.badRequest("search needs a text or a vector") }
+        var o = SearchOptions()
+        (o.text, o.vector, o.filter, o.k, o.ef, o.exact, o.explain) = (text, text == nil ? vector : nil, filter, k, ef, exact, explain)
+        let line = "SEARCH \(collection) " + o.words(quote: quote)
         let rows = try jsonLines(try await send(line))
         var result = SearchResult(hits: [], plan: nil)
         for row in rows {
@@ -155,13 +149,15 @@ public final class FragranceClient: Sendable {
 
     public struct QueryHit: Decodable, Sendable, Equatable {
         public var id: String
-        /// The fused score (higher is better).
+        /// What ranks the hit (higher is better): the fused score, or the similarity for a plain vector search.
         public var score: Double
         /// The preferences from the query text this record matches, e.g. "seasons: spring".
-        public var matched: [String]
+        public var matchedPreferences: [String]
         public var vectorRank: Int?
         public var keywordRank: Int?
-        enum CodingKeys: String, CodingKey { case id, score, matched, vectorRank = "vector_rank", keywordRank = "keyword_rank" }
+        enum CodingKeys: String, CodingKey {
+            case id, score, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
+        }
     }
 
     public struct QueryResult: Sendable {
@@ -174,10 +170,9 @@ public final class FragranceClient: Sendable {
     /// Korean) and fuses its arms. `mode`: similarity, keyword or hybrid; `raw` skips understanding.
     public func query(_ collection: String, _ text: String, mode: String = "hybrid", filter: String? = nil, k: Int = 10,
                       raw: Bool = false, explain: Bool = false) async throws -> QueryResult {
-        var line = "QUERY \(collection) \(quote(text)) MODE \(mode) K \(k)"
-        if let filter { line += " FILTER \(quote(filter))" }
-        if raw { line += " RAW" }
-        if explain { line += " EXPLAIN" }
+        var o = SearchOptions()
+        (o.mode, o.filter, o.k, o.raw, o.explain) = (mode, filter, k, raw, explain)
+        let line = "QUERY \(collection) \(quote(text)) " + o.words(quote: quote)
         var result = QueryResult(hits: [], explanation: nil)
         for row in try jsonLines(try await send(line)) {
             if row.hasPrefix("{\"arms\"") { result.explanation = row } else { result.hits.append(try decode(QueryHit.self, row)) }

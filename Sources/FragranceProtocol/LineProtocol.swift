@@ -16,12 +16,16 @@ public enum Token: Equatable, Sendable {
     }
 }
 
+/// A refused request, on either protocol: the code, a message naming what was wrong, and
+/// (HTTP bodies carry it) the request field at fault.
 public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
     public var code: ErrorCode
     public var message: String
-    public init(_ code: ErrorCode, _ message: String) {
+    public var field: String?
+    public init(_ code: ErrorCode, _ message: String, field: String? = nil) {
         self.code = code
         self.message = message
+        self.field = field
     }
     public var description: String { "\(code.rawValue) \(message)" }
 }

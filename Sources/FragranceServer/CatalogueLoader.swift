@@ -108,18 +108,27 @@ final class CatalogueLoader: Service, Sendable {
         try data.write(to: markerURL, options: .atomic)
     }
 
-    func json() -> [String: Any] {
+    /// The loader's state for `/ready`: phase, part, and progress while loading.
+    struct Report: Encodable, Sendable {
+        var phase: String
+        var part: String?
+        var rows: Int?, total: Int?, rowsPerSecond: Int?, etaSeconds: Int?
+        var error: String?
+        enum CodingKeys: String, CodingKey {
+            case phase, part, rows, total, error, rowsPerSecond = "rows_per_second", etaSeconds = "eta_seconds"
+        }
+    }
+
+    func report() -> Report {
         status.withLock { s in
-            var o: [String: Any] = ["phase": s.phase]
-            if let part = s.part { o["part"] = part }
+            var r = Report(phase: s.phase, part: s.part, error: s.error)
             if s.phase == "loading" {
-                o["rows"] = s.progress.rowsRead
-                o["total"] = s.progress.totalRows
-                o["rows_per_second"] = Int(s.progress.rowsPerSecond)
-                if let eta = s.progress.etaSeconds { o["eta_seconds"] = Int(eta) }
+                r.rows = s.progress.rowsRead
+                r.total = s.progress.totalRows
+                r.rowsPerSecond = Int(s.progress.rowsPerSecond)
+                r.etaSeconds = s.progress.etaSeconds.map { Int($0) }
             }
-            if let e = s.error { o["error"] = e }
-            return o
+            return r
         }
     }
 }

@@ -28,8 +28,8 @@ public final class DatabaseServer: Sendable {
     let pool: NIOThreadPool
     let lineServer: LineServer?
     let catalogue: CatalogueLoader?
-    let recipes: RecipeGenerator?
-    let search: PerfumeSearch
+    /// Every operation, for both listeners.
+    public let service: FragranceService
     let reloadConfiguration: @Sendable () async throws -> ServerConfiguration
     private let ports = Mutex<(tcp: Int?, http: Int?)>((nil, nil))
     private let group = Mutex<ServiceGroup?>(nil)
@@ -41,8 +41,8 @@ public final class DatabaseServer: Sendable {
                 reload: (@Sendable () async throws -> ServerConfiguration)? = nil) async throws {
         try configuration.checkExposure()
         // A broken extra lexicon stops the start with its name, before the data directory is opened.
-        search = PerfumeSearch(lexicon: try Lexicon.bundled(vocabulary: try Vocabulary.bundled(),
-                                                            extra: configuration.lexiconFile.map { URL(fileURLWithPath: $0) }))
+        let search = PerfumeSearch(lexicon: try Lexicon.bundled(vocabulary: try Vocabulary.bundled(),
+                                                                extra: configuration.lexiconFile.map { URL(fileURLWithPath: $0) }))
         self.configuration = configuration
         self.reloadConfiguration = reload ?? { configuration }
         var options = Database.Options()
@@ -62,7 +62,13 @@ public final class DatabaseServer: Sendable {
         // cores better than one call split across them.
         TextEmbedder.setMathThreads(1)
         let llm = configuration.llm.map { LLMRecipes(client: LLMClient(settings: $0), breaker: CircuitBreaker(settings: configuration.breaker)) }
-        recipes = try? RecipeGenerator(database: database, perfumes: configuration.defaultCollection, llm: llm)
+        let db = database, perfumes = configuration.defaultCollection
+        let recipes = Result { try RecipeGenerator(database: db, perfumes: perfumes, llm: llm, lexicon: search.lexicon) }
+        if case .failure(let e) = recipes { Logger(label: "fragrancedb", factory: logLevel.handler).error("recipe generation is off: \(e)") }
+        let reloadBox = ReloadBox()
+        service = try FragranceService(database: database, limits: configuration.limits, access: access, metrics: metrics, search: search,
+                                       recipes: recipes, defaultCollection: configuration.defaultCollection,
+                                       reload: { try await reloadBox.run() })
         catalogue = configuration.loadCatalogue
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {
@@ -75,11 +81,19 @@ public final class DatabaseServer: Sendable {
             tcp.lineTimeout = .seconds(Int64(configuration.tcpLineTimeoutSeconds))
             tcp.maxPendingLineBytes = configuration.tcpMaxPendingLineBytes
             tcp.commandThreads = configuration.tcpCommandThreads
-            lineServer = LineServer(router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics,
-                                                          recipes: recipes, search: search),
-                                    configuration: tcp)
+            lineServer = LineServer(router: CommandRouter(service: service), configuration: tcp)
         } else {
             lineServer = nil
+        }
+        reloadBox.server.withLock { $0 = self }
+    }
+
+    /// The service's reload hook, pointed at the server once it exists.
+    final class ReloadBox: Sendable {
+        let server = Mutex<DatabaseServer?>(nil)
+        func run() async throws -> String {
+            guard let s = server.withLock({ $0 }) else { return "nothing to reload" }
+            return try await s.reload()
         }
     }
 
@@ -137,11 +151,9 @@ public final class DatabaseServer: Sendable {
     }
 
     func makeHTTPApplication() -> some Service {
-        let api = HTTPAPI(database: database, router: CommandRouter(database: database, limits: configuration.limits, access: access, metrics: metrics, search: search),
-                          access: access, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
-                          reload: { [self] in try await self.reload() }, ready: { [self] in self.accepting.withLock { $0 } },
-                          catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.json()) } ?? (false, nil) },
-                          recipes: recipes)
+        let api = HTTPAPI(service: service, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
+                          ready: { [self] in self.accepting.withLock { $0 } },
+                          catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.report()) } ?? (false, nil) })
         let responder = GatewayResponder(inner: api.makeRouter().buildResponder(), api: api, cors: CORSPolicy(origins: configuration.corsOrigins))
         var appConfig = ApplicationConfiguration(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "fragrancedb")
         appConfig.availableConnectionsDelegate = ConnectionGauge(limit: configuration.httpMaxConnections, metrics: metrics)
@@ -259,17 +271,18 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-                return fail(APIError(.unauthorized, .notAuthenticated, "the Authorization header must be 'Bearer <token>'"))
+                return fail(APIError(.notAuthenticated, "the Authorization header must be 'Bearer <token>'"))
             }
-            if let wait = api.access.failures.wait(context.remoteAddress) {
+            guard let access = api.access else { return fail(APIError(.badRequest, "this server has no authentication")) }
+            if let wait = access.failures.wait(context.remoteAddress) {
                 api.metrics.rateLimited("auth_failures")
                 return fail(Self.tooMany(wait, "this address after failed authentications"))
             }
-            guard let p = await api.access.authenticate(String(parts[1])) else {
+            guard let p = await access.authenticate(String(parts[1])) else {
                 api.metrics.authFailure("http")
-                api.access.failures.failed(context.remoteAddress)
+                access.failures.failed(context.remoteAddress)
                 try? await Task.sleep(for: .milliseconds(250))   // slows guessing; no thread waits
-                var e = APIError(.unauthorized, .wrongPassword, "invalid API key or token")
+                var e = APIError(.wrongPassword, "invalid API key or token")
                 e.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
                 return fail(e)
             }
@@ -283,17 +296,17 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
             let response = try await inner.respond(to: request, context: context)
             // The router's own "no route" answer has an empty body: give it the API's error shape.
             if response.status == .notFound, response.headers[.contentLength] == "0" {
-                return fail(APIError(.notFound, .notFound, "no route for \(request.method.rawValue) \(request.uri.path); see /docs"))
+                return fail(APIError(.notFound, "no route for \(request.method.rawValue) \(request.uri.path); see /docs"))
             }
             return response
         } catch {
-            return fail(APIError.from(error, database: api.database))
+            return fail(APIError.from(error, service: api.service))
         }
     }
 
     static func tooMany(_ wait: Double, _ who: String) -> APIError {
         let seconds = max(1, Int(wait.rounded(.up)))
-        var e = APIError(.tooManyRequests, .rateLimited, "too many requests from \(who); retry in \(seconds) s")
+        var e = APIError(.rateLimited, "too many requests from \(who); retry in \(seconds) s")
         e.headers[.retryAfter] = String(seconds)
         return e
     }

@@ -49,7 +49,7 @@ public struct ServerConfiguration: Sendable {
     /// The collection the seed's `/api/v1/search/*` endpoints search when the body names none.
     public var defaultCollection = "perfumes"
 
-    public var limits = CommandRouter.Limits()
+    public var limits = FragranceService.Limits()
     /// The LLM for recipes; nil: the composer alone.
     public var llm: LLMClient.Settings?
     public var breaker = CircuitBreaker.Settings()

@@ -36,6 +36,9 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
 
     public func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
 
+    /// The schemas a collection definition may name instead of spelling out fields.
+    public static let named: [String: CollectionSchema] = ["perfume": .perfume, "material": .material]
+
     /// The perfume schema of the design card, plus the catalogue's facts and the provenance of
     /// the values import fills in (`*_origin`: observed in the source, or derived; see
     /// schemas/perfume.schema.json).

@@ -81,13 +81,13 @@ final class CommandTableTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(directory: dir)
         defer { try? db.close() }
-        let router = CommandRouter(database: db)
+        let router = try CommandRouter(database: db)
         guard case .lines(let help) = router.handle(line: "HELP").reply else { return XCTFail("HELP") }
         XCTAssertEqual(help, CommandTable.all.map { jsonText($0.help) })
         guard case .lines(let one) = router.handle(line: "help drop").reply else { return XCTFail("HELP DROP") }
         XCTAssertEqual(one, [jsonText("DROP <name> — delete a collection and all its records [admin]")])
         let access = try await AccessControl(keys: [APIKey(name: "r", role: .read, secret: "read-key")])
-        let guarded = CommandRouter(database: db, access: access)
+        let guarded = CommandRouter(service: try FragranceService(database: db, access: access))
         let session = CommandRouter.Session()
         _ = guarded.handle(line: "AUTH read-key", session: session)
         for spec in CommandTable.all where spec.role == .admin {

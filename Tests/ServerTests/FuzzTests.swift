@@ -21,7 +21,7 @@ final class FuzzTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-fuzz-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(directory: dir)
-        let router = CommandRouter(database: db)
+        let router = try CommandRouter(database: db)
         _ = router.handle(line: #"CREATE p {"dimension": 2, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "tags", "type": "set"}]}}"#)
         _ = router.handle(line: #"UPSERT p [{"id": "a", "vector": [1, 0], "family": "floral", "tags": ["x"]}]"#)
         let pieces = ["SEARCH", "UPSERT", "COUNT", "GET", "DEL", "CREATE", "DROP", "HELP", "p", "q", "K", "EF", "FILTER", "TEXT", "VECTOR",

@@ -130,7 +130,7 @@ final class HTTPTests: HTTPTestCase {
             ("/api/v1/search/semantic", #"{"query": "#, 400, "BAD_JSON", nil),
             ("/api/v1/search/semantic", #"[1, 2]"#, 400, "BAD_JSON", nil),
             ("/api/v1/collections/perfumes/records", #"{"id": "x", "year": "old"}"#, 400, "BAD_RECORD", nil),
-            ("/api/v1/collections", #"{"name": "v", "dimension": 4, "colour": 1}"#, 400, "BAD_REQUEST", nil),
+            ("/api/v1/collections", #"{"name": "v", "dimension": 4, "colour": 1}"#, 400, "UNKNOWN_FIELD", "colour"),
             ("/api/v1/collections", #"{"name": "perfumes", "embedder": "minilm"}"#, 409, "EXISTS", nil),
         ]
         for (path, body, status, code, field) in cases {

@@ -140,12 +140,12 @@ final class LineServerTests: ServerTestCase {
             (#"COUNT p FILTER "year >""#, "-ERR BAD_FILTER expected a value after '>', found the end of the filter at position 7"),
             (#"COUNT p FILTER "colour = 'red'""#, "-ERR BAD_FILTER unknown field 'colour'"),
             (#"SEARCH p VECTOR [1, 0, 0, 0]"#, "-ERR DIM_MISMATCH query vector has 4 dimensions"),
-            (#"SEARCH p K 5000 VECTOR [1, 0, 0]"#, "-ERR TOO_LARGE K 5000 is over the limit of 1000"),
+            (#"SEARCH p K 5000 VECTOR [1, 0, 0]"#, "-ERR TOO_LARGE k 5000 is over the limit of 1000 (limits.max_k)"),
             (#"SEARCH p TEXT "rose""#, "-ERR BAD_REQUEST collection 'p' has no embedder"),
             (#"SEARCH p K 1"#, "-ERR SYNTAX SEARCH needs TEXT"),
             (#"SEARCH p "unterminated"#, "-ERR SYNTAX unterminated string"),
-            (#"CREATE q {"dimension": 3, "colour": 1}"#, "-ERR BAD_REQUEST unknown field 'colour'"),
-            (#"CREATE q {"metric": "cosine"}"#, "-ERR BAD_REQUEST 'dimension' is required"),
+            (#"CREATE q {"dimension": 3, "colour": 1}"#, "-ERR UNKNOWN_FIELD unknown field 'colour'"),
+            (#"CREATE q {"metric": "cosine"}"#, "-ERR MISSING_FIELD 'dimension' is required"),
             ("\u{01}\u{02}\u{7F}garbage", "-ERR SYNTAX expected a command name"),
         ]
         for (request, prefix) in cases {

@@ -44,6 +44,42 @@ final class ParityTests: HTTPTestCase {
              method: "POST", path: "/api/v1/collections", body: #"{"name": "q", "dimension": true}"#, code: .badType),
         Case(name: "drop unknown collection", tcp: "DROP nope",
              method: "DELETE", path: "/api/v1/collections/nope", body: nil, code: .notFound),
+        // The drifts #18 named, now one behaviour each.
+        Case(name: "text and a vector", tcp: #"SEARCH p TEXT "rose" VECTOR [1, 0]"#,
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"text": "rose", "vector": [1, 0]}"#, code: .badRequest),
+        Case(name: "unknown collection setting", tcp: #"CREATE q {"dimension": 2, "colour": 1}"#,
+             method: "POST", path: "/api/v1/collections", body: #"{"name": "q", "dimension": 2, "colour": 1}"#, code: .unknownField),
+        Case(name: "missing dimension", tcp: #"CREATE q {"metric": "l2"}"#,
+             method: "POST", path: "/api/v1/collections", body: #"{"name": "q", "metric": "l2"}"#, code: .missingField),
+        Case(name: "unknown metric", tcp: #"CREATE q {"dimension": 2, "metric": "manhattan"}"#,
+             method: "POST", path: "/api/v1/collections", body: #"{"name": "q", "dimension": 2, "metric": "manhattan"}"#, code: .badValue),
+        Case(name: "k over the limit", tcp: "SEARCH p K 1001 VECTOR [1, 0]",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": [1, 0], "k": 1001}"#, code: .tooLarge),
+        Case(name: "k of zero", tcp: "SEARCH p K 0 VECTOR [1, 0]",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": [1, 0], "k": 0}"#, code: .outOfRange),
+        Case(name: "ef over the limit", tcp: "SEARCH p EF 5000 VECTOR [1, 0]",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": [1, 0], "ef": 5000}"#, code: .tooLarge),
+        Case(name: "query k over the limit", tcp: #"QUERY p "rose" K 1001"#,
+             method: "POST", path: "/api/v1/search/semantic", body: #"{"query": "rose", "collection": "p", "top_k": 1001}"#, code: .tooLarge),
+        Case(name: "unknown search mode", tcp: #"QUERY p "rose" MODE magic"#,
+             method: "POST", path: "/api/v1/search/semantic", body: #"{"query": "rose", "collection": "p", "search_type": "magic"}"#, code: .badValue),
+        Case(name: "unknown filter field in a count", tcp: #"COUNT p FILTER "colour = 'red'""#,
+             method: "POST", path: "/api/v1/collections/p/count", body: #"{"filter": "colour = 'red'"}"#, code: .badFilter),
+        Case(name: "unknown recipe field", tcp: #"GENERATE {"fragrance_family": "floral", "colour": "red"}"#,
+             method: "POST", path: "/api/v1/generate/recipe", body: #"{"fragrance_family": "floral", "colour": "red"}"#, code: .unknownField),
+        Case(name: "bad recipe intensity", tcp: #"GENERATE {"fragrance_family": "floral", "intensity": "loud"}"#,
+             method: "POST", path: "/api/v1/generate/recipe", body: #"{"fragrance_family": "floral", "intensity": "loud"}"#, code: .badValue),
+        Case(name: "recipe without a brief", tcp: #"GENERATE {"season": "spring"}"#,
+             method: "POST", path: "/api/v1/generate/recipe", body: #"{"season": "spring"}"#, code: .missingField),
+        Case(name: "recipe to validate with a bad tier", tcp: #"VALIDATE {"top": "bergamot"}"#,
+             method: "POST", path: "/api/v1/recipes/validate", body: #"{"top": "bergamot"}"#, code: .badType),
+        Case(name: "restore outside snapshots/", tcp: "RESTORE ../etc/passwd",
+             method: "POST", path: "/api/v1/snapshots/restore", body: #"{"file": "../etc/passwd"}"#, code: .badRequest),
+        Case(name: "too many ids", tcp: "DEL p " + (0...10_000).map { "i\($0)" }.joined(separator: " "),
+             method: "POST", path: "/api/v1/collections/p/delete",
+             body: "{\"ids\": [" + (0...10_000).map { "\"i\($0)\"" }.joined(separator: ", ") + "]}", code: .tooLarge),
+        Case(name: "describe unknown collection", tcp: "DESCRIBE nope",
+             method: "GET", path: "/api/v1/collections/nope", body: nil, code: .notFound),
     ]
 
     func testTheSameBadInputGetsTheSameCodeOnBothProtocols() throws {
@@ -59,5 +95,61 @@ final class ParityTests: HTTPTestCase {
         }
         XCTAssertEqual(tcp.call("COUNT p"), ["+OK 0"], "no bad input stored anything")
         XCTAssertEqual(tcp.call("PING"), ["+OK PONG"])
+    }
+
+    /// The same operations succeed with the same results on both sides.
+    func testTheSameOperationGivesTheSameResultOnBothProtocols() throws {
+        let tcp = try TestClient(port: tcpPort)
+        let http = try client()
+        XCTAssertEqual(tcp.call(#"CREATE p {"dimension": 2, "metric": "l2", "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "year", "type": "int"}]}}"#),
+                       ["+OK created p"])
+        XCTAssertEqual(tcp.call(#"UPSERT p [{"id": "a", "vector": [1, 0], "family": "floral", "year": 2001}, {"id": "b", "vector": [0, 1], "family": "woody", "year": 1990}, {"id": "c", "vector": [0.9, 0.1], "family": "floral", "year": 2010}]"#),
+                       ["+OK inserted=3 updated=0"])
+        func json(_ line: String?) -> NSDictionary { (try? JSONSerialization.jsonObject(with: Data((line ?? "").utf8))) as? NSDictionary ?? [:] }
+
+        // DESCRIBE is GET /collections/{name}; GET is GET /records/{id}.
+        XCTAssertEqual(json(tcp.call("DESCRIBE p").dropFirst().first), http.http("GET", "/api/v1/collections/p").json as NSDictionary)
+        XCTAssertEqual(json(tcp.call("GET p c").dropFirst().first), http.http("GET", "/api/v1/collections/p/records/c").json as NSDictionary)
+        XCTAssertEqual(json(tcp.call("GET p c").dropFirst().first)["year"] as? Int, 2010)
+
+        // SEARCH is POST /search: the same ids, scores and distances in the same order.
+        let lines = tcp.call(#"SEARCH p FILTER "family = 'floral'" K 5 VECTOR [1, 0]"#)
+        let tcpHits = lines.dropFirst().map(json)
+        let httpHits = http.http("POST", "/api/v1/collections/p/search", json: #"{"vector": [1, 0], "k": 5, "filters": {"family": "floral"}}"#).json["hits"] as? [NSDictionary] ?? []
+        XCTAssertEqual(tcpHits.map { $0["id"] as? String }, ["a", "c"])
+        XCTAssertEqual(tcpHits, httpHits)
+
+        // COUNT is POST /count, with the filter string or the structured form.
+        XCTAssertEqual(tcp.call(#"COUNT p FILTER "year >= 2000""#), ["+OK 2"])
+        XCTAssertEqual(http.http("POST", "/api/v1/collections/p/count", json: #"{"filters": {"year": {"gte": 2000}}}"#).json["count"] as? Int, 2)
+
+        // QUERY with RAW similarity is the plain vector search on both sides, scored as a similarity.
+        let query = tcp.call(#"QUERY p "anything" MODE similarity RAW EXPLAIN"#)
+        XCTAssertTrue(query.first?.hasPrefix("-ERR BAD_REQUEST") ?? false, "no embedder here: \(query)")
+
+        // DEL is DELETE /records/{id}; a missing record is NOT_FOUND over HTTP, deleted=0 over TCP.
+        XCTAssertEqual(tcp.call("DEL p b"), ["+OK deleted=1"])
+        XCTAssertEqual(tcp.call("DEL p b"), ["+OK deleted=0"])
+        XCTAssertEqual(http.http("DELETE", "/api/v1/collections/p/records/a").json["deleted"] as? Int, 1)
+        XCTAssertEqual(http.http("DELETE", "/api/v1/collections/p/records/a").errorCode, "NOT_FOUND")
+        XCTAssertEqual(tcp.call("EXISTS p a b c"), ["*1", #""c""#])
+        XCTAssertEqual(http.http("POST", "/api/v1/collections/p/exists", json: #"{"ids": ["a", "b", "c"]}"#).json["existing"] as? [String], ["c"])
+        XCTAssertEqual(http.http("POST", "/api/v1/collections/p/delete", json: #"{"ids": ["c", "zz"]}"#).json["deleted"] as? Int, 1)
+        XCTAssertEqual(tcp.call("COUNT p"), ["+OK 0"])
+
+        // BREAKER is GET /circuit-breaker/status.
+        XCTAssertEqual(json(tcp.call("BREAKER").dropFirst().first), http.http("GET", "/api/v1/circuit-breaker/status").json as NSDictionary)
+    }
+
+    /// Every HTTP route exposes a command of the table (whose role it takes), and every command
+    /// that is not about the connection has a route: one operation, two protocols.
+    func testEveryCommandHasARouteAndEveryRouteACommand() {
+        let routed = Set(HTTPAPI.routes.compactMap(\.command))
+        XCTAssertTrue(routed.isSubset(of: Set(CommandTable.all.map(\.name))), "\(routed.subtracting(CommandTable.all.map(\.name)))")
+        let connection: Set<String> = ["PING", "HELLO", "AUTH", "HELP", "QUIT"]
+        XCTAssertEqual(Set(CommandTable.all.map(\.name)).subtracting(connection).subtracting(routed), [], "commands without a route")
+        for route in HTTPAPI.routes where route.command != nil {
+            XCTAssertEqual(route.role, CommandTable.byName[route.command!]?.role, route.path)
+        }
     }
 }

@@ -19,7 +19,7 @@ class ServerTestCase: XCTestCase {
         var config = LineServer.Configuration()
         config.port = 0
         configure(&config)
-        server = LineServer(router: CommandRouter(database: db), configuration: config)
+        server = LineServer(router: try CommandRouter(database: db), configuration: config)
         port = try server.start()
     }
 

@@ -1,0 +1,113 @@
+import Foundation
+
+/// The keyword options that follow a command's arguments (COUNT, SEARCH, QUERY):
+/// `FILTER "<expression>"`, `K n`, `EF n`, `EXACT`, `EXPLAIN`, `MODE m`, `RAW`, `TEXT "…"` and
+/// `VECTOR [..]` (last on the line). Only the grammar: what the values may be (limits, modes)
+/// is the server's to check, the same way for both protocols.
+public struct SearchOptions: Sendable, Equatable {
+    public var text: String?
+    public var vector: [Float]?
+    public var filter: String?
+    public var k = 10
+    public var ef: Int?
+    public var exact = false
+    public var explain = false
+    public var mode: String?
+    public var raw = false
+
+    public init() {}
+
+    public init(_ args: ArraySlice<Token>, allowed: Set<String>) throws {
+        var it = args.makeIterator()
+        while let t = it.next() {
+            if case .json = t { throw ProtocolError(.syntax, "unexpected JSON; only VECTOR takes a JSON array") }
+            let key = t.text.uppercased()
+            guard allowed.contains(key) else {
+                throw ProtocolError(.syntax, "unexpected '\(t.text)' (expected one of \(allowed.sorted().joined(separator: ", ")))")
+            }
+            func value() throws -> Token {
+                guard let v = it.next() else { throw ProtocolError(.syntax, "\(key) needs a value") }
+                return v
+            }
+            func number() throws -> Int {
+                let v = try value()
+                guard let n = Int(v.text) else { throw ProtocolError(.syntax, "\(key) needs an integer, got '\(v.text)'") }
+                return n
+            }
+            switch key {
+            case "TEXT": text = try value().text
+            case "FILTER": filter = try value().text
+            case "K": k = try number()
+            case "EF": ef = try number()
+            case "EXACT": exact = true
+            case "EXPLAIN": explain = true
+            case "MODE": mode = try value().text.lowercased()
+            case "RAW": raw = true
+            case "VECTOR":
+                guard case .json(let j) = try value() else {
+                    throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers, last on the line")
+                }
+                vector = try parseNumberArray(j)
+            default: break
+            }
+        }
+    }
+
+    /// The options as words for a request line, in the order the grammar reads them (VECTOR
+    /// last, as it takes the rest of the line). The client builds its lines with this.
+    public func words(quote: (String) -> String) -> String {
+        var parts: [String] = []
+        if let text { parts.append("TEXT \(quote(text))") }
+        if let mode { parts.append("MODE \(mode)") }
+        if let filter { parts.append("FILTER \(quote(filter))") }
+        if k != 10 { parts.append("K \(k)") }
+        if let ef { parts.append("EF \(ef)") }
+        if exact { parts.append("EXACT") }
+        if raw { parts.append("RAW") }
+        if explain { parts.append("EXPLAIN") }
+        if let vector { parts.append("VECTOR [" + vector.map { "\($0)" }.joined(separator: ",") + "]") }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// A JSON array of numbers, parsed in place with strtof (JSONSerialization, or a String per
+/// number, cost more than the search itself: protocol-bench's "command layer" line).
+public func parseNumberArray(_ text: String) throws -> [Float] {
+    func bad(_ why: String) -> ProtocolError { ProtocolError(.syntax, "VECTOR needs a JSON array of finite numbers, last on the line (\(why))") }
+    return try text.withCString { start -> [Float] in
+        var p = start
+        func skipSpace() { while p.pointee == 0x20 || p.pointee == 0x09 { p += 1 } }
+        skipSpace()
+        guard p.pointee == CChar(UInt8(ascii: "[")) else { throw bad("no '['") }
+        p += 1
+        var out: [Float] = []
+        out.reserveCapacity(strlen(p) / 8)
+        skipSpace()
+        if p.pointee == CChar(UInt8(ascii: "]")) {
+            p += 1
+        } else {
+            while true {
+                skipSpace()
+                // strtof also reads hex, "nan" and "inf": accept only what starts like a JSON number.
+                let c = UInt8(bitPattern: p.pointee)
+                guard c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) else {
+                    throw bad("'\(String(cString: p).prefix(20))' is not a number")
+                }
+                var end: UnsafeMutablePointer<CChar>?
+                let f = strtof(p, &end)
+                guard let end, end != UnsafeMutablePointer(mutating: p), f.isFinite,
+                      !UnsafeBufferPointer(start: p, count: end - UnsafeMutablePointer(mutating: p)).contains(where: { $0 == 0x78 || $0 == 0x58 })   // no hex
+                else { throw bad("'\(String(cString: p).prefix(20))' is not a finite number") }
+                out.append(f)
+                p = UnsafePointer(end)
+                skipSpace()
+                if p.pointee == CChar(UInt8(ascii: ",")) { p += 1; continue }
+                if p.pointee == CChar(UInt8(ascii: "]")) { p += 1; break }
+                throw bad("expected ',' or ']'")
+            }
+        }
+        skipSpace()
+        guard p.pointee == 0 else { throw bad("text after ']'") }
+        return out
+    }
+}

@@ -1,0 +1,170 @@
+import FragranceProtocol
+import FragranceStore
+import Foundation
+import Hummingbird
+import NIOCore
+import Perfumery
+import RAG
+
+// Request bodies into the service's typed inputs, and the handlers with more to do than one call.
+extension HTTPAPI {
+    /// `POST /api/v1/search/semantic` and `/hybrid`: the seed's request shape.
+    func queryInput(_ buffer: ByteBuffer, hybrid: Bool) throws -> QueryInput {
+        let body = try JSONBody(buffer, allowed: ["query", "vector", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain",
+                                                  "exact", "understand", "fusion", "rrf_k", "weights", "candidates"])
+        var q = QueryInput()
+        q.vector = try body.floats("vector")
+        q.text = try body.string("query", required: q.vector == nil)
+        q.k = try body.int("top_k") ?? 10
+        q.ef = try body.int("ef")
+        q.explain = try body.bool("explain") ?? hybrid
+        q.exact = try body.bool("exact") ?? false
+        q.understand = try body.bool("understand") ?? true
+        q.candidates = try body.int("candidates")
+        q.collection = try body.string("collection")
+        q.filter = try body.filterInput()
+        let searchType = try body.string("search_type") ?? (hybrid ? "hybrid" : "similarity")
+        guard let mode = PerfumeSearch.Mode(rawValue: searchType) else {
+            throw APIError(.badValue, "search_type must be similarity, keyword or hybrid, got '\(searchType)'", field: "search_type")
+        }
+        q.mode = mode
+        switch try body.string("fusion") ?? "rrf" {
+        case "rrf": q.fusion = .reciprocalRank(k: Double(try body.int("rrf_k", in: 1...100_000) ?? 60))
+        case "linear": q.fusion = .linear
+        case let other: throw APIError(.badValue, "fusion must be rrf or linear, got '\(other)'", field: "fusion")
+        }
+        if body.has("weights") {
+            guard let w = body.object["weights"] as? [String: Any] else { throw APIError(.badType, "'weights' must be an object", field: "weights") }
+            for (key, value) in w {
+                guard let n = value as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite, (0...100).contains(n.doubleValue) else {
+                    throw APIError(.badValue, "weights.\(key) must be a number from 0 to 100", field: "weights.\(key)")
+                }
+                switch key {
+                case "vector": q.vectorWeight = n.doubleValue
+                case "keyword": q.keywordWeight = n.doubleValue
+                case "preference": q.preferenceWeight = n.doubleValue
+                default: throw APIError(.unknownField, "unknown weight '\(key)' (known: keyword, preference, vector)", field: "weights.\(key)")
+                }
+            }
+        }
+        return q
+    }
+
+    /// `POST /api/v1/collections/{name}/search`: the store's own search, text or vector.
+    func searchInput(_ name: String, _ buffer: ByteBuffer) throws -> SearchInput {
+        let body = try JSONBody(buffer, allowed: ["text", "vector", "filter", "filters", "k", "ef", "exact", "explain", "include_records"])
+        var s = SearchInput(collection: name)
+        s.vector = try body.floats("vector")
+        s.text = try body.string("text")
+        s.k = try body.int("k") ?? 10
+        s.ef = try body.int("ef")
+        s.exact = try body.bool("exact") ?? false
+        s.explain = try body.bool("explain") ?? false
+        s.includeRecords = try body.bool("include_records") ?? false
+        s.filter = try body.filterInput()
+        return s
+    }
+
+    /// JSON (one record or an array), or NDJSON (`Content-Type: application/x-ndjson`, one
+    /// record per line) for bulk loads. Every record is checked before anything is written;
+    /// NDJSON errors name the line.
+    func upsert(_ request: Request, _ context: APIContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let buffer = try await body(request)
+        let ndjson = request.headers[.contentType]?.lowercased().contains("ndjson") ?? false
+        var records: [Record] = []
+        if ndjson {
+            var lineNumber = 0
+            for line in buffer.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                lineNumber += 1
+                guard line.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
+                do {
+                    records.append(try Record(jsonObject: try StrictJSON.parse(Data(line))))
+                } catch let e as StoreError {
+                    throw APIError(e.code, "line \(lineNumber): \(e.message)")
+                } catch {
+                    throw APIError(.badJSON, "line \(lineNumber): not valid JSON (\(JSONBody.reason(error)))")
+                }
+            }
+        } else {
+            guard let text = String(bytes: buffer.readableBytesView, encoding: .utf8) else { throw APIError(.badJSON, "the body is not UTF-8") }
+            records = try Record.decodeList(json: text)
+        }
+        let list = records
+        return try await reply { try self.service.upsert(name, list, bulk: ndjson) }
+    }
+
+    /// Up to 32 recipe requests; one result or one error per item, in order. The pool bounds
+    /// how many compose at once.
+    func generateBatch(_ request: Request) async throws -> Response {
+        let body = try JSONBody(try await self.body(request), allowed: ["requests"])
+        guard let list = body.object["requests"] as? [Any], !list.isEmpty else {
+            throw APIError(.badType, "'requests' must be a non-empty array of recipe requests", field: "requests")
+        }
+        guard list.count <= 32 else { throw APIError(.tooLarge, "at most 32 requests per batch, got \(list.count)", field: "requests") }
+        // Decoded up front (cheap); a bad item becomes that item's error, not the batch's.
+        let decoded: [Result<RecipeRequest, ProtocolError>] = list.enumerated().map { i, item in
+            guard let o = item as? [String: Any] else { return .failure(ProtocolError(.badType, "each request must be an object", field: "requests[\(i)]")) }
+            do { return .success(try RecipeJSON.request(o, field: "requests[\(i)]")) } catch { return .failure(service.failure(error)) }
+        }
+        struct Item: Encodable, Sendable {
+            var reply: RecipeReply?
+            var error: APIError.Body.Detail?
+            enum Key: String, CodingKey { case error }
+            func encode(to encoder: Encoder) throws {
+                if let reply { try reply.encode(to: encoder) } else {
+                    var c = encoder.container(keyedBy: Key.self)
+                    try c.encode(error, forKey: .error)
+                }
+            }
+        }
+        struct Batch: Encodable, Sendable { var results: [Item], count: Int }
+        let results = await withTaskGroup(of: (Int, Item).self) { group -> [Item] in
+            for (i, d) in decoded.enumerated() {
+                group.addTask {
+                    do {
+                        let request = try d.get()
+                        return (i, Item(reply: try await self.service.generate(request, blocking: { work in try await self.pool.runIfActive(work) })))
+                    } catch {
+                        let e = self.service.failure(error)
+                        return (i, Item(error: .init(code: e.code.rawValue, message: e.message, field: e.field)))
+                    }
+                }
+            }
+            var out = [Item](repeating: Item(), count: decoded.count)
+            for await (i, item) in group { out[i] = item }
+            return out
+        }
+        return JSONReply(Batch(results: results, count: results.count)).response()
+    }
+
+    func readiness() -> Response {
+        struct ModelState: Encodable, Sendable {
+            var loaded: Bool
+            @Nullable var lastError: String?
+            enum CodingKeys: String, CodingKey { case loaded, lastError = "last_error" }
+        }
+        struct Readiness: Encodable, Sendable {
+            var status: String, storage: String, collections: Int
+            var model: ModelState?
+            var modelNote: String?
+            var catalogue: CatalogueLoader.Report?
+            enum CodingKeys: String, CodingKey { case status, storage, collections, model, catalogue }
+            func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(status, forKey: .status)
+                try c.encode(storage, forKey: .storage)
+                try c.encode(collections, forKey: .collections)
+                if let model { try c.encode(model, forKey: .model) } else { try c.encode(modelNote ?? "not configured", forKey: .model) }
+                try c.encodeIfPresent(catalogue, forKey: .catalogue)
+            }
+        }
+        let model = database.options.models?.stats
+        let (loading, status) = catalogue()
+        let ok = ready() && model?.lastError == nil && !loading
+        let r = Readiness(status: ok ? "ready" : loading ? "loading the bundled catalogue" : "not ready", storage: ready() ? "open" : "closing",
+                          collections: database.collectionNames.count, model: model.map { ModelState(loaded: $0.loaded, lastError: $0.lastError) },
+                          catalogue: status)
+        return JSONReply(r, status: ok ? .ok : .serviceUnavailable).response()
+    }
+}

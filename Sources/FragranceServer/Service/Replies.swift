@@ -1,0 +1,125 @@
+import Embedding
+import FragranceStore
+import Foundation
+
+// The typed results of the service's operations. Both protocols encode these with
+// `ReplyJSON` (HTTP as the body, TCP as JSON lines), so a field has one name everywhere;
+// schemas/openapi.yaml describes them and a test checks real replies against it.
+
+/// Encodes nil as `null` (synthesised Codable would leave the key out): replies keep a stable
+/// shape, so clients can tell "no filter" from "an old server".
+@propertyWrapper public struct Nullable<T: Encodable & Sendable>: Encodable, Sendable {
+    public var wrappedValue: T?
+    public init(wrappedValue: T?) { self.wrappedValue = wrappedValue }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let v = wrappedValue { try c.encode(v) } else { try c.encodeNil() }
+    }
+}
+
+public enum ReplyJSON {
+    /// Compact, sorted keys (stable output for tests and diffs), `/` unescaped.
+    public static func data<T: Encodable>(_ value: T) -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // Every reply type is plain data: encoding cannot fail.
+        return (try? e.encode(value)) ?? Data("null".utf8)
+    }
+
+    public static func text<T: Encodable>(_ value: T) -> String { String(decoding: data(value), as: UTF8.self) }
+}
+
+/// A record as the wire shows it: `{"id": …, "vector": […], <field>: <value>, …}`.
+public struct RecordBody: Encodable, Sendable {
+    public var record: Record
+    public var includeId = true
+    public var includeVector = false
+
+    struct Key: CodingKey {
+        var stringValue: String
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        if includeId { try c.encode(record.id, forKey: Key("id")) }
+        if includeVector, let v = record.vector { try c.encode(v, forKey: Key("vector")) }
+        for (name, value) in record.attributes { try c.encode(value, forKey: Key(name)) }
+    }
+}
+
+public struct PlanBody: Encodable, Sendable {
+    var path: String, exact: Bool, reason: String, records: Int, estimatedCandidates: Double, candidates: Int, ef: Int
+    var nodesVisited: Int, distanceComputations: Int
+    enum CodingKeys: String, CodingKey {
+        case path, exact, reason, records, candidates, ef
+        case estimatedCandidates = "estimated_candidates", nodesVisited = "nodes_visited", distanceComputations = "distance_computations"
+    }
+    init(_ p: QueryPlan) {
+        path = p.path.rawValue; exact = p.exact; reason = p.reason; records = p.records
+        estimatedCandidates = p.estimatedCandidates; candidates = p.candidates; ef = p.ef
+        nodesVisited = p.nodesVisited; distanceComputations = p.distanceComputations
+    }
+}
+
+// MARK: Server and collections
+
+public struct CollectionSummary: Encodable, Sendable {
+    var name: String, records: Int, dimension: Int, metric: String
+    @Nullable var embedder: String?
+}
+
+public struct FieldBody: Encodable, Sendable { var name: String, type: String }
+
+public struct CollectionDescription: Encodable, Sendable {
+    var name: String, records: Int, dimension: Int, metric: String
+    @Nullable var embedder: String?
+    var graphNodes: Int, tombstones: Int, indexBytes: Int, unsavedOperations: Int64
+    @Nullable var indexSaveError: String?
+    var fields: [FieldBody]
+    enum CodingKeys: String, CodingKey {
+        case name, records, dimension, metric, embedder, tombstones, fields
+        case graphNodes = "graph_nodes", indexBytes = "index_bytes", unsavedOperations = "unsaved_operations", indexSaveError = "index_save_error"
+    }
+}
+
+public struct ModelBody: Encodable, Sendable {
+    var directory: String, loaded: Bool, mappedBytes: Int, calls: Int, textsEmbedded: Int, loadSeconds: Double
+    @Nullable var lastError: String?
+    enum CodingKeys: String, CodingKey {
+        case directory, loaded, calls
+        case mappedBytes = "mapped_bytes", textsEmbedded = "texts_embedded", loadSeconds = "load_seconds", lastError = "last_error"
+    }
+}
+
+public struct InfoReply: Encodable, Sendable {
+    public struct Memory: Encodable, Sendable {
+        var rssBytes: Int
+        enum CodingKeys: String, CodingKey { case rssBytes = "rss_bytes" }
+    }
+    var server = "fragrancedb"
+    var memory: Memory
+    var collections: [CollectionDescription]
+    @Nullable var model: ModelBody?
+}
+
+public struct CollectionList: Encodable, Sendable { var collections: [CollectionSummary] }
+
+// MARK: Records
+
+public struct UpsertReply: Encodable, Sendable { var inserted: Int, updated: Int, records: Int }
+/// The ids asked about that are stored, in the order asked.
+public struct ExistsReply: Encodable, Sendable { var existing: [String] }
+public struct DeleteReply: Encodable, Sendable { var deleted: Int }
+public struct CountReply: Encodable, Sendable { var count: Int }
+
+// MARK: Snapshots, reload
+
+public struct SnapshotReply: Encodable, Sendable { var file: String }
+public struct RestoreReply: Encodable, Sendable { var restored: String, records: Int }
+public struct ReloadReply: Encodable, Sendable { var reloaded: String }
+public struct DropReply: Encodable, Sendable { var dropped: String }

@@ -1,0 +1,240 @@
+import FragranceProtocol
+import FragranceStore
+import Foundation
+import Perfumery
+import RAG
+
+// QUERY and `POST /api/v1/search/semantic|hybrid`: search as a person types it. The text is
+// understood (preferences, exclusions, years, "like <perfume>") unless `understand` is off,
+// the arms of `mode` run and fuse. Similarity with nothing to understand (or `exact`) is the
+// store's plain vector search, and then `score` is the similarity; `scoring` says which.
+
+public struct QueryInput: Sendable {
+    /// nil: the server's default collection (`http.default_collection`).
+    public var collection: String?
+    public var text: String?
+    public var vector: [Float]?
+    public var filter = FilterInput.none
+    public var k = 10
+    public var ef: Int?
+    public var mode = PerfumeSearch.Mode.hybrid
+    public var understand = true
+    public var exact = false
+    public var explain = false
+    public var includeRecords = true
+    public var fusion = Fusion.reciprocalRank(k: 60)
+    public var vectorWeight = 1.0, keywordWeight = 1.0, preferenceWeight = 1.0
+    /// Candidates each arm contributes before fusion; nil: max(100, k).
+    public var candidates: Int?
+    public init() {}
+}
+
+public struct HitExplain: Encodable, Sendable {
+    var fusedScore: Double?, fusedRank: Int?
+    var vectorScore: Double?, vectorRank: Int?
+    var keywordScore: Double?, keywordRank: Int?
+    var preferenceScore: Double?, preferenceRank: Int?
+    @Nullable var matchedFilter: String?
+    var matchedPreferences: [String]
+    var matchedNotes: [String]?, matchedAccords: [String]?
+    enum CodingKeys: String, CodingKey {
+        case fusedScore = "fused_score", fusedRank = "fused_rank", vectorScore = "vector_score", vectorRank = "vector_rank"
+        case keywordScore = "keyword_score", keywordRank = "keyword_rank", preferenceScore = "preference_score", preferenceRank = "preference_rank"
+        case matchedFilter = "matched_filter", matchedPreferences = "matched_preferences", matchedNotes = "matched_notes", matchedAccords = "matched_accords"
+    }
+}
+
+public struct QueryHit: Encodable, Sendable {
+    var rank: Int
+    var id: String
+    /// What ranks the hit: see `QueryReply.scoring`.
+    var score: Double
+    var distance: Double?
+    var record: RecordBody?
+    /// Encoded only with `explain`; the line protocol reads ranks and preferences from it always.
+    var detail: HitExplain
+    var showExplain: Bool
+
+    enum CodingKeys: String, CodingKey { case rank, id, score, distance, record, explain }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rank, forKey: .rank)
+        try c.encode(id, forKey: .id)
+        try c.encode(score, forKey: .score)
+        try c.encodeIfPresent(distance, forKey: .distance)
+        try c.encodeIfPresent(record, forKey: .record)
+        if showExplain { try c.encode(detail, forKey: .explain) }
+    }
+}
+
+public struct ParsedBody: Encodable, Sendable {
+    struct Term: Encodable, Sendable {
+        var words: [String], meaning: String, role: String
+        @Nullable var filter: String?
+        var weight: Double
+    }
+    struct Like: Encodable, Sendable {
+        var text: String
+        @Nullable var id: String?
+        @Nullable var name: String?
+    }
+    struct PreferenceBody: Encodable, Sendable { var name: String, filter: String, weight: Double }
+    var language: String
+    var terms: [Term]
+    @Nullable var embeddedText: String?
+    @Nullable var keywords: String?
+    @Nullable var like: Like?
+    var unknownWords: [String], ignoredWords: [String]
+    @Nullable var filter: String?
+    var preferences: [PreferenceBody]
+    enum CodingKeys: String, CodingKey {
+        case language, terms, keywords, like, filter, preferences
+        case embeddedText = "embedded_text", unknownWords = "unknown_words", ignoredWords = "ignored_words"
+    }
+
+    init(_ p: ParsedQuery, _ r: PerfumeSearch.Result) {
+        language = p.language
+        terms = p.terms.map { Term(words: $0.words, meaning: $0.name, role: $0.role.rawValue, filter: $0.filter, weight: $0.weight) }
+        embeddedText = r.embedded
+        keywords = r.keywords
+        like = r.like.map { Like(text: $0.text, id: $0.id, name: $0.name) }
+        unknownWords = p.unknownWords
+        ignoredWords = p.ignoredWords
+        filter = p.filter
+        preferences = p.preferences.map { PreferenceBody(name: $0.name, filter: $0.filter, weight: $0.weight) }
+    }
+}
+
+public struct QueryReply: Encodable, Sendable {
+    public struct FusionBody: Encodable, Sendable { var method: String; var k: Double? }
+    public struct Weights: Encodable, Sendable { var vector: Double, keyword: Double, preference: Double }
+    @Nullable var query: String?
+    var searchType: String
+    var collection: String
+    var topK: Int
+    var total: Int
+    var results: [QueryHit]
+    /// The hard filter every arm ran under.
+    @Nullable var filter: String?
+    var arms: [String]
+    /// What `score` is: "similarity" (the plain vector search: the metric's similarity),
+    /// "rrf" or "linear" (fused over the arms, after preference boosts).
+    var scoring: String
+    var tookMs: Double
+    var parsed: ParsedBody?
+    // With explain:
+    var plan: PlanBody?
+    var fusion: FusionBody?
+    var weights: Weights?
+    var preferenceFilter: String??
+    var preferenceArmSkipped: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case query, collection, total, results, filter, arms, scoring, parsed, plan, fusion, weights
+        case searchType = "search_type", topK = "top_k", tookMs = "took_ms", preferenceFilter = "preference_filter",
+             preferenceArmSkipped = "preference_arm_skipped"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(_query, forKey: .query)
+        try c.encode(searchType, forKey: .searchType)
+        try c.encode(collection, forKey: .collection)
+        try c.encode(topK, forKey: .topK)
+        try c.encode(total, forKey: .total)
+        try c.encode(results, forKey: .results)
+        try c.encode(_filter, forKey: .filter)
+        try c.encode(arms, forKey: .arms)
+        try c.encode(scoring, forKey: .scoring)
+        try c.encode(tookMs, forKey: .tookMs)
+        try c.encodeIfPresent(parsed, forKey: .parsed)
+        try c.encodeIfPresent(plan, forKey: .plan)
+        try c.encodeIfPresent(fusion, forKey: .fusion)
+        try c.encodeIfPresent(weights, forKey: .weights)
+        if let p = preferenceFilter { try c.encode(Nullable(wrappedValue: p), forKey: .preferenceFilter) }
+        try c.encodeIfPresent(preferenceArmSkipped, forKey: .preferenceArmSkipped)
+    }
+}
+
+extension FragranceService {
+    public func query(_ input: QueryInput) throws -> QueryReply {
+        let start = DispatchTime.now().uptimeNanoseconds
+        if let text = input.text { try checkText(text, "the query text", field: "query") }
+        try checkK(input.k, field: "top_k")
+        try checkEf(input.ef)
+        if let n = input.candidates { try checkK(n, field: "candidates") }
+        guard input.text != nil || input.vector != nil else {
+            throw ProtocolError(.missingField, "give the query text (or a vector)", field: "query")
+        }
+        if input.mode == .keyword, input.text == nil { throw ProtocolError(.missingField, "a keyword search needs query text", field: "query") }
+        let name = input.collection ?? defaultCollection
+        let c = try collection(name)
+        let filter = try input.filter.expression(for: c.config.schema)
+        var reply = QueryReply(query: input.text, searchType: input.mode.rawValue, collection: name, topK: input.k, total: 0, results: [],
+                               filter: filter, arms: ["vector"], scoring: "similarity", tookMs: 0)
+        if input.exact || (input.mode == .similarity && (!input.understand || input.text == nil)) {
+            try plainQuery(input, c, filter: filter, into: &reply)
+        } else {
+            try understoodQuery(input, c, filter: filter, into: &reply)
+        }
+        reply.total = reply.results.count
+        reply.tookMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        return reply
+    }
+
+    private func plainQuery(_ input: QueryInput, _ c: FragranceStore.Collection, filter: String?, into reply: inout QueryReply) throws {
+        var request = input.vector.map { SearchRequest(vector: $0, k: input.k, ef: input.ef, filter: filter, exact: input.exact) }
+            ?? SearchRequest(text: input.text!, k: input.k, ef: input.ef, filter: filter, exact: input.exact)
+        if input.vector != nil, let text = input.text { request.text = text }
+        let result = try c.search(request)
+        metrics?.search(result.plan)
+        let records = input.includeRecords ? try c.records(result.hits.map(\.id)) : []
+        reply.results = result.hits.enumerated().map { i, h in
+            QueryHit(rank: i + 1, id: h.id, score: Double(h.score), distance: Double(h.distance),
+                     record: input.includeRecords ? records[i].map { RecordBody(record: $0, includeId: false) } : nil,
+                     detail: HitExplain(vectorScore: Double(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: []),
+                     showExplain: input.explain)
+        }
+        if input.explain { reply.plan = PlanBody(result.plan) }
+    }
+
+    private func understoodQuery(_ input: QueryInput, _ c: FragranceStore.Collection, filter: String?, into reply: inout QueryReply) throws {
+        var q = PerfumeSearch.Query(text: input.text, vector: input.vector, filter: filter, k: input.k, mode: input.mode)
+        q.ef = input.ef
+        q.understand = input.understand
+        q.candidates = input.candidates ?? max(100, input.k)
+        q.fusion = input.fusion
+        q.vectorWeight = input.vectorWeight
+        q.keywordWeight = input.keywordWeight
+        q.preferenceWeight = input.preferenceWeight
+        let result = try search.search(q, in: c)
+        if let plan = result.plan { metrics?.search(plan) }
+        let needRecords = input.includeRecords || input.explain
+        let records = needRecords ? try c.records(result.hits.map(\.id)) : []
+        reply.results = result.hits.enumerated().map { i, h in
+            var e = HitExplain(fusedScore: h.score, fusedRank: i + 1, vectorScore: h.vector?.score, vectorRank: h.vector?.rank,
+                               keywordScore: h.keyword?.score, keywordRank: h.keyword?.rank,
+                               preferenceScore: h.preference?.score, preferenceRank: h.preference?.rank,
+                               matchedFilter: result.filter, matchedPreferences: h.matchedPreferences)
+            if input.explain, let r = records[i] {
+                let m = search.matchedTerms(r, result.parsed)
+                e.matchedNotes = m.notes
+                e.matchedAccords = m.accords
+            }
+            return QueryHit(rank: i + 1, id: h.id, score: h.score, distance: h.vector.map { 1 - $0.score },
+                            record: input.includeRecords ? records[i].map { RecordBody(record: $0, includeId: false) } : nil,
+                            detail: e, showExplain: input.explain)
+        }
+        reply.filter = result.filter
+        reply.arms = result.arms
+        if case .reciprocalRank = input.fusion { reply.scoring = "rrf" } else { reply.scoring = "linear" }
+        if let p = result.parsed { reply.parsed = ParsedBody(p, result) }
+        if input.explain {
+            if let plan = result.plan { reply.plan = PlanBody(plan) }
+            if case .reciprocalRank(let k) = input.fusion { reply.fusion = .init(method: "rrf", k: k) } else { reply.fusion = .init(method: "linear") }
+            reply.weights = .init(vector: input.vectorWeight, keyword: input.keywordWeight, preference: input.preferenceWeight)
+            reply.preferenceFilter = .some(result.preferenceFilter)
+            reply.preferenceArmSkipped = result.preferenceArmSkipped
+        }
+    }
+}

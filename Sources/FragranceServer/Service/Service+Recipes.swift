@@ -1,0 +1,105 @@
+import FragranceProtocol
+import FragranceStore
+import Foundation
+import Perfumery
+import RAG
+
+// GENERATE, VALIDATE, BREAKER — and `POST /api/v1/generate/recipe|batch`,
+// `POST /api/v1/recipes/validate`, `GET /api/v1/circuit-breaker/status`.
+
+public struct RecipeReply: Encodable, Sendable {
+    public struct Retrieval: Encodable, Sendable {
+        @Nullable var filter: String?
+        var perfumes: Int
+    }
+    var recipe: Recipe
+    var validation: RecipeValidator.Report
+    var generator: String
+    var contextPerfumes: [String]
+    var retrieval: Retrieval
+    var tookMs: Double
+    var fallbackReason: String?
+    enum CodingKeys: String, CodingKey {
+        case recipe, validation, generator, retrieval
+        case contextPerfumes = "context_perfumes", tookMs = "took_ms", fallbackReason = "fallback_reason"
+    }
+}
+
+public struct ValidationReply: Encodable, Sendable { var validation: RecipeValidator.Report }
+
+public struct BreakerReply: Encodable, Sendable {
+    public struct SettingsBody: Encodable, Sendable {
+        var failureThreshold: Int, openSeconds: Double, halfOpenSuccesses: Int
+        enum CodingKeys: String, CodingKey {
+            case failureThreshold = "failure_threshold", openSeconds = "open_seconds", halfOpenSuccesses = "half_open_successes"
+        }
+    }
+    public struct Backend: Encodable, Sendable { var url: String, api: String, model: String, roles: [String: String] }
+    var configured: Bool
+    var state: String
+    var message: String?
+    var consecutiveFailures: Int?, halfOpenSuccesses: Int?, totalSuccesses: Int?, totalFailures: Int?, rejected: Int?
+    var openedAt: String??
+    var lastError: String??
+    var settings: SettingsBody?
+    var backend: Backend?
+    enum CodingKeys: String, CodingKey {
+        case configured, state, message, rejected, settings, backend
+        case consecutiveFailures = "consecutive_failures", halfOpenSuccesses = "half_open_successes", totalSuccesses = "total_successes",
+             totalFailures = "total_failures", openedAt = "opened_at", lastError = "last_error"
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(configured, forKey: .configured)
+        try c.encode(state, forKey: .state)
+        try c.encodeIfPresent(message, forKey: .message)
+        try c.encodeIfPresent(consecutiveFailures, forKey: .consecutiveFailures)
+        try c.encodeIfPresent(halfOpenSuccesses, forKey: .halfOpenSuccesses)
+        try c.encodeIfPresent(totalSuccesses, forKey: .totalSuccesses)
+        try c.encodeIfPresent(totalFailures, forKey: .totalFailures)
+        try c.encodeIfPresent(rejected, forKey: .rejected)
+        if let o = openedAt { try c.encode(Nullable(wrappedValue: o), forKey: .openedAt) }
+        if let e = lastError { try c.encode(Nullable(wrappedValue: e), forKey: .lastError) }
+        try c.encodeIfPresent(settings, forKey: .settings)
+        try c.encodeIfPresent(backend, forKey: .backend)
+    }
+}
+
+extension FragranceService {
+    func recipeGenerator() throws -> RecipeGenerator {
+        guard let recipes else { throw ProtocolError(.unavailable, recipesUnavailable) }
+        return recipes
+    }
+
+    /// Retrieval and the composer (blocking, on `run`'s thread), then the LLM when configured:
+    /// when it fails the composer's recipe is the answer, with `fallback_reason`.
+    public func generate(_ request: RecipeRequest, blocking run: @Sendable (@escaping @Sendable () throws -> RecipeGenerator.Result) async throws -> RecipeGenerator.Result) async throws -> RecipeReply {
+        let g = try recipeGenerator()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var result = try await run { try g.generate(request) }
+        if g.llm != nil {
+            result = try await g.refineWithLLM(request, base: result)
+        }
+        return RecipeReply(recipe: result.recipe, validation: result.validation, generator: result.recipe.generator,
+                           contextPerfumes: result.recipe.contextPerfumes,
+                           retrieval: .init(filter: result.retrievalFilter, perfumes: result.retrieved),
+                           tookMs: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6, fallbackReason: result.fallbackReason)
+    }
+
+    public func validate(_ recipe: Recipe) throws -> ValidationReply {
+        ValidationReply(validation: try recipeGenerator().validate(recipe))
+    }
+
+    public func breakerStatus() -> BreakerReply {
+        guard let llm = recipes?.llm else {
+            return BreakerReply(configured: false, state: "closed", message: "no LLM is configured (llm.url); recipes come from the composer")
+        }
+        let s = llm.breaker.status, cfg = llm.breaker.settings, client = llm.client.settings
+        return BreakerReply(configured: true, state: s.state.rawValue, consecutiveFailures: s.consecutiveFailures,
+                            halfOpenSuccesses: s.halfOpenSuccesses, totalSuccesses: s.totalSuccesses, totalFailures: s.totalFailures,
+                            rejected: s.rejected, openedAt: .some(s.openedAt.map { ISO8601DateFormatter().string(from: $0) }),
+                            lastError: .some(s.lastError),
+                            settings: .init(failureThreshold: cfg.failureThreshold, openSeconds: cfg.openSeconds, halfOpenSuccesses: cfg.halfOpenSuccesses),
+                            backend: .init(url: client.baseURL, api: client.api.rawValue, model: client.model, roles: client.roles))
+    }
+}
