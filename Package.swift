@@ -81,27 +81,29 @@ let package = Package(
         ),
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.
-        .executableTarget(name: "crash-writer", dependencies: ["FragranceStore"], path: "Tests/CrashWriter"),
-        .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW"], path: "Benchmarks/IndexBench"),
+        .executableTarget(name: "crash-writer", dependencies: ["FragranceStore", "TestSupport"], path: "Tests/CrashWriter"),
+        .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW", "TestSupport"], path: "Benchmarks/IndexBench"),
 
-        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore"],
+        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore", "TestSupport"],
                           path: "Benchmarks/ProtocolBench"),
         .executableTarget(name: "recipe-bench", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/RecipeBench"),
         .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",
                           exclude: ["make_queries.py", "queries.jsonl"]),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         // Issue #17's tools: a protocol fuzzer and a kill -9 loop, both against a real server process.
-        .target(name: "BenchSupport", path: "Benchmarks/Support"),
+        .target(name: "BenchSupport", dependencies: ["TestSupport"], path: "Benchmarks/Support"),
         .executableTarget(name: "fuzz", dependencies: ["BenchSupport"], path: "Benchmarks/Fuzz"),
         .executableTarget(name: "crash-loop", dependencies: ["BenchSupport"], path: "Benchmarks/CrashLoop"),
-        .testTarget(name: "HNSWTests", dependencies: ["HNSW", "CKernels"]),
-        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "CKernels"]),
-        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",
+        // One support target for every test target and the tools: generator, temp dirs, paths.
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "HNSWTests", dependencies: ["HNSW", "CKernels", "TestSupport"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "CKernels", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "TestSupport", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",
                                                         .product(name: "JWTKit", package: "jwt-kit"), "RAG",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding"]),
-        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceStore", "Embedding", "RAG"]),
+        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding", "TestSupport"]),
+        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceStore", "Embedding", "RAG", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import TestSupport
 // Index benchmark: build time, memory per vector, and recall@10 vs QPS (single thread) over ef,
 // unfiltered and at 50/10/1/0.1% selectivity and with anti-correlated filters, each beside
 // exact search in the same run; then the planner's exact-vs-graph crossover.
@@ -37,18 +38,8 @@ struct Args {
     }
 }
 
-struct Rng {
-    var s: UInt64
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func gaussian() -> Float { Float((-2 * log(max(unit(), 1e-12))).squareRoot() * cos(2 * .pi * unit())) }
-}
+typealias Rng = SplitMix
+extension SplitMix { init(s: UInt64) { self.init(s) } }
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds

@@ -1,3 +1,4 @@
+import TestSupport
 // Line protocol throughput: searches/s and p50/p99 latency over TCP with 1, 8 and 64
 // connections (each pipelining 8 requests at a time) against an in-process server on
 // 127.0.0.1, beside the same searches called in-process, so the protocol's cost shows as a
@@ -21,14 +22,8 @@ while let a = it.next() {
     }
 }
 
-struct Rng {
-    var s: UInt64
-    mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 }
-    mutating func gaussian() -> Float {
-        let u1 = max(Double(next()) / Double(1 << 31), 1e-12), u2 = Double(next()) / Double(1 << 31)
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
-    }
-}
+typealias Rng = SplitMix
+extension SplitMix { init(s: UInt64) { self.init(s) } }
 
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-protocol-bench")
 try? FileManager.default.removeItem(at: dir)

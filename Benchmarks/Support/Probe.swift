@@ -3,19 +3,12 @@
 // `fragrancedb serve` child process on free loopback ports. Nothing here is product code.
 import Foundation
 
-public struct Rng: RandomNumberGenerator {
-    public var s: UInt64
-    public init(s: UInt64) { self.s = s }
-    public mutating func next() -> UInt64 {
-        s &+= 0x9E3779B97F4A7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    public mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-    public mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
+@_exported import TestSupport
+
+/// The tools' generator is the tests' (Tests/Support): the same seed gives the same run.
+public typealias Rng = SplitMix
+extension SplitMix {
+    public init(s: UInt64) { self.init(s) }
 }
 
 /// A blocking TCP connection to 127.0.0.1, every wait bounded by a deadline.

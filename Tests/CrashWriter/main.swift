@@ -1,3 +1,4 @@
+import TestSupport
 // Child process for the crash test: writes batches into a data directory and prints each
 // acknowledged write, one line per commit, until it is killed.
 //   crash-writer <data-dir> <seed>
@@ -25,14 +26,7 @@ options.compactionMinDeleted = 30
 let db = try Database(directory: URL(fileURLWithPath: args[1]), options: options)
 let schema = CollectionSchema(fields: [FieldSchema("round", .int), FieldSchema("tags", .set)])
 let c = try (try? db.collection("c")) ?? db.createCollection(CollectionConfig(name: "c", dimension: 8, schema: schema))
-struct LCG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return state >> 33
-    }
-}
-var rng = LCG(state: seed)
+var rng = SplitMix(seed)
 let out = FileHandle.standardOutput
 var n = 0
 var written: [String] = []

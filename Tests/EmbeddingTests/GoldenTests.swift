@@ -1,15 +1,13 @@
 import CKernels
 import Foundation
 import XCTest
+import TestSupport
 @testable import Embedding
 
 /// all-MiniLM-L6-v2 against the golden outputs of sentence-transformers (shared/golden).
 final class GoldenTests: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var modelDirectory: URL {
-        ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
-            ?? repo.appendingPathComponent("models/all-MiniLM-L6-v2")
-    }
+    static let repo = Repository.root
+    static var modelDirectory: URL { Repository.modelDirectory }
     static let golden = repo.deletingLastPathComponent().appendingPathComponent("shared/golden/minilm_golden.jsonl")
 
     struct Line: Decodable {

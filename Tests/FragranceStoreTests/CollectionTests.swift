@@ -1,5 +1,6 @@
 import Synchronization
 import XCTest
+import TestSupport
 @testable import FragranceStore
 import HNSW
 

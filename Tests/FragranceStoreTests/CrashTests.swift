@@ -1,16 +1,13 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceStore
 
 /// kill -9 of a writing process at random moments: every acknowledged write must be there
 /// after reopening, with its vector, findable by search; acknowledged deletes stay deleted.
 final class CrashTests: XCTestCase {
     func crashWriter() throws -> URL {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, Bundle.main.bundleURL.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("crash-writer")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
+        if let url = Repository.builtProduct("crash-writer") { return url }
         throw XCTSkip("crash-writer not built next to the tests (run swift build --build-tests first)")
     }
 

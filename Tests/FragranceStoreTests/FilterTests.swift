@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import FragranceStore
 
 final class FilterTests: XCTestCase {

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import FragranceStore
 
 /// recall@10 of filtered search against exact search at 50%, 10%, 1% and 0.1% selectivity and

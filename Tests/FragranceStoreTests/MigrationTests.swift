@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceStore
 
 /// The migration ledger of catalog.sqlite (issue #18): versions in `PRAGMA user_version`,

@@ -1,12 +1,11 @@
 import Embedding
 import XCTest
+import TestSupport
 @testable import FragranceStore
 
 /// Collections whose vectors come from text through the real MiniLM weights.
 final class TextCollectionTests: XCTestCase {
-    static let modelDirectory = ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
-        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/all-MiniLM-L6-v2")
+    static let modelDirectory = Repository.modelDirectory
     var dir: URL!
 
     override func setUp() { dir = temporaryDirectory(name) }

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import HNSW
 import CKernels
 
@@ -12,20 +13,10 @@ func clusteredVectors(count: Int, dim: Int, clusters: Int = 20, seed: UInt64 = 7
     }
 }
 
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextGaussian() -> Double {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(next() >> 11) / Double(1 << 53)
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
+typealias SeededRandom = SplitMix
+
+extension SplitMix {
+    mutating func nextGaussian() -> Double { Double(gaussian()) }
 }
 
 /// The test's own distance, written independently of the index's SIMD kernels.

@@ -1,14 +1,13 @@
 import Embedding
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceStore
 @testable import Perfumery
 
 /// The importer against real SQLite files (and, where rows carry no vector, the real model).
 final class ImportTests: XCTestCase {
-    static let modelDirectory = ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"].map { URL(fileURLWithPath: $0) }
-        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/all-MiniLM-L6-v2")
+    static let modelDirectory = Repository.modelDirectory
     var dir: URL!
 
     override func setUp() {

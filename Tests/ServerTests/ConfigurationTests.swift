@@ -2,6 +2,7 @@ import Configuration
 import Embedding
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceServer
 
 /// defaults < config/<env>.json < FRAGRANCEDB_* < flags, typed and checked at start.
@@ -9,7 +10,7 @@ final class ConfigurationTests: XCTestCase {
     var dir: URL!
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-config-\(UUID().uuidString.prefix(8))")
+        dir = temporaryDirectory("config", create: false)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceClient
 @testable import FragranceProtocol
 @testable import FragranceServer
@@ -77,7 +78,7 @@ final class CommandTableTests: XCTestCase {
     }
 
     func testHelpAndRoleChecksComeFromTheTable() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-table-\(UUID().uuidString.prefix(8))")
+        let dir = temporaryDirectory("table", create: false)
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(directory: dir)
         defer { try? db.close() }

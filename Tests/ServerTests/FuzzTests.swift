@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceProtocol
 @testable import FragranceServer
 @testable import FragranceStore
@@ -8,17 +9,9 @@ import XCTest
 /// for a bounded count in every test run: nothing may crash, every answer is a reply or a
 /// typed error, and the data stays intact.
 final class FuzzTests: XCTestCase {
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> UInt64 {
-            s = s &* 6364136223846793005 &+ 1442695040888963407
-            return s >> 33
-        }
-        mutating func pick<T>(_ a: [T]) -> T { a[Int(next() % UInt64(a.count))] }
-    }
 
     func testRandomLinesNeverCrashTheRouterOrCorruptData() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-fuzz-\(UUID().uuidString.prefix(8))")
+        let dir = temporaryDirectory("fuzz", create: false)
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(directory: dir)
         let router = try CommandRouter(database: db)
@@ -27,7 +20,7 @@ final class FuzzTests: XCTestCase {
         let pieces = ["SEARCH", "UPSERT", "COUNT", "GET", "DEL", "CREATE", "DROP", "HELP", "p", "q", "K", "EF", "FILTER", "TEXT", "VECTOR",
                       "EXACT", "EXPLAIN", "\"", "'", "[", "]", "{", "}", "\"family = 'floral'\"", "[1, 0]", "[1e400]", "{\"id\": 1}",
                       "-1", "0", "99999999999999999999", "\\", "NOT", "AND", "(", ")", "\u{0}", "\u{FFFD}", "é", "🌸", ",", ":", "null"]
-        var rng = Rng(s: 7)
+        var rng = SplitMix(7)
         for _ in 0..<3000 {
             var line: String
             if rng.next() % 4 == 0 {
@@ -56,7 +49,7 @@ final class FuzzTests: XCTestCase {
     func testRandomFiltersParseOrFailWithAPosition() {
         let pieces = ["family", "tags", "notes.top", "=", "!=", "<", ">=", "IN", "BETWEEN", "AND", "OR", "NOT", "CONTAINS", "ANY", "ALL",
                       "(", ")", ",", "'floral'", "\"x\"", "'", "1", "-2.5e3", "..", "!", "_", "é", "🌸", "\\", "''"]
-        var rng = Rng(s: 11)
+        var rng = SplitMix(11)
         for _ in 0..<20000 {
             let text = (0..<Int(1 + rng.next() % 10)).map { _ in rng.pick(pieces) }.joined(separator: rng.next() % 4 == 0 ? "" : " ")
             do {

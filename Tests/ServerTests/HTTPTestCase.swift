@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceServer
 @testable import FragranceStore
 
@@ -45,9 +46,7 @@ extension TestClient {
 
 /// A whole `fragrancedb serve` (TCP + HTTP over one store) on free loopback ports.
 class HTTPTestCase: XCTestCase {
-    static let modelDirectory = ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"]
-        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/all-MiniLM-L6-v2").path
+    static let modelDirectory = Repository.modelDirectory.path
     var dir: URL!
     var server: DatabaseServer!
     var running: Task<Void, Error>!
@@ -58,7 +57,7 @@ class HTTPTestCase: XCTestCase {
     func configure(_ c: inout ServerConfiguration) {}
 
     override func setUp() async throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-http-\(UUID().uuidString.prefix(8))")
+        dir = temporaryDirectory("http", create: false)
         var c = ServerConfiguration()
         c.dataDirectory = dir.path
         c.modelDirectory = Self.modelDirectory

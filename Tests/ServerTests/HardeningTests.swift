@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceProtocol
 @testable import FragranceServer
 @testable import FragranceStore
@@ -323,18 +324,4 @@ final class HardeningTests: ServerTestCase {
         XCTAssertLessThan(count, 1, "COUNT took \(count) s behind two heavy connections")
         for h in heavy { shutdown(h.fd, Int32(SHUT_RDWR)) }
     }
-}
-
-/// Deterministic test data (no seeding from the clock).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

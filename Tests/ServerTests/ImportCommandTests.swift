@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 import FragranceClient
 @testable import FragranceServer
 @testable import FragranceStore
@@ -7,11 +8,7 @@ import FragranceClient
 /// `fragrancedb import` as a user runs it: a child process, offline and over TCP.
 final class ImportCommandTests: HTTPTestCase {
     func tool() throws -> URL {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, Bundle.main.bundleURL.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("fragrancedb")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
+        if let url = Repository.builtProduct("fragrancedb") { return url }
         throw XCTSkip("fragrancedb not built next to the tests (run swift build --build-tests first)")
     }
 

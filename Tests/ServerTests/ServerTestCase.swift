@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceServer
 @testable import FragranceStore
 
@@ -14,7 +15,7 @@ class ServerTestCase: XCTestCase {
     func configure(_ config: inout LineServer.Configuration) {}
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-\(type(of: self))-\(UUID().uuidString.prefix(8))")
+        dir = temporaryDirectory("\(type(of: self))", create: false)
         db = try Database(directory: dir)
         var config = LineServer.Configuration()
         config.port = 0

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
+import TestSupport
 @testable import FragranceServer
 @testable import FragranceStore
 
@@ -9,8 +10,7 @@ import XCTest
 final class ShellTests: ServerTestCase {
 
     func binary() throws -> URL {
-        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fragrancedb")
-        guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("fragrancedb not built next to the tests") }
+        guard let url = Repository.builtProduct("fragrancedb") else { throw XCTSkip("fragrancedb not built next to the tests") }
         return url
     }
 
