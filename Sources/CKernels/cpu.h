@@ -8,6 +8,12 @@ int fdb_cpu_avx2(void);     // AVX2 and FMA
 int fdb_cpu_avx512(void);   // AVX-512 F, BW, VL
 int fdb_cpu_vnni(void);     // the above and AVX-512 VNNI
 
+// The hot paths ask per call (a distance is ~50 ns): each file keeps the answer in its own
+// static, so the check is one load, not a call into cpu.c.
+static inline int fdb_has_avx2(void) { static int c = -1; if (c < 0) c = fdb_cpu_avx2(); return c; }
+static inline int fdb_has_avx512(void) { static int c = -1; if (c < 0) c = fdb_cpu_avx512(); return c; }
+static inline int fdb_has_vnni(void) { static int c = -1; if (c < 0) c = fdb_cpu_vnni(); return c; }
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 __attribute__((target("avx2,fma"))) static inline float fdb_hsum256(__m256 v) {

@@ -55,8 +55,8 @@ __attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const
     return s;
 }
 
-float fdb_dot(const float *a, const float *b, size_t n) { return fdb_cpu_avx2() ? dot_avx2(a, b, n) : dot_portable(a, b, n); }
-float fdb_l2sq(const float *a, const float *b, size_t n) { return fdb_cpu_avx2() ? l2sq_avx2(a, b, n) : l2sq_portable(a, b, n); }
+float fdb_dot(const float *a, const float *b, size_t n) { return fdb_has_avx2() ? dot_avx2(a, b, n) : dot_portable(a, b, n); }
+float fdb_l2sq(const float *a, const float *b, size_t n) { return fdb_has_avx2() ? l2sq_avx2(a, b, n) : l2sq_portable(a, b, n); }
 #else
 float fdb_dot(const float *a, const float *b, size_t n) { return dot_portable(a, b, n); }
 float fdb_l2sq(const float *a, const float *b, size_t n) { return l2sq_portable(a, b, n); }
@@ -125,7 +125,7 @@ void fdb_i8_dots(const int8_t *q, const void *codes, size_t stride, const void *
     const int8_t *c = (const int8_t *)codes;
     const uint8_t *inf = (const uint8_t *)infos;
 #if defined(__x86_64__)
-    if (fdb_cpu_vnni()) { i8_dots_vnni(q, c, stride, inf, info_bytes, slots, n, out); return; }
+    if (fdb_has_vnni()) { i8_dots_vnni(q, c, stride, inf, info_bytes, slots, n, out); return; }
 #endif
     for (size_t j = 0; j < n; j++) {
         int32_t sum_b;
@@ -136,7 +136,7 @@ void fdb_i8_dots(const int8_t *q, const void *codes, size_t stride, const void *
 
 int32_t fdb_i8_dot(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_b) {
 #if defined(__x86_64__)
-    if (fdb_cpu_vnni()) return i8_dot_vnni(a, b, stride, sum_b);
+    if (fdb_has_vnni()) return i8_dot_vnni(a, b, stride, sum_b);
 #endif
     (void)sum_b;
     int32_t s = 0;

@@ -52,7 +52,7 @@ static void linear_small_portable(const float *x, size_t rows, size_t in, const 
 
 int fdb_linear_small(const float *x, size_t rows, size_t in, const float *w, size_t out, float *y) {
     if (rows == 0 || rows > FDB_LINEAR_SMALL_ROWS) return 0;
-    if (!fdb_cpu_avx2()) { linear_small_portable(x, rows, in, w, out, y); return 1; }
+    if (!fdb_has_avx2()) { linear_small_portable(x, rows, in, w, out, y); return 1; }
     // Eight rows share one pass over the weights (eight accumulators fit the registers).
     for (size_t r = 0; r < rows; r += 8) {
         size_t n = rows - r < 8 ? rows - r : 8;
@@ -89,7 +89,7 @@ struct fdb_q8_matrix {
 };
 
 fdb_q8_matrix *fdb_q8_pack(const float *w, size_t out, size_t in) {
-    if (!fdb_cpu_vnni() || out == 0 || in == 0 || out % 64 || in % 16) return NULL;
+    if (!fdb_has_vnni() || out == 0 || in == 0 || out % 64 || in % 16) return NULL;
     fdb_q8_matrix *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->in = in; m->out = out;
@@ -334,12 +334,12 @@ AVX512 static void layernorm_avx512(float *x, size_t rows, size_t h, const float
     }
 }
 
-void fdb_gelu(float *x, size_t n) { if (fdb_cpu_avx512()) gelu_avx512(x, n); else gelu_portable(x, n); }
+void fdb_gelu(float *x, size_t n) { if (fdb_has_avx512()) gelu_avx512(x, n); else gelu_portable(x, n); }
 void fdb_softmax_rows(float *m, size_t rows, size_t cols) {
-    if (fdb_cpu_avx512()) softmax_avx512(m, rows, cols); else softmax_portable(m, rows, cols);
+    if (fdb_has_avx512()) softmax_avx512(m, rows, cols); else softmax_portable(m, rows, cols);
 }
 void fdb_layernorm(float *x, size_t rows, size_t h, const float *w, const float *b, float eps) {
-    if (fdb_cpu_avx512() && h % 16 == 0) layernorm_avx512(x, rows, h, w, b, eps); else layernorm_portable(x, rows, h, w, b, eps);
+    if (fdb_has_avx512() && h % 16 == 0) layernorm_avx512(x, rows, h, w, b, eps); else layernorm_portable(x, rows, h, w, b, eps);
 }
 #else
 void fdb_gelu(float *x, size_t n) { gelu_portable(x, n); }

@@ -56,7 +56,7 @@ final class ReplyAssembler: ChannelInboundHandler, @unchecked Sendable {   // st
 
     private var waiting: [EventLoopPromise<Reply>] = []
     private var head = 0
-    private var block: (remaining: Int, lines: [String])?
+    private var decoder = ReplyDecoder()
 
     func expect(_ p: EventLoopPromise<Reply>) { waiting.append(p) }
 
@@ -64,26 +64,9 @@ final class ReplyAssembler: ChannelInboundHandler, @unchecked Sendable {   // st
         var buffer = unwrapInboundIn(data)
         var line = buffer.readString(length: buffer.readableBytes) ?? ""
         if line.hasSuffix("\r") { line.removeLast() }
-        if var b = block {
-            b.lines.append(line)
-            b.remaining -= 1
-            if b.remaining == 0 {
-                block = nil
-                complete(.lines(b.lines))
-            } else {
-                block = b
-            }
-            return
-        }
-        if line.hasPrefix("+OK") {
-            complete(.ok(line.count > 3 ? String(line.dropFirst(4)) : nil))
-        } else if line.hasPrefix("-ERR ") {
-            let rest = line.dropFirst(5)
-            let code = rest.prefix { $0 != " " }
-            complete(.error(code: String(code), message: String(rest.dropFirst(code.count + 1))))
-        } else if line.hasPrefix("*"), let n = Int(line.dropFirst()), n >= 0 {
-            if n == 0 { complete(.lines([])) } else { block = (n, []) }
-        } else {
+        do {
+            if let reply = try decoder.feed(line) { complete(reply) }
+        } catch {
             failAll(FragranceClientError.protocolViolation("unexpected line \(line.prefix(80))"), closing: context.channel)
         }
     }

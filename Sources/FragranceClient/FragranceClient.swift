@@ -263,11 +263,8 @@ public final class FragranceClient: Sendable {
     }
 }
 
-/// Quotes a protocol argument.
-func quote(_ s: String) -> String {
-    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        .replacingOccurrences(of: "\n", with: "\\n") + "\""
-}
+/// Quotes a protocol argument (the protocol's own quoting).
+func quote(_ s: String) -> String { Token.quote(s) }
 
 /// The server's error codes are FragranceProtocol's `ErrorCode` (the same list both protocols use).
 public typealias ServerErrorCode = ErrorCode

@@ -119,3 +119,46 @@ extension String {
 
     func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }
+
+/// Reply lines (without CRLF) back into `Reply`s, one line at a time: what `Reply.encoded`
+/// writes, read back. The client (and anything else speaking the protocol) uses this.
+public struct ReplyDecoder: Sendable {
+    private var block: (remaining: Int, lines: [String])?
+    public init() {}
+
+    /// The reply `line` completes, nil while a `*N` block is still short of lines; a line that
+    /// starts no reply is `PROTOCOL`.
+    public mutating func feed(_ line: String) throws -> Reply? {
+        if var b = block {
+            b.lines.append(line)
+            b.remaining -= 1
+            if b.remaining == 0 {
+                block = nil
+                return .lines(b.lines)
+            }
+            block = b
+            return nil
+        }
+        if line.hasPrefix("+OK") { return .ok(line.count > 3 ? String(line.dropFirst(4)) : nil) }
+        if line.hasPrefix("-ERR ") {
+            let rest = line.dropFirst(5)
+            let code = rest.prefix { $0 != " " }
+            return .error(code: String(code), message: String(rest.dropFirst(code.count + 1)))
+        }
+        if line.hasPrefix("*"), let n = Int(line.dropFirst()), n >= 0 {
+            if n == 0 { return .lines([]) }
+            block = (n, [])
+            return nil
+        }
+        throw ProtocolError(.protocolViolation, "unexpected line \(line.prefix(80))")
+    }
+}
+
+extension Token {
+    /// An argument as a request line writes it: a double-quoted string with `\` and `"`
+    /// escaped and line breaks as `\n` (the tokenizer reads it back as `.quoted`).
+    public static func quote(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+}

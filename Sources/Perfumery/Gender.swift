@@ -27,3 +27,11 @@ public enum Gender: String, Sendable, CaseIterable {
         }
     }
 }
+
+/// The seasons and intensities a request may name, and what each means in the catalogue.
+public enum RequestWords {
+    /// "autumn" is the catalogue's "fall".
+    public static let seasons: [String: String] = ["spring": "spring", "summer": "summer", "fall": "fall", "autumn": "fall", "winter": "winter"]
+    public static let seasonNames = ["spring", "summer", "fall", "autumn", "winter"]
+    public static let intensities = ["light", "moderate", "strong"]
+}

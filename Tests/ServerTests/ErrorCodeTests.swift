@@ -97,3 +97,20 @@ final class CommandTableTests: XCTestCase {
         }
     }
 }
+
+/// The protocol's reply decoder reads back what the server's encoder writes (the client
+/// decodes with it).
+final class ReplyDecoderTests: XCTestCase {
+    func testEveryReplyShapeRoundTrips() throws {
+        let replies: [Reply] = [.ok(nil), .ok("created p"), .lines([]), .lines(["{\"id\":\"a\"}", "\"b\""]),
+                                .error(.notFound, "no record 'x' in 'p'"), .ok("PONG")]
+        var decoder = ReplyDecoder()
+        var decoded: [Reply] = []
+        for line in replies.map(\.encoded).joined().components(separatedBy: "\r\n").dropLast() {
+            if let r = try decoder.feed(line) { decoded.append(r) }
+        }
+        XCTAssertEqual(decoded, replies)
+        XCTAssertThrowsError(try decoder.feed("hello")) { XCTAssertEqual(($0 as? ProtocolError)?.code, .protocolViolation) }
+        XCTAssertEqual(try LineTokenizer.tokenize("Q " + Token.quote("a \"b\" \\ c\nd")), [.word("Q"), .quoted("a \"b\" \\ c\nd")])
+    }
+}

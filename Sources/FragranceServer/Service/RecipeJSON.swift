@@ -28,9 +28,9 @@ enum RecipeJSON {
         var r = RecipeRequest()
         r.family = try string("fragrance_family")
         r.mood = try string("mood")
-        r.intensity = try string("intensity", ["light", "moderate", "strong"])
+        r.intensity = try string("intensity", RequestWords.intensities)
         r.gender = try string("gender", Gender.requestWords)
-        r.season = try string("season", ["spring", "summer", "fall", "autumn", "winter"]).map { $0 == "autumn" ? "fall" : $0 }
+        r.season = try string("season", RequestWords.seasonNames).map { RequestWords.seasons[$0] ?? $0 }
         r.brief = try string("brief", max: 500)
         if let c = o["concentration"] {
             guard let s = c as? String, let v = Recipe.Concentration.allCases.first(where: { $0.rawValue.lowercased() == s.lowercased() }) else {

@@ -182,20 +182,22 @@ extension FragranceService {
         return reply
     }
 
+    /// The store's search (`search(_:)`, the same operation as SEARCH) in the query's reply shape.
     private func plainQuery(_ input: QueryInput, _ c: FragranceStore.Collection, filter: String?, into reply: inout QueryReply) throws {
-        var request = input.vector.map { SearchRequest(vector: $0, k: input.k, ef: input.ef, filter: filter, exact: input.exact) }
-            ?? SearchRequest(text: input.text!, k: input.k, ef: input.ef, filter: filter, exact: input.exact)
-        if input.vector != nil, let text = input.text { request.text = text }
-        let result = try c.search(request)
-        metrics?.search(result.plan)
-        let records = input.includeRecords ? try c.records(result.hits.map(\.id)) : []
+        var s = SearchInput(collection: c.config.name)
+        // A vector wins over the text (the text is then only echoed as `query`).
+        if let v = input.vector { s.vector = v } else { s.text = input.text }
+        s.filter = FilterInput(text: filter)
+        (s.k, s.ef, s.exact, s.explain, s.includeRecords) = (input.k, input.ef, input.exact, input.explain, input.includeRecords)
+        let result = try search(s)
         reply.results = result.hits.enumerated().map { i, h in
-            QueryHit(rank: i + 1, id: h.id, score: Double(h.score), distance: Double(h.distance),
-                     record: input.includeRecords ? records[i].map { RecordBody(record: $0, includeId: false) } : nil,
-                     detail: HitExplain(vectorScore: Double(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: []),
-                     showExplain: input.explain)
+            var record = h.record
+            record?.includeId = false
+            return QueryHit(rank: i + 1, id: h.id, score: Double(h.score), distance: Double(h.distance), record: record,
+                            detail: HitExplain(vectorScore: Double(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: []),
+                            showExplain: input.explain)
         }
-        if input.explain { reply.plan = PlanBody(result.plan) }
+        reply.plan = result.plan
     }
 
     private func understoodQuery(_ input: QueryInput, _ c: FragranceStore.Collection, filter: String?, into reply: inout QueryReply) throws {
