@@ -154,7 +154,7 @@ public final class DatabaseServer: Sendable {
         let api = HTTPAPI(service: service, perKey: perKey, perAddress: perAddress, metrics: metrics, pool: pool, configuration: configuration,
                           ready: { [self] in self.accepting.withLock { $0 } },
                           catalogue: { [self] in self.catalogue.map { ($0.isLoading, $0.report()) } ?? (false, nil) })
-        let responder = GatewayResponder(inner: api.makeRouter().buildResponder(), api: api, cors: CORSPolicy(origins: configuration.corsOrigins))
+        let responder = Gateway.wrap(api.makeRouter().buildResponder(), api: api, cors: CORSPolicy(origins: configuration.corsOrigins))
         var appConfig = ApplicationConfiguration(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "fragrancedb")
         appConfig.availableConnectionsDelegate = ConnectionGauge(limit: configuration.httpMaxConnections, metrics: metrics)
         let continuation = httpRunning.continuation

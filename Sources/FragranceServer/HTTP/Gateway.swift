@@ -10,76 +10,22 @@ struct CORSPolicy: Sendable {
     func allows(_ origin: String) -> Bool { origins.contains("*") || origins.contains(origin) }
 }
 
-/// In front of the router: CORS, per-address rate limits, bearer tokens (401 for a bad one,
-/// the route checks the role), per-key rate limits, and JSON errors for unknown routes.
-struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
-    let inner: Inner
-    let api: HTTPAPI
-    let cors: CORSPolicy
-
-    func respond(to request: Request, context: APIContext) async throws -> Response {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let origin = request.headers[.origin].flatMap { cors.allows($0) ? $0 : nil }
-        var response = await gated(request, context, origin: origin, start: start)
-        if let origin {
-            response.headers[.accessControlAllowOrigin] = cors.origins.contains("*") ? "*" : origin
-            response.headers[.vary] = "Origin"
-        }
-        return response
+/// The HTTP stack in front of the router, outermost first: CORS, the per-address rate limit,
+/// bearer tokens (401 for a bad one; the route checks the role), the per-key rate limit, and
+/// the API's error shape for what the router throws or does not route. One small responder
+/// per concern (Hummingbird's middleware shape), each passing the request on or answering.
+enum Gateway {
+    static func wrap<Inner: HTTPResponder>(_ router: Inner, api: HTTPAPI, cors: CORSPolicy) -> some HTTPResponder<APIContext>
+    where Inner.Context == APIContext {
+        CORS(inner: AddressRateLimit(inner: BearerAuth(inner: KeyRateLimit(inner: RouteErrors(inner: router, api: api), api: api), api: api), api: api),
+             policy: cors)
     }
 
-    private func gated(_ request: Request, _ context: APIContext, origin: String?, start: UInt64) async -> Response {
-        func fail(_ e: APIError) -> Response {
-            api.metrics.httpRequest(route: "(gateway)", method: request.method.rawValue, status: Int(e.status.code),
-                                    nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
-            return e.response()
-        }
-        if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
-            var h = HTTPFields()
-            h[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
-            h[.accessControlAllowHeaders] = "Authorization, Content-Type"
-            h[.accessControlMaxAge] = "600"
-            return Response(status: .noContent, headers: h)
-        }
-        var context = context
-        if let wait = api.perAddress.acquire(context.remoteAddress) {
-            api.metrics.rateLimited("address")
-            return fail(Self.tooMany(wait, "this address"))
-        }
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-                return fail(APIError(.notAuthenticated, "the Authorization header must be 'Bearer <token>'"))
-            }
-            guard let access = api.access else { return fail(APIError(.badRequest, "this server has no authentication")) }
-            if let wait = access.failures.wait(context.remoteAddress) {
-                api.metrics.rateLimited("auth_failures")
-                return fail(Self.tooMany(wait, "this address after failed authentications"))
-            }
-            guard let p = await access.authenticate(String(parts[1])) else {
-                api.metrics.authFailure("http")
-                access.failures.failed(context.remoteAddress)
-                try? await Task.sleep(for: .milliseconds(250))   // slows guessing; no thread waits
-                var e = APIError(.wrongPassword, "invalid API key or token")
-                e.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
-                return fail(e)
-            }
-            context.principal = p
-            if let wait = api.perKey.acquire(p.name) {
-                api.metrics.rateLimited("key")
-                return fail(Self.tooMany(wait, "key '\(p.name)'"))
-            }
-        }
-        do {
-            let response = try await inner.respond(to: request, context: context)
-            // The router's own "no route" answer has an empty body: give it the API's error shape.
-            if response.status == .notFound, response.headers[.contentLength] == "0" {
-                return fail(APIError(.notFound, "no route for \(request.method.rawValue) \(request.uri.path); see /docs"))
-            }
-            return response
-        } catch {
-            return fail(APIError.from(error, service: api.service))
-        }
+    /// A refusal before any route ran: counted under the "(gateway)" route.
+    static func refuse(_ e: APIError, _ request: Request, _ api: HTTPAPI, since start: UInt64) -> Response {
+        api.metrics.httpRequest(route: "(gateway)", method: request.method.rawValue, status: Int(e.status.code),
+                                nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        return e.response()
     }
 
     static func tooMany(_ wait: Double, _ who: String) -> APIError {
@@ -87,5 +33,105 @@ struct GatewayResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
         var e = APIError(.rateLimited, "too many requests from \(who); retry in \(seconds) s")
         e.headers[.retryAfter] = String(seconds)
         return e
+    }
+
+    /// Answers preflights for allowed origins and marks every reply to them.
+    struct CORS<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+        let inner: Inner
+        let policy: CORSPolicy
+        func respond(to request: Request, context: APIContext) async throws -> Response {
+            let origin = request.headers[.origin].flatMap { policy.allows($0) ? $0 : nil }
+            var response: Response
+            if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
+                var h = HTTPFields()
+                h[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
+                h[.accessControlAllowHeaders] = "Authorization, Content-Type"
+                h[.accessControlMaxAge] = "600"
+                response = Response(status: .noContent, headers: h)
+            } else {
+                response = try await inner.respond(to: request, context: context)
+            }
+            if let origin {
+                response.headers[.accessControlAllowOrigin] = policy.origins.contains("*") ? "*" : origin
+                response.headers[.vary] = "Origin"
+            }
+            return response
+        }
+    }
+
+    /// `rate_limit.per_address`: 429 with Retry-After before anything else is read.
+    struct AddressRateLimit<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+        let inner: Inner
+        let api: HTTPAPI
+        func respond(to request: Request, context: APIContext) async throws -> Response {
+            if let wait = api.perAddress.acquire(context.remoteAddress) {
+                api.metrics.rateLimited("address")
+                return refuse(tooMany(wait, "this address"), request, api, since: DispatchTime.now().uptimeNanoseconds)
+            }
+            return try await inner.respond(to: request, context: context)
+        }
+    }
+
+    /// `Authorization: Bearer <key or JWT>` → the request's principal. A bad token is 401 after
+    /// 250 ms (slows guessing; no thread waits), and repeated failures throttle the address.
+    struct BearerAuth<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+        let inner: Inner
+        let api: HTTPAPI
+        func respond(to request: Request, context: APIContext) async throws -> Response {
+            guard let header = request.headers[.authorization] else { return try await inner.respond(to: request, context: context) }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return refuse(APIError(.notAuthenticated, "the Authorization header must be 'Bearer <token>'"), request, api, since: start)
+            }
+            guard let access = api.access else { return refuse(APIError(.badRequest, "this server has no authentication"), request, api, since: start) }
+            if let wait = access.failures.wait(context.remoteAddress) {
+                api.metrics.rateLimited("auth_failures")
+                return refuse(tooMany(wait, "this address after failed authentications"), request, api, since: start)
+            }
+            guard let p = await access.authenticate(String(parts[1])) else {
+                api.metrics.authFailure("http")
+                access.failures.failed(context.remoteAddress)
+                try? await Task.sleep(for: .milliseconds(250))
+                var e = APIError(.wrongPassword, "invalid API key or token")
+                e.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\""
+                return refuse(e, request, api, since: start)
+            }
+            var context = context
+            context.principal = p
+            return try await inner.respond(to: request, context: context)
+        }
+    }
+
+    /// `rate_limit.per_key`, once the key is known.
+    struct KeyRateLimit<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+        let inner: Inner
+        let api: HTTPAPI
+        func respond(to request: Request, context: APIContext) async throws -> Response {
+            if let p = context.principal, let wait = api.perKey.acquire(p.name) {
+                api.metrics.rateLimited("key")
+                return refuse(tooMany(wait, "key '\(p.name)'"), request, api, since: DispatchTime.now().uptimeNanoseconds)
+            }
+            return try await inner.respond(to: request, context: context)
+        }
+    }
+
+    /// The API's error shape for errors the router throws and for paths it does not route.
+    struct RouteErrors<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+        let inner: Inner
+        let api: HTTPAPI
+        func respond(to request: Request, context: APIContext) async throws -> Response {
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                let response = try await inner.respond(to: request, context: context)
+                // The router's own "no route" answer has an empty body.
+                if response.status == .notFound, response.headers[.contentLength] == "0" {
+                    return refuse(APIError(.notFound, "no route for \(request.method.rawValue) \(request.uri.path); see /docs"), request, api, since: start)
+                }
+                return response
+            } catch {
+                return refuse(APIError.from(error, service: api.service), request, api, since: start)
+            }
+        }
     }
 }
