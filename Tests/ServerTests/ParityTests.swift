@@ -78,6 +78,9 @@ final class ParityTests: HTTPTestCase {
         Case(name: "too many ids", tcp: "DEL p " + (0...10_000).map { "i\($0)" }.joined(separator: " "),
              method: "POST", path: "/api/v1/collections/p/delete",
              body: "{\"ids\": [" + (0...10_000).map { "\"i\($0)\"" }.joined(separator: ", ") + "]}", code: .tooLarge),
+        Case(name: "too many ids to look up", tcp: "EXISTS p " + (0...10_000).map { "i\($0)" }.joined(separator: " "),
+             method: "POST", path: "/api/v1/collections/p/exists",
+             body: "{\"ids\": [" + (0...10_000).map { "\"i\($0)\"" }.joined(separator: ", ") + "]}", code: .tooLarge),
         Case(name: "describe unknown collection", tcp: "DESCRIBE nope",
              method: "GET", path: "/api/v1/collections/nope", body: nil, code: .notFound),
     ]
@@ -151,5 +154,25 @@ final class ParityTests: HTTPTestCase {
         for route in HTTPAPI.routes where route.command != nil {
             XCTAssertEqual(route.role, CommandTable.byName[route.command!]?.role, route.path)
         }
+    }
+
+    /// The id lists of POST …/exists and …/delete: a list of strings, named when it is not.
+    func testIdListsAreCheckedByName() throws {
+        let tcp = try TestClient(port: tcpPort)
+        let http = try client()
+        XCTAssertEqual(tcp.call(#"CREATE p {"dimension": 2}"#), ["+OK created p"])
+        XCTAssertEqual(tcp.call(#"UPSERT p {"id": "a", "vector": [1, 0]}"#), ["+OK inserted=1 updated=0"])
+        for route in ["exists", "delete"] {
+            for (body, code) in [("{}", "MISSING_FIELD"), (#"{"ids": "a"}"#, "BAD_TYPE"), (#"{"ids": []}"#, "BAD_TYPE"),
+                                 (#"{"ids": ["a", 1]}"#, "BAD_TYPE"), (#"{"ids": ["a"], "colour": 1}"#, "UNKNOWN_FIELD"),
+                                 (#"{"ids": ["a",]}"#, "BAD_JSON")] {
+                let r = http.http("POST", "/api/v1/collections/p/\(route)", json: body)
+                XCTAssertEqual(r.errorCode, code, "\(route) \(body): \(r.text)")
+                XCTAssertEqual(r.status, 400, "\(route) \(body)")
+            }
+            // An id with a NUL or other control byte is just not stored.
+            XCTAssertEqual(http.http("POST", "/api/v1/collections/p/\(route)", json: #"{"ids": ["a\u0000b"]}"#).status, 200)
+        }
+        XCTAssertEqual(tcp.call("COUNT p"), ["+OK 1"], "no bad list deleted anything")
     }
 }
