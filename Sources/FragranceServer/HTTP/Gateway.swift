@@ -17,8 +17,14 @@ struct CORSPolicy: Sendable {
 enum Gateway {
     static func wrap<Inner: HTTPResponder>(_ router: Inner, api: HTTPAPI, cors: CORSPolicy) -> some HTTPResponder<APIContext>
     where Inner.Context == APIContext {
-        CORS(inner: AddressRateLimit(inner: BearerAuth(inner: KeyRateLimit(inner: RouteErrors(inner: router, api: api), api: api), api: api), api: api),
-             policy: cors)
+        // rate_limit.per_key counts once the key is known; rate_limit.per_address before anything is read.
+        let perKey = RateLimit(inner: RouteErrors(inner: router, api: api), api: api, limiter: api.perKey, scope: "key") { ctx in
+            ctx.principal.map { ($0.name, "key '\($0.name)'") }
+        }
+        let perAddress = RateLimit(inner: BearerAuth(inner: perKey, api: api), api: api, limiter: api.perAddress, scope: "address") { ctx in
+            (ctx.remoteAddress, "this address")
+        }
+        return CORS(inner: perAddress, policy: cors)
     }
 
     /// A refusal before any route ran: counted under the "(gateway)" route.
@@ -59,14 +65,18 @@ enum Gateway {
         }
     }
 
-    /// `rate_limit.per_address`: 429 with Retry-After before anything else is read.
-    struct AddressRateLimit<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
+    /// A token bucket per caller: 429 with Retry-After. `caller` names whom the bucket is for
+    /// (nil: not limited here) and how the refusal says it.
+    struct RateLimit<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
         let inner: Inner
         let api: HTTPAPI
+        let limiter: RateLimiter
+        let scope: String
+        let caller: @Sendable (APIContext) -> (key: String, who: String)?
         func respond(to request: Request, context: APIContext) async throws -> Response {
-            if let wait = api.perAddress.acquire(context.remoteAddress) {
-                api.metrics.rateLimited("address")
-                return refuse(tooMany(wait, "this address"), request, api, since: DispatchTime.now().uptimeNanoseconds)
+            if let c = caller(context), let wait = limiter.acquire(c.key) {
+                api.metrics.rateLimited(scope)
+                return refuse(tooMany(wait, c.who), request, api, since: DispatchTime.now().uptimeNanoseconds)
             }
             return try await inner.respond(to: request, context: context)
         }
@@ -99,19 +109,6 @@ enum Gateway {
             }
             var context = context
             context.principal = p
-            return try await inner.respond(to: request, context: context)
-        }
-    }
-
-    /// `rate_limit.per_key`, once the key is known.
-    struct KeyRateLimit<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIContext {
-        let inner: Inner
-        let api: HTTPAPI
-        func respond(to request: Request, context: APIContext) async throws -> Response {
-            if let p = context.principal, let wait = api.perKey.acquire(p.name) {
-                api.metrics.rateLimited("key")
-                return refuse(tooMany(wait, "key '\(p.name)'"), request, api, since: DispatchTime.now().uptimeNanoseconds)
-            }
             return try await inner.respond(to: request, context: context)
         }
     }

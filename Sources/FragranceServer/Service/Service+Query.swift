@@ -51,20 +51,12 @@ public struct QueryHit: Encodable, Sendable {
     var score: Double
     var distance: Double?
     var record: RecordBody?
-    /// Encoded only with `explain`; the line protocol reads ranks and preferences from it always.
+    /// With `explain`.
+    var explain: HitExplain?
+    /// Always there (not encoded): the line protocol reads ranks and preferences from it.
     var detail: HitExplain
-    var showExplain: Bool
 
     enum CodingKeys: String, CodingKey { case rank, id, score, distance, record, explain }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(rank, forKey: .rank)
-        try c.encode(id, forKey: .id)
-        try c.encode(score, forKey: .score)
-        try c.encodeIfPresent(distance, forKey: .distance)
-        try c.encodeIfPresent(record, forKey: .record)
-        if showExplain { try c.encode(detail, forKey: .explain) }
-    }
 }
 
 public struct ParsedBody: Encodable, Sendable {
@@ -126,33 +118,14 @@ public struct QueryReply: Encodable, Sendable {
     var plan: PlanBody?
     var fusion: FusionBody?
     var weights: Weights?
-    var preferenceFilter: String??
+    /// Present with explain, null when the preference arm had no filter.
+    var preferenceFilter: Nullable<String>?
     var preferenceArmSkipped: Bool?
 
     enum CodingKeys: String, CodingKey {
         case query, collection, total, results, filter, arms, scoring, parsed, plan, fusion, weights
         case searchType = "search_type", topK = "top_k", tookMs = "took_ms", preferenceFilter = "preference_filter",
              preferenceArmSkipped = "preference_arm_skipped"
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(_query, forKey: .query)
-        try c.encode(searchType, forKey: .searchType)
-        try c.encode(collection, forKey: .collection)
-        try c.encode(topK, forKey: .topK)
-        try c.encode(total, forKey: .total)
-        try c.encode(results, forKey: .results)
-        try c.encode(_filter, forKey: .filter)
-        try c.encode(arms, forKey: .arms)
-        try c.encode(scoring, forKey: .scoring)
-        try c.encode(tookMs, forKey: .tookMs)
-        try c.encodeIfPresent(parsed, forKey: .parsed)
-        try c.encodeIfPresent(plan, forKey: .plan)
-        try c.encodeIfPresent(fusion, forKey: .fusion)
-        try c.encodeIfPresent(weights, forKey: .weights)
-        if let p = preferenceFilter { try c.encode(Nullable(wrappedValue: p), forKey: .preferenceFilter) }
-        try c.encodeIfPresent(preferenceArmSkipped, forKey: .preferenceArmSkipped)
     }
 }
 
@@ -193,9 +166,9 @@ extension FragranceService {
         reply.results = result.hits.enumerated().map { i, h in
             var record = h.record
             record?.includeId = false
+            let detail = HitExplain(vectorScore: Double(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: [])
             return QueryHit(rank: i + 1, id: h.id, score: Double(h.score), distance: Double(h.distance), record: record,
-                            detail: HitExplain(vectorScore: Double(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: []),
-                            showExplain: input.explain)
+                            explain: input.explain ? detail : nil, detail: detail)
         }
         reply.plan = result.plan
     }
@@ -225,7 +198,7 @@ extension FragranceService {
             }
             return QueryHit(rank: i + 1, id: h.id, score: h.score, distance: h.vector.map { 1 - $0.score },
                             record: input.includeRecords ? records[i].map { RecordBody(record: $0, includeId: false) } : nil,
-                            detail: e, showExplain: input.explain)
+                            explain: input.explain ? e : nil, detail: e)
         }
         reply.filter = result.filter
         reply.arms = result.arms
@@ -235,7 +208,7 @@ extension FragranceService {
             if let plan = result.plan { reply.plan = PlanBody(plan) }
             if case .reciprocalRank(let k) = input.fusion { reply.fusion = .init(method: "rrf", k: k) } else { reply.fusion = .init(method: "linear") }
             reply.weights = .init(vector: input.vectorWeight, keyword: input.keywordWeight, preference: input.preferenceWeight)
-            reply.preferenceFilter = .some(result.preferenceFilter)
+            reply.preferenceFilter = Nullable(wrappedValue: result.preferenceFilter)
             reply.preferenceArmSkipped = result.preferenceArmSkipped
         }
     }

@@ -39,29 +39,14 @@ public struct BreakerReply: Encodable, Sendable {
     var state: String
     var message: String?
     var consecutiveFailures: Int?, halfOpenSuccesses: Int?, totalSuccesses: Int?, totalFailures: Int?, rejected: Int?
-    var openedAt: String??
-    var lastError: String??
+    var openedAt: Nullable<String>?
+    var lastError: Nullable<String>?
     var settings: SettingsBody?
     var backend: Backend?
     enum CodingKeys: String, CodingKey {
         case configured, state, message, rejected, settings, backend
         case consecutiveFailures = "consecutive_failures", halfOpenSuccesses = "half_open_successes", totalSuccesses = "total_successes",
              totalFailures = "total_failures", openedAt = "opened_at", lastError = "last_error"
-    }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(configured, forKey: .configured)
-        try c.encode(state, forKey: .state)
-        try c.encodeIfPresent(message, forKey: .message)
-        try c.encodeIfPresent(consecutiveFailures, forKey: .consecutiveFailures)
-        try c.encodeIfPresent(halfOpenSuccesses, forKey: .halfOpenSuccesses)
-        try c.encodeIfPresent(totalSuccesses, forKey: .totalSuccesses)
-        try c.encodeIfPresent(totalFailures, forKey: .totalFailures)
-        try c.encodeIfPresent(rejected, forKey: .rejected)
-        if let o = openedAt { try c.encode(Nullable(wrappedValue: o), forKey: .openedAt) }
-        if let e = lastError { try c.encode(Nullable(wrappedValue: e), forKey: .lastError) }
-        try c.encodeIfPresent(settings, forKey: .settings)
-        try c.encodeIfPresent(backend, forKey: .backend)
     }
 }
 
@@ -97,8 +82,8 @@ extension FragranceService {
         let s = llm.breaker.status, cfg = llm.breaker.settings, client = llm.client.settings
         return BreakerReply(configured: true, state: s.state.rawValue, consecutiveFailures: s.consecutiveFailures,
                             halfOpenSuccesses: s.halfOpenSuccesses, totalSuccesses: s.totalSuccesses, totalFailures: s.totalFailures,
-                            rejected: s.rejected, openedAt: .some(s.openedAt.map { ISO8601DateFormatter().string(from: $0) }),
-                            lastError: .some(s.lastError),
+                            rejected: s.rejected, openedAt: Nullable(wrappedValue: s.openedAt.map { ISO8601DateFormatter().string(from: $0) }),
+                            lastError: Nullable(wrappedValue: s.lastError),
                             settings: .init(failureThreshold: cfg.failureThreshold, openSeconds: cfg.openSeconds, halfOpenSuccesses: cfg.halfOpenSuccesses),
                             backend: .init(url: client.baseURL, api: client.api.rawValue, model: client.model, roles: client.roles))
     }
