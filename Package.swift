@@ -39,18 +39,20 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Embedding", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "CZstd", "FragranceProtocol"]),
-        .target(name: "Perfumery", dependencies: ["FragranceStore"], resources: [
+        // Small utilities every layer uses: strict JSON in, fast JSON out, vector text, zstd.
+        .target(name: "FragranceCore", dependencies: ["CZstd", "FragranceProtocol"]),
+        .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "FragranceCore", "FragranceProtocol"]),
+        .target(name: "Perfumery", dependencies: ["FragranceStore", "FragranceCore", "FragranceProtocol"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),
             .copy("Resources/recipe_rules.json"), .copy("Resources/lexicon.json"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "RAG", dependencies: ["FragranceStore", "Perfumery",
+        .target(name: "RAG", dependencies: ["FragranceStore", "FragranceCore", "Perfumery",
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOFoundationCompat", package: "swift-nio")]),
         .target(name: "FragranceProtocol"),
         .target(name: "FragranceServer", dependencies: [
-            "FragranceStore", "FragranceProtocol", "Embedding", "Perfumery", "RAG",
+            "FragranceStore", "FragranceCore", "FragranceProtocol", "Embedding", "Perfumery", "RAG",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -82,9 +84,9 @@ let package = Package(
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.
         .executableTarget(name: "crash-writer", dependencies: ["FragranceStore", "TestSupport"], path: "Tests/CrashWriter"),
-        .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW", "TestSupport"], path: "Benchmarks/IndexBench"),
+        .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW", "Perfumery", "TestSupport"], path: "Benchmarks/IndexBench"),
 
-        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore", "TestSupport"],
+        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore", "Perfumery", "TestSupport"],
                           path: "Benchmarks/ProtocolBench"),
         .executableTarget(name: "recipe-bench", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/RecipeBench"),
         .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",
@@ -98,12 +100,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "HNSWTests", dependencies: ["HNSW", "CKernels", "TestSupport"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "CKernels", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "TestSupport", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",
+        .testTarget(name: "ServerTests", dependencies: ["FragranceServer", "TestSupport", "Perfumery", "FragranceCore", "FragranceProtocol", "FragranceStore", "FragranceClient", "Embedding",
                                                         .product(name: "JWTKit", package: "jwt-kit"), "RAG",
                                                         .product(name: "Hummingbird", package: "hummingbird"),
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "HNSW", "Embedding", "TestSupport"]),
-        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceStore", "Embedding", "RAG", "TestSupport"]),
+        .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "FragranceCore", "HNSW", "Embedding", "Perfumery", "TestSupport"]),
+        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceCore", "FragranceStore", "Embedding", "RAG", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import Perfumery
 import TestSupport
 // Index benchmark: build time, memory per vector, and recall@10 vs QPS (single thread) over ef,
 // unfiltered and at 50/10/1/0.1% selectivity and with anti-correlated filters, each beside
@@ -105,7 +106,7 @@ var options = Database.Options()
 options.durability = .normal
 options.checkpointEvery = .max
 let db = try Database(directory: URL(fileURLWithPath: args.data), options: options)
-var benchConfig = CollectionConfig(name: "bench", dimension: args.dim)
+var benchConfig = CollectionConfig(name: "bench", dimension: args.dim, schema: .perfume)
 benchConfig.hnsw.efConstruction = args.efConstruction
 let c = try db.createCollection(benchConfig)
 let rss0 = rssMiB()

@@ -1,3 +1,4 @@
+import Perfumery
 import TestSupport
 // Line protocol throughput: searches/s and p50/p99 latency over TCP with 1, 8 and 64
 // connections (each pipelining 8 requests at a time) against an in-process server on
@@ -30,7 +31,7 @@ try? FileManager.default.removeItem(at: dir)
 var options = Database.Options()
 options.durability = .normal
 let db = try Database(directory: dir, options: options)
-let c = try db.createCollection(CollectionConfig(name: "bench", dimension: dim))
+let c = try db.createCollection(CollectionConfig(name: "bench", dimension: dim, schema: .perfume))
 var rng = Rng(s: 1)
 let centres = (0..<64).map { _ in (0..<dim).map { _ in rng.gaussian() } }
 say("protocol-bench: building \(n) × \(dim) …")

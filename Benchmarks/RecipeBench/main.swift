@@ -22,7 +22,7 @@ while let a = it.next() {
     }
 }
 TextEmbedder.setMathThreads(1)
-var options = Database.Options()
+var options = Database.Options.perfumery
 options.models = ModelRegistry(directory: URL(fileURLWithPath: model))
 let db = try Database(directory: URL(fileURLWithPath: data), options: options)
 defer { try? db.close() }

@@ -36,7 +36,7 @@ let queries: [EvalQuery] = try String(contentsOfFile: queriesPath, encoding: .ut
 }
 
 TextEmbedder.setMathThreads(1)
-var options = Database.Options()
+var options = Database.Options.perfumery
 options.models = ModelRegistry(directory: URL(fileURLWithPath: model))
 let db = try Database(directory: URL(fileURLWithPath: data), options: options)
 defer { try? db.close() }

@@ -45,7 +45,7 @@ public final class DatabaseServer: Sendable {
                                                                 extra: configuration.lexiconFile.map { URL(fileURLWithPath: $0) }))
         self.configuration = configuration
         self.reloadConfiguration = reload ?? { configuration }
-        var options = Database.Options()
+        var options = Database.Options.perfumery
         options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory),
                                        storagePrecision: configuration.modelPrecision)
         database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)

@@ -17,6 +17,11 @@ public final class Database: @unchecked Sendable {
         public var compactionMinDeleted = 256
         /// The embedding model, for collections whose `embedder` is `minilm`; loaded on first use.
         public var models: ModelRegistry?
+        /// The named schemas the application ships (Perfumery's perfume and material). The
+        /// store knows no domain schema: a collection stored with an older form of one of these
+        /// (before keyword weights, with fewer allowed values) is upgraded to it by the first
+        /// two migrations, which do nothing for an opener that passes none.
+        public var presets: [CollectionSchema] = []
         public init() {}
     }
 
@@ -67,13 +72,13 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    /// A collection stored with the perfume or material schema before fields carried keyword
+    /// A collection stored with a preset schema (Options.presets) before fields carried keyword
     /// weights gets the schema's weights, so its new keyword index covers name, brand, notes…
     /// rather than the text fields alone. Only while it has no keyword index yet.
     func adoptKeywordWeights(_ config: CollectionConfig) throws -> CollectionConfig {
         guard config.schema.fields.allSatisfy({ $0.keyword == nil }) else { return config }
         func plain(_ s: CollectionSchema) -> [FieldSchema] { s.fields.map { var f = $0; f.keyword = nil; return f } }
-        guard let preset = [CollectionSchema.perfume, .material].first(where: { plain($0) == config.schema.fields }) else { return config }
+        guard let preset = options.presets.first(where: { plain($0) == config.schema.fields }) else { return config }
         var exists = false
         try sql.statement("SELECT 1 FROM sqlite_master WHERE name = ?").forEachRow(.text(Tables(config).keywordTableName)) { _ in exists = true }
         guard !exists else { return config }
@@ -82,7 +87,7 @@ public final class Database: @unchecked Sendable {
         return try storeConfig(upgraded)
     }
 
-    /// A collection stored with an older perfume or material preset whose only difference is a
+    /// A collection stored with an older form of a preset whose only difference is a
     /// shorter list of allowed values (material strength gained "very high", which the bundled
     /// catalogue holds) takes the current list: widening accepts every record already stored.
     func adoptWidenedValues(_ config: CollectionConfig) throws -> CollectionConfig {
@@ -93,7 +98,7 @@ public final class Database: @unchecked Sendable {
             guard let oldValues = old.values else { return new.values == nil }
             return Set(oldValues).isSubset(of: Set(new.values ?? oldValues))
         }
-        guard let preset = [CollectionSchema.perfume, .material].first(where: {
+        guard let preset = options.presets.first(where: {
             $0.fields.count == config.schema.fields.count && zip($0.fields, config.schema.fields).allSatisfy { widens($0.0, $0.1) }
         }), preset.fields != config.schema.fields else { return config }
         var upgraded = config
@@ -235,7 +240,7 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
     /// vector; all text fields when nil.
     public var embedFields: [String]?
 
-    public init(name: String, dimension: Int, metric: Metric = .cosine, schema: CollectionSchema = .perfume,
+    public init(name: String, dimension: Int, metric: Metric = .cosine, schema: CollectionSchema,
                 hnsw: HNSWParameters = .init(), embedder: String? = nil, embedFields: [String]? = nil) {
         self.name = name
         self.dimension = dimension

@@ -14,7 +14,9 @@ enum Migrations {
     }
 
     static let all: [Step] = [
-        // Preset schemas gained BM25 weights per field (before their keyword index existed).
+        // Preset schemas gained BM25 weights per field (before their keyword index existed). The
+        // store knows no preset: the application names its own in Options.presets (Perfumery's
+        // `.perfumery` options), and an opener with none leaves stored schemas as they are.
         Step(name: "keyword weights for preset schemas") { db, c in try db.adoptKeywordWeights(c) },
         // Material strength gained "very high": widening the allowed values accepts every stored record.
         Step(name: "widened preset values") { db, c in try db.adoptWidenedValues(c) },

@@ -1,3 +1,4 @@
+import FragranceCore
 import Foundation
 
 // Records as flat JSON objects, the shape every interface uses:

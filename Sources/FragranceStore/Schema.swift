@@ -36,52 +36,6 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
 
     public func field(_ name: String) -> FieldSchema? { fields.first { $0.name == name } }
 
-    /// The schemas a collection definition may name instead of spelling out fields.
-    public static let named: [String: CollectionSchema] = ["perfume": .perfume, "material": .material]
-
-    /// The perfume schema of the design card, plus the catalogue's facts and the provenance of
-    /// the values import fills in (`*_origin`: observed in the source, or derived; see
-    /// schemas/perfume.schema.json).
-    public static let perfume = CollectionSchema(fields: [
-        FieldSchema("name", .text, keyword: 3),
-        FieldSchema("description", .text),
-        FieldSchema("family", .string, keyword: 1),
-        FieldSchema("seasons", .set, values: ["spring", "summer", "fall", "winter"]),
-        FieldSchema("intensity", .string, values: ["light", "moderate", "strong"]),
-        FieldSchema("gender", .string, values: ["female", "male", "unisex"]),
-        FieldSchema("year", .int),
-        FieldSchema("brand", .string, keyword: 2),
-        FieldSchema("accords", .set, keyword: 1.5),
-        FieldSchema("notes", .tieredSet, tiers: ["top", "heart", "base", "unspecified"], keyword: 1.5),
-        FieldSchema("rating", .float),
-        FieldSchema("votes", .int),
-        FieldSchema("families", .set, keyword: 1),
-        FieldSchema("time_of_day", .set, values: ["day", "night"]),
-        FieldSchema("longevity", .string, values: ["very_weak", "weak", "moderate", "long_lasting", "eternal"]),
-        FieldSchema("sillage", .string, values: ["intimate", "moderate", "strong", "enormous"]),
-        FieldSchema("family_origin", .string, values: ["observed", "derived"]),
-        FieldSchema("seasons_origin", .string, values: ["observed", "derived"]),
-        FieldSchema("intensity_origin", .string, values: ["observed", "derived"]),
-        FieldSchema("sources", .set),
-        FieldSchema("text", .text),
-    ])
-
-    /// Perfumery raw materials: names, odour, IFRA Category 4 (fine fragrance) limits.
-    public static let material = CollectionSchema(fields: [
-        FieldSchema("name", .text, keyword: 3),
-        FieldSchema("cas", .string, keyword: 1),
-        FieldSchema("synonyms", .set, keyword: 2),
-        FieldSchema("descriptors", .set, keyword: 1),
-        FieldSchema("family", .string, keyword: 1),
-        FieldSchema("strength", .string, values: ["low", "medium", "high", "very high"]),
-        FieldSchema("substantivity_hours", .float),
-        FieldSchema("ifra_limit_pct", .float),
-        FieldSchema("ifra_status", .string, values: ["prohibited", "restricted", "unrestricted"]),
-        FieldSchema("ifra_standards", .set),
-        FieldSchema("sources", .set),
-        FieldSchema("text", .text),
-    ])
-
     /// The fields of the keyword (FTS5) index and their BM25 weights, in schema order.
     public var keywordFields: [(name: String, weight: Double)] {
         let marked = fields.compactMap { f in f.keyword.map { (f.name, $0) } }

@@ -1,4 +1,5 @@
-import CZstd
+import FragranceCore
+import FragranceProtocol
 import Foundation
 import HNSW
 
@@ -33,7 +34,8 @@ extension Collection {
             out += index.serialized()
             return out
         }
-        let compressed = try Zstd.compress(payload, level: 3)
+        let compressed: [UInt8]
+        do { compressed = try Zstd.compress(payload, level: 3) } catch let e as ProtocolError { throw StoreError(e.code, "snapshot: \(e.message)") }
         let tmp = url.appendingPathExtension("tmp")
         try writeDurably(chunks: [SnapshotFormat.magic, compressed], to: tmp)
         guard rename(tmp.path, url.path) == 0 else { throw StoreError(.io, "rename to \(url.path): \(String(cString: strerror(errno)))") }
@@ -51,7 +53,9 @@ extension Database {
         guard file.count > 8, file.prefix(8).elementsEqual(SnapshotFormat.magic) else {
             throw StoreError(.corrupt, "\(url.lastPathComponent) is not a FragranceDB snapshot")
         }
-        let payload = try Zstd.decompress([UInt8](file.dropFirst(8)))
+        let payload: [UInt8]
+        do { payload = try Zstd.decompress([UInt8](file.dropFirst(8))) }
+        catch let e as ProtocolError { throw StoreError(e.code, "snapshot \(url.lastPathComponent): \(e.message)") }
         return try payload.withUnsafeBytes { raw -> Collection in
             var r = SnapshotReader(raw: raw)
             var config: CollectionConfig
@@ -97,63 +101,5 @@ struct SnapshotReader {
     mutating func floats(_ n: Int) throws -> [Float] {
         let b = try bytes(n * 4)
         return (0..<n).map { i in b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Float.self) } }
-    }
-}
-
-/// zstd one-shot compression and decompression (snapshots, the bundled catalogue, imports).
-public enum Zstd {
-    public static func compress(_ input: [UInt8], level: Int32) throws -> [UInt8] {
-        guard let cctx = ZSTD_createCCtx() else { throw StoreError(.io, "zstd: cannot create a context") }
-        defer { ZSTD_freeCCtx(cctx) }
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
-        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
-        var out = [UInt8](repeating: 0, count: ZSTD_compressBound(input.count))
-        let n = out.withUnsafeMutableBytes { o in
-            input.withUnsafeBytes { i in ZSTD_compress2(cctx, o.baseAddress, o.count, i.baseAddress, i.count) }
-        }
-        guard ZSTD_isError(n) == 0 else { throw StoreError(.io, "zstd: \(String(cString: ZSTD_getErrorName(n)))") }
-        out.removeLast(out.count - n)
-        return out
-    }
-
-    public static func decompress(_ input: [UInt8], limit: UInt64 = 1 << 36) throws -> [UInt8] {
-        let size = ZSTD_getFrameContentSize(input, input.count)
-        if size == UInt64.max { return try decompressStream(input, limit: limit) }   // ZSTD_CONTENTSIZE_UNKNOWN
-        guard size < UInt64.max - 1 else { throw StoreError(.corrupt, "zstd frame is damaged or has no content size") }
-        guard size <= limit else { throw StoreError(.corrupt, "zstd frame claims \(size) bytes") }
-        var out = [UInt8](repeating: 0, count: Int(size))
-        let n = out.withUnsafeMutableBytes { o in
-            input.withUnsafeBytes { i in ZSTD_decompress(o.baseAddress, o.count, i.baseAddress, i.count) }
-        }
-        guard ZSTD_isError(n) == 0 else { throw StoreError(.corrupt, "zstd: \(String(cString: ZSTD_getErrorName(n)))") }
-        guard n == out.count else { throw StoreError(.corrupt, "zstd frame decoded to \(n) bytes, expected \(size)") }
-        return out
-    }
-
-    /// Frames written by a stream (`zstd` reading a pipe) do not record their size.
-    static func decompressStream(_ input: [UInt8], limit: UInt64) throws -> [UInt8] {
-        guard let ds = ZSTD_createDStream() else { throw StoreError(.io, "zstd: cannot create a stream") }
-        defer { ZSTD_freeDStream(ds) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
-        try input.withUnsafeBytes { i in
-            var inBuf = ZSTD_inBuffer(src: i.baseAddress, size: i.count, pos: 0)
-            var last = 0
-            var complete = false
-            repeat {
-                let produced = try chunk.withUnsafeMutableBytes { o -> Int in
-                    var outBuf = ZSTD_outBuffer(dst: o.baseAddress, size: o.count, pos: 0)
-                    last = ZSTD_decompressStream(ds, &outBuf, &inBuf)
-                    guard ZSTD_isError(last) == 0 else { throw StoreError(.corrupt, "zstd: \(String(cString: ZSTD_getErrorName(last)))") }
-                    return outBuf.pos
-                }
-                out += chunk[..<produced]
-                guard UInt64(out.count) <= limit else { throw StoreError(.corrupt, "zstd stream is over \(limit) bytes") }
-                if last == 0 && inBuf.pos == inBuf.size { complete = true; break }   // every frame decoded and flushed
-                if produced == 0 && inBuf.pos == inBuf.size { break }
-            } while true
-            guard complete else { throw StoreError(.corrupt, "zstd stream ends mid-frame") }
-        }
-        return out
     }
 }

@@ -1,3 +1,5 @@
+import FragranceCore
+import FragranceProtocol
 import Foundation
 import FragranceStore
 
@@ -67,7 +69,9 @@ public enum RowReader {
     public static func bytes(of url: URL) throws -> Data {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw StoreError(.io, "cannot read \(url.path): \(error.localizedDescription)") }
-        return url.pathExtension.lowercased() == "zst" ? Data(try Zstd.decompress([UInt8](data))) : data
+        guard url.pathExtension.lowercased() == "zst" else { return data }
+        do { return Data(try Zstd.decompress([UInt8](data))) }
+        catch let e as ProtocolError { throw StoreError(e.code, "\(url.path): \(e.message)") }
     }
 
     public static func rows(_ bytes: [UInt8], format: Format, mapping: CSVMapping? = nil) -> [SourceRow] {

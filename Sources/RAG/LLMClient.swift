@@ -1,3 +1,4 @@
+import FragranceCore
 import AsyncHTTPClient
 import Foundation
 import FragranceStore

@@ -1,3 +1,4 @@
+import Perfumery
 import ArgumentParser
 import Embedding
 import Foundation
@@ -26,7 +27,7 @@ struct DataOptions: ParsableArguments {
     var modelDir: String?
 
     func open() throws -> Database {
-        var options = Database.Options()
+        var options = Database.Options.perfumery
         let model = modelDir ?? ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"] ?? "models/all-MiniLM-L6-v2"
         options.models = ModelRegistry(directory: URL(fileURLWithPath: model))   // loaded on first use
         do { return try Database(directory: URL(fileURLWithPath: data), options: options) }

@@ -80,7 +80,7 @@ struct Import: AsyncParsableCommand {
         var client: FragranceClient?
         var sink: (any RecordSink)?
         if let data {
-            var options = Database.Options()
+            var options = Database.Options.perfumery
             let model = modelDir ?? ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"] ?? "models/all-MiniLM-L6-v2"
             guard let p = Precision(rawValue: precision) else {
                 throw ValidationError("--precision must be int8 or float32, got '\(precision)'")

@@ -1,3 +1,4 @@
+import Perfumery
 import Synchronization
 import XCTest
 import TestSupport
@@ -15,16 +16,16 @@ final class CollectionTests: XCTestCase {
 
     func testCreateListDropAndNameErrors() throws {
         let db = try open()
-        try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim))
+        try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim, schema: .perfume))
         try db.createCollection(CollectionConfig(name: "materials-v2", dimension: 8, metric: .l2, schema: CollectionSchema(fields: [FieldSchema("cas", .string)])))
         XCTAssertEqual(db.collectionNames, ["materials-v2", "perfumes"])
-        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim))) {
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim, schema: .perfume))) {
             XCTAssertEqual(($0 as? StoreError)?.code, .alreadyExists)
         }
         for bad in ["", "a b", "x;drop", String(repeating: "a", count: 65)] {
-            XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: bad, dimension: dim)), bad)
+            XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: bad, dimension: dim, schema: .perfume)), bad)
         }
-        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "z", dimension: 0)))
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "z", dimension: 0, schema: .perfume)))
         XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "z", dimension: 4, schema: CollectionSchema(fields: [FieldSchema("id", .string)])))) {
             XCTAssertTrue(($0 as? StoreError)?.message.contains("reserved") ?? false)
         }
@@ -37,13 +38,13 @@ final class CollectionTests: XCTestCase {
 
         let again = try open()
         XCTAssertEqual(again.collectionNames, ["materials-v2"])
-        let c = try again.createCollection(CollectionConfig(name: "perfumes", dimension: dim))
+        let c = try again.createCollection(CollectionConfig(name: "perfumes", dimension: dim, schema: .perfume))
         XCTAssertEqual(c.count, 0, "a re-created collection starts empty")
     }
 
     func testUpsertGetDeleteCountAndReplaceById() throws {
         let db = try open()
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         let records = Synthetic.records(count: 200, dim: dim)
         let r = try c.upsert(records)
         XCTAssertEqual(r, Collection.WriteResult(inserted: 200, updated: 0, deleted: 0))
@@ -81,7 +82,7 @@ final class CollectionTests: XCTestCase {
     func testTablesInTheValueKeyedLayoutAreRebuiltOnOpenWithEveryRow() throws {
         let records = Synthetic.records(count: 300, dim: dim)
         var db: Database? = try open()
-        let created = try db!.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let created = try db!.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         try created.upsert(records)
         let stored = try created.records(records.map(\.id), includeVector: true)
         try db!.close()
@@ -90,7 +91,7 @@ final class CollectionTests: XCTestCase {
         // Put the tables back the way the older version wrote them.
         let path = dir.appendingPathComponent("catalog.sqlite").path
         var sql: SQLiteDatabase? = try SQLiteDatabase(path: path)
-        let t = Tables(CollectionConfig(name: "p", dimension: dim))
+        let t = Tables(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         func names() throws -> [String: String] {
             var out: [String: String] = [:]
             try sql!.statement("SELECT name, sql FROM sqlite_master WHERE name LIKE 'c_p__%'").forEachRow { out[$0.text(0)!] = $0.text(1) ?? "" }
@@ -145,7 +146,7 @@ final class CollectionTests: XCTestCase {
     }
 
     func testRepeatedFiltersSeeEveryWrite() throws {
-        let c = try open().createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try open().createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         let records = Synthetic.records(count: 100, dim: dim)
         try c.upsert(records)
         let filter = "family = 'chypre' AND year >= 1950"
@@ -168,7 +169,7 @@ final class CollectionTests: XCTestCase {
     }
 
     func testValuesAreNormalisedOnTheWayIn() throws {
-        let c = try open().createCollection(CollectionConfig(name: "p", dimension: 2))
+        let c = try open().createCollection(CollectionConfig(name: "p", dimension: 2, schema: .perfume))
         try c.upsert([Record(id: "x", vector: [1, 0], attributes: [
             "seasons": .strings([" Spring", "spring ", "SUMMER"]),
             "rating": .int(4), "year": .float(2001),
@@ -185,7 +186,7 @@ final class CollectionTests: XCTestCase {
     /// the collection's dimension and need of a vector.
     func testRecordsNormalisedByTheImporterAreStoredAsANormalOneWouldBe() throws {
         let db = try open()
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: 2))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: 2, schema: .perfume))
         let raw = Record(id: "x", vector: [1, 0], attributes: ["seasons": .strings([" Spring", "spring "]), "rating": .int(4)])
         let ready = try CollectionSchema.perfume.normalised(raw, dimension: 2)
         XCTAssertEqual(ready.attributes, ["seasons": .strings(["Spring"]), "rating": .float(4)])
@@ -212,7 +213,7 @@ final class CollectionTests: XCTestCase {
         let notes = ["top": (0..<33).map { "top \($0)" }, "base": ["musk"]]
         let r = Record(id: "long", vector: [1, 0], attributes: ["accords": .strings(accords), "notes": .tiered(notes)])
         var db: Database? = try open()
-        try db!.createCollection(CollectionConfig(name: "p", dimension: 2)).upsert([r, Record(id: "short", vector: [0, 1], attributes: ["accords": .strings(["woody"])])])
+        try db!.createCollection(CollectionConfig(name: "p", dimension: 2, schema: .perfume)).upsert([r, Record(id: "short", vector: [0, 1], attributes: ["accords": .strings(["woody"])])])
         XCTAssertEqual(try db!.collection("p").get("long"), r)
         try db!.close()
         db = try open()
@@ -222,7 +223,7 @@ final class CollectionTests: XCTestCase {
 
     func testABadRecordRejectsTheWholeBatchAndSaysWhy() throws {
         let db = try open()
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         let good = Synthetic.records(count: 20, dim: dim)
         try c.upsert(Array(good.prefix(10)))
         let cases: [(Record, StoreError.Code, String)] = [
@@ -256,7 +257,7 @@ final class CollectionTests: XCTestCase {
         options.checkpointEvery = 1_000_000
         let records = Synthetic.records(count: 400, dim: dim)
         let db = try Database(directory: dir, options: options)
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         try c.upsert(Array(records.prefix(200)))
         try c.checkpoint()                              // the index file holds these 200,
         try c.upsert(Array(records[200..<300]))         // the log these 100
@@ -299,7 +300,7 @@ final class CollectionTests: XCTestCase {
         let records = Synthetic.records(count: 600, dim: dim)
         do {
             let db = try Database(directory: dir, options: options)
-            let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+            let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
             try c.upsert(Array(records.prefix(500)))
             try db.close()   // saves the index file, trims the log
         }
@@ -336,7 +337,7 @@ final class CollectionTests: XCTestCase {
         let records = Synthetic.records(count: 400, dim: dim)
         do {
             let db = try Database(directory: dir, options: options)
-            let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+            let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
             for start in stride(from: 0, to: 350, by: 50) {
                 try c.upsert(Array(records[start..<start + 50]))
                 XCTAssertEqual(try c.search(SearchRequest(vector: records[start].vector!, k: 1)).hits.first?.id, "p\(start)")
@@ -373,7 +374,7 @@ final class CollectionTests: XCTestCase {
         let records = Synthetic.records(count: 200, dim: dim)
         let db = try Database(directory: dir, options: options)
         defer { try? db.close() }
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         let blocker = dir.appendingPathComponent("p.hnsw.tmp")   // the save's temp file cannot be created
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         try c.upsert(Array(records[0..<60]))
@@ -394,7 +395,7 @@ final class CollectionTests: XCTestCase {
         let records = Synthetic.records(count: 300, dim: dim)
         do {
             let db = try open()
-            try db.createCollection(CollectionConfig(name: "p", dimension: dim)).upsert(records)
+            try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume)).upsert(records)
             try db.close()
         }
         let file = dir.appendingPathComponent("p.hnsw")
@@ -439,7 +440,7 @@ final class CollectionTests: XCTestCase {
         var options = Database.Options()
         options.compactionMinDeleted = 100
         let db = try Database(directory: dir, options: options)
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         var live = Dictionary(uniqueKeysWithValues: Synthetic.records(count: 1000, dim: dim).map { ($0.id, $0) })
         try c.upsert(Array(live.values))
         var rng = SplitMix(9)
@@ -484,7 +485,7 @@ final class CollectionTests: XCTestCase {
 
     func testConcurrentSearchesDuringWritesSeeOnlyWholeRecords() throws {
         let db = try open()
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         let records = Synthetic.records(count: 1200, dim: dim)
         try c.upsert(Array(records.prefix(400)))
         let known = Set(records.map(\.id))
@@ -517,7 +518,7 @@ final class CollectionTests: XCTestCase {
 
     func testSnapshotRestoresAnEqualCollectionAndRejectsDamage() throws {
         let db = try open()
-        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim))
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
         let records = Synthetic.records(count: 400, dim: dim)
         try c.upsert(records)
         try c.delete(["p3"])

@@ -1,3 +1,4 @@
+import Perfumery
 import XCTest
 import TestSupport
 @testable import FragranceStore
@@ -11,7 +12,7 @@ final class FilterTests: XCTestCase {
     override class func setUp() {
         directory = temporaryDirectory("filters")
         database = try! Database(directory: directory)
-        let c = try! database.createCollection(CollectionConfig(name: "perfumes", dimension: dim))
+        let c = try! database.createCollection(CollectionConfig(name: "perfumes", dimension: dim, schema: .perfume))
         try! c.upsert(records)
     }
 

@@ -1,3 +1,4 @@
+import Perfumery
 import Foundation
 import XCTest
 import TestSupport
@@ -26,7 +27,7 @@ final class HybridSearchTests: XCTestCase {
     }
 
     func collection(_ db: Database) throws -> Collection {
-        let c = try db.createCollection(CollectionConfig(name: "perfumes", dimension: 4))
+        let c = try db.createCollection(CollectionConfig(name: "perfumes", dimension: 4, schema: .perfume))
         try c.upsert([
             perfume("a", "Rose Garden", axis: 0, notes: ["rose", "peony"], accords: ["floral"], seasons: ["spring"], gender: "female"),
             perfume("b", "Oud Night", axis: 1, notes: ["agarwood (oud)", "rose"], accords: ["woody", "oud"], brand: "Maison Noir", gender: "male"),
@@ -38,7 +39,7 @@ final class HybridSearchTests: XCTestCase {
     }
 
     func testKeywordSearchRanksByBM25AndFiltersBeforeTheLimit() throws {
-        let db = try Database(directory: dir)
+        let db = try Database(directory: dir, options: .perfumery)
         let c = try collection(db)
         let roses = try c.keywordSearch("roses", limit: 10)
         XCTAssertEqual(Set(roses.map(\.id)), ["a", "b", "e"], "porter stemming: roses finds rose")
@@ -55,7 +56,7 @@ final class HybridSearchTests: XCTestCase {
     }
 
     func testTheKeywordIndexFollowsWritesAndSurvivesReopen() throws {
-        var db: Database? = try Database(directory: dir)
+        var db: Database? = try Database(directory: dir, options: .perfumery)
         var c = try collection(db!)
         XCTAssertEqual(try c.delete(["e"]), 1)
         var changed = perfume("c", "Citrus Sun", axis: 2, notes: ["yuzu"], accords: ["citrus"])
@@ -71,7 +72,7 @@ final class HybridSearchTests: XCTestCase {
         try raw.execute("DROP TABLE \"c_perfumes__fts\"")
         try raw.execute("PRAGMA user_version = 0")   // and from before the migration ledger
         raw.close()
-        db = try Database(directory: dir)
+        db = try Database(directory: dir, options: .perfumery)
         c = try db!.collection("perfumes")
         XCTAssertEqual(try c.keywordSearch("yuzu").map(\.id), ["c"])
         XCTAssertEqual(try c.keywordSearch("rose").count, 2)
@@ -79,8 +80,8 @@ final class HybridSearchTests: XCTestCase {
     }
 
     func testAPerfumeCollectionFromBeforeKeywordWeightsGetsThem() throws {
-        var db: Database? = try Database(directory: dir)
-        var old = CollectionConfig(name: "perfumes", dimension: 4)
+        var db: Database? = try Database(directory: dir, options: .perfumery)
+        var old = CollectionConfig(name: "perfumes", dimension: 4, schema: .perfume)
         old.schema = CollectionSchema(fields: CollectionSchema.perfume.fields.map { var f = $0; f.keyword = nil; return f })
         try db!.createCollection(old).upsert([perfume("b", "Oud Night", axis: 1, notes: ["rose"], brand: "Maison Noir")])
         XCTAssertEqual(try db!.collection("perfumes").keywordSearch("maison"), [], "text fields only: the brand is not indexed")
@@ -90,24 +91,24 @@ final class HybridSearchTests: XCTestCase {
         try raw.execute("DROP TABLE \"c_perfumes__fts\"")
         try raw.execute("PRAGMA user_version = 0")   // and from before the migration ledger
         raw.close()
-        db = try Database(directory: dir)
+        db = try Database(directory: dir, options: .perfumery)
         let c = try db!.collection("perfumes")
         XCTAssertEqual(c.config.schema, .perfume, "the preset's keyword weights are adopted")
         XCTAssertEqual(try c.keywordSearch("maison").map(\.id), ["b"])
         try db!.close()
-        XCTAssertEqual(try Database(directory: dir).collection("perfumes").config.schema, .perfume, "and stored")
+        XCTAssertEqual(try Database(directory: dir, options: .perfumery).collection("perfumes").config.schema, .perfume, "and stored")
     }
 
     /// The material preset's strength list gained "very high"; a collection stored with the
     /// shorter list takes the new one on open (and keeps it), so the bundled rows load.
     func testAMaterialCollectionWithTheOlderStrengthListIsWidened() throws {
-        var old = CollectionConfig(name: "materials", dimension: 4)
+        var old = CollectionConfig(name: "materials", dimension: 4, schema: .perfume)
         old.schema = CollectionSchema(fields: CollectionSchema.material.fields.map {
             var f = $0
             if f.name == "strength" { f.values = ["low", "medium", "high"] }
             return f
         })
-        var db: Database? = try Database(directory: dir)
+        var db: Database? = try Database(directory: dir, options: .perfumery)
         let loud = Record(id: "m1", vector: [1, 0, 0, 0], attributes: ["name": .string("Iso E Super"), "strength": .string("very high")])
         XCTAssertThrowsError(try db!.createCollection(old).upsert([loud]))
         try db!.close()
@@ -115,18 +116,18 @@ final class HybridSearchTests: XCTestCase {
         let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
         try raw.execute("PRAGMA user_version = 0")
         raw.close()
-        db = try Database(directory: dir)
+        db = try Database(directory: dir, options: .perfumery)
         XCTAssertEqual(try db!.collection("materials").config.schema, .material)
         try db!.collection("materials").upsert([loud])
         try db!.close()
-        db = try Database(directory: dir)
+        db = try Database(directory: dir, options: .perfumery)
         XCTAssertEqual(try db!.collection("materials").config.schema, .material, "and stored")
         XCTAssertEqual(try db!.collection("materials").ids(matching: "strength = 'very high'"), ["m1"])
         try db!.close()
     }
 
     func testFusionPreferencesAndExclusions() throws {
-        let db = try Database(directory: dir)
+        let db = try Database(directory: dir, options: .perfumery)
         let c = try collection(db)
         // Vector along axis 1 ranks b and e first; the keyword "vetiver" ranks d.
         var request = HybridRequest(vector: [0.05, 1, 0.05, 0.05], keywords: "vetiver grass", k: 5)

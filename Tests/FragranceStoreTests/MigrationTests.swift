@@ -1,3 +1,4 @@
+import Perfumery
 import Foundation
 import XCTest
 import TestSupport
@@ -61,5 +62,27 @@ final class MigrationTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("layout version \(Migrations.latest + 1)"), "\(error)")
         }
         XCTAssertEqual(try ledger().version, Migrations.latest + 1, "nothing was rewritten")
+    }
+
+    /// The store knows no domain schema (issue #18): the preset upgrades come from the opener's
+    /// Options.presets. Opened without presets, a perfume collection stored before keyword
+    /// weights keeps its schema as stored; Perfumery's options upgrade it.
+    func testPresetUpgradesComeFromTheOpenerNotTheStore() throws {
+        let unweighted = CollectionSchema(fields: CollectionSchema.perfume.fields.map { var f = $0; f.keyword = nil; return f })
+        func storeOldLayout() throws {
+            try? FileManager.default.removeItem(at: dir)
+            try Database(directory: dir).createCollection(CollectionConfig(name: "p", dimension: 2, schema: unweighted))
+                .upsert([Record(id: "a", vector: [1, 0], attributes: ["name": .string("Rose Oud"), "brand": .string("Maison Noir")])])
+            let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+            try raw.execute("DROP TABLE \"c_p__fts\"")
+            try raw.execute("PRAGMA user_version = 0")
+            raw.close()
+        }
+        try storeOldLayout()
+        XCTAssertEqual(try Database(directory: dir).collection("p").config.schema, unweighted, "no presets: nothing adopted")
+        try storeOldLayout()
+        let c = try Database(directory: dir, options: .perfumery).collection("p")
+        XCTAssertEqual(c.config.schema, .perfume)
+        XCTAssertEqual(try c.keywordSearch("maison").map(\.id), ["a"], "the brand is a keyword field now")
     }
 }

@@ -1,3 +1,4 @@
+import Perfumery
 import Embedding
 import XCTest
 import TestSupport
@@ -35,7 +36,7 @@ final class TextCollectionTests: XCTestCase {
         let models = ModelRegistry(directory: Self.modelDirectory)
         XCTAssertFalse(models.stats.loaded, "the model loads on first use, not at start")
         let db = try open(models: models)
-        let c = try db.createCollection(CollectionConfig(name: "perfumes", dimension: 384, embedder: "minilm"))
+        let c = try db.createCollection(CollectionConfig(name: "perfumes", dimension: 384, schema: .perfume, embedder: "minilm"))
         try c.upsert(records())
         XCTAssertTrue(models.stats.loaded)
         XCTAssertEqual(models.stats.textsEmbedded, 5)
@@ -69,7 +70,7 @@ final class TextCollectionTests: XCTestCase {
         let empty = dir.appendingPathComponent("no-model")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         let db = try open(models: ModelRegistry(directory: empty))
-        let text = try db.createCollection(CollectionConfig(name: "text", dimension: 384, embedder: "minilm"))
+        let text = try db.createCollection(CollectionConfig(name: "text", dimension: 384, schema: .perfume, embedder: "minilm"))
         XCTAssertThrowsError(try text.upsert(records())) { error in
             let e = error as? StoreError
             XCTAssertEqual(e?.code, .modelUnavailable)
@@ -81,7 +82,7 @@ final class TextCollectionTests: XCTestCase {
         try text.upsert([Record(id: "v", vector: Array(repeating: 0.05, count: 384))])
         XCTAssertEqual(text.count, 1)
 
-        let vectors = try db.createCollection(CollectionConfig(name: "vectors", dimension: 4))
+        let vectors = try db.createCollection(CollectionConfig(name: "vectors", dimension: 4, schema: .perfume))
         try vectors.upsert([Record(id: "a", vector: [1, 0, 0, 0])])
         XCTAssertEqual(try vectors.search(SearchRequest(vector: [1, 0, 0, 0], k: 1)).hits.first?.id, "a")
         XCTAssertThrowsError(try vectors.search(SearchRequest(text: "rose"))) { error in
@@ -95,16 +96,16 @@ final class TextCollectionTests: XCTestCase {
 
     func testEmbedderDeclarationsAreChecked() throws {
         let db = try open(models: nil)
-        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "a", dimension: 128, embedder: "minilm"))) {
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "a", dimension: 128, schema: .perfume, embedder: "minilm"))) {
             XCTAssertEqual(($0 as? StoreError)?.code, .dimensionMismatch)
         }
-        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "b", dimension: 384, embedder: "word2vec"))) {
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "b", dimension: 384, schema: .perfume, embedder: "word2vec"))) {
             XCTAssertTrue("\($0)".contains("unknown embedder"))
         }
-        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "c", dimension: 384, embedder: "minilm", embedFields: ["family"]))) {
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "c", dimension: 384, schema: .perfume, embedder: "minilm", embedFields: ["family"]))) {
             XCTAssertTrue("\($0)".contains("not a text field"))
         }
-        let c = try db.createCollection(CollectionConfig(name: "d", dimension: 384, embedder: "minilm"))
+        let c = try db.createCollection(CollectionConfig(name: "d", dimension: 384, schema: .perfume, embedder: "minilm"))
         XCTAssertThrowsError(try c.upsert([Record(id: "x", attributes: ["family": .string("floral")])])) {
             XCTAssertTrue("\($0)".contains("no vector and no text"), "\($0)")
         }

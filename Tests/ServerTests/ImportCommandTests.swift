@@ -1,3 +1,4 @@
+import Perfumery
 import Foundation
 import XCTest
 import TestSupport

@@ -1,3 +1,4 @@
+import FragranceCore
 import Foundation
 import Hummingbird
 import Synchronization

@@ -1,3 +1,4 @@
+import FragranceCore
 import FragranceProtocol
 import FragranceStore
 import Foundation
@@ -81,6 +82,8 @@ extension HTTPAPI {
                 do {
                     records.append(try Record(jsonObject: try StrictJSON.parse(Data(line))))
                 } catch let e as StoreError {
+                    throw APIError(e.code, "line \(lineNumber): \(e.message)")
+                } catch let e as ProtocolError {
                     throw APIError(e.code, "line \(lineNumber): \(e.message)")
                 } catch {
                     throw APIError(.badJSON, "line \(lineNumber): not valid JSON (\(JSONBody.reason(error)))")

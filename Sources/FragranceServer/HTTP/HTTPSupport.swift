@@ -1,3 +1,4 @@
+import FragranceCore
 import FragranceProtocol
 import FragranceStore
 import Perfumery
@@ -100,7 +101,7 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
         guard buffer.readableBytes > 0 else { throw APIError(.badJSON, "the request needs a JSON object body") }
         let value: Any
         do { value = try StrictJSON.parse(Data(buffer.readableBytesView)) }
-        catch let e as StoreError { throw APIError(.badJSON, "the body is \(e.message)") }
+        catch let e as ProtocolError { throw APIError(.badJSON, "the body is \(e.message)") }
         guard let o = value as? [String: Any] else { throw APIError(.badJSON, "the body must be a JSON object") }
         if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw APIError(.unknownField, "unknown field '\(unknown)' (known: \(allowed.sorted().joined(separator: ", ")))", field: unknown)

@@ -1,3 +1,4 @@
+import FragranceCore
 import Embedding
 import FragranceProtocol
 import FragranceStore

@@ -1,3 +1,4 @@
+import FragranceCore
 import FragranceProtocol
 import FragranceStore
 import Foundation

@@ -65,7 +65,7 @@ public enum JSONWriter {
         }
     }
 
-    static func number(_ x: Double, into out: inout String) {
+    public static func number(_ x: Double, into out: inout String) {
         guard x.isFinite else { out.append("null"); return }
         if x == x.rounded(), abs(x) < 1e15 { out.append(String(Int64(x))); return }
         out.append(x.description)
@@ -78,7 +78,7 @@ public enum JSONWriter {
         return out
     }
 
-    static func string(_ s: String, into out: inout String) {
+    public static func string(_ s: String, into out: inout String) {
         out.append("\"")
         var plain = true
         for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5C { plain = false; break }

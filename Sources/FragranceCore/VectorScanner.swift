@@ -73,7 +73,7 @@ package enum VectorScanner {
 
     /// m·10^power when both m and 10^|power| are exact doubles: one correctly rounded multiply
     /// or divide then gives what strtod gives (Clinger's fast path). nil otherwise.
-    @inline(__always) static func exactly(_ m: UInt64, significant: Int, power: Int) -> Double? {
+    @inline(__always) package static func exactly(_ m: UInt64, significant: Int, power: Int) -> Double? {
         guard significant <= 15, power >= -22, power <= 22 else { return nil }
         return power < 0 ? Double(m) / powersOfTen[-power] : Double(m) * powersOfTen[power]
     }

@@ -1,3 +1,4 @@
+import FragranceProtocol
 import Foundation
 
 /// RFC 8259 JSON, checked before Foundation's parser sees client input. That parser accepts
@@ -17,9 +18,9 @@ public enum StrictJSON {
 
     /// Client JSON, checked and then parsed by Foundation; `BAD_JSON` saying what is wrong.
     public static func parse(_ data: Data) throws -> Any {
-        if let p = data.withUnsafeBytes({ problem($0) }) { throw StoreError(.badJSON, "not valid JSON: \(p)") }
+        if let p = data.withUnsafeBytes({ problem($0) }) { throw ProtocolError(.badJSON, "not valid JSON: \(p)") }
         do { return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
-        catch { throw StoreError(.badJSON, "not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "unreadable"))") }
+        catch { throw ProtocolError(.badJSON, "not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "unreadable"))") }
     }
 
     public static func problem(_ text: String, maxDepth: Int = maxDepth) -> String? {
