@@ -70,6 +70,11 @@ public final class FragranceClient: Sendable {
         }
     }
 
+    /// One typed request (its line from FragranceProtocol's `Request`).
+    func send(_ request: Request) async throws -> Reply {
+        try await send(request.line)
+    }
+
     func send(_ lines: [String]) async throws -> [Reply] {
         let replies = try await pipeline(lines)
         for r in replies { if case .error(let code, let message) = r { throw FragranceClientError.reply(code, message) } }
@@ -81,7 +86,7 @@ public final class FragranceClient: Sendable {
         if let c = connections.withLock({ $0[i] }), c.channel.isActive { return c }
         let c = try await Connection.open(host: host, port: port, group: group)
         if let token {
-            guard let reply = try await c.send(["AUTH \(quote(token))"], timeout: timeout).first else { throw FragranceClientError.disconnected }
+            guard let reply = try await c.send([Request.auth(token: token).line], timeout: timeout).first else { throw FragranceClientError.disconnected }
             if case .error(let code, let message) = reply {
                 c.channel.close(promise: nil)
                 throw FragranceClientError.reply(code, message)
@@ -101,7 +106,7 @@ public final class FragranceClient: Sendable {
     // MARK: - Typed commands
 
     public func ping() async throws {
-        guard case .ok("PONG") = try await send("PING") else { throw FragranceClientError.protocolViolation("PING did not answer PONG") }
+        guard case .ok("PONG") = try await send(.ping) else { throw FragranceClientError.protocolViolation("PING did not answer PONG") }
     }
 
     public struct Hit: Decodable, Sendable, Equatable {
@@ -133,8 +138,7 @@ public final class FragranceClient: Sendable {
         guard text != nil || vector != nil else { throw FragranceClientError.badRequest("search needs a text or a vector") }
         var o = SearchOptions()
         (o.text, o.vector, o.filter, o.k, o.ef, o.exact, o.explain) = (text, text == nil ? vector : nil, filter, k, ef, exact, explain)
-        let line = "SEARCH \(collection) " + o.words(quote: quote)
-        let rows = try jsonLines(try await send(line))
+        let rows = try jsonLines(try await send(.search(collection: collection, options: o)))
         var result = SearchResult(hits: [], plan: nil)
         for row in rows {
             if row.hasPrefix("{\"plan\"") {
@@ -172,9 +176,8 @@ public final class FragranceClient: Sendable {
                       raw: Bool = false, explain: Bool = false) async throws -> QueryResult {
         var o = SearchOptions()
         (o.mode, o.filter, o.k, o.raw, o.explain) = (mode, filter, k, raw, explain)
-        let line = "QUERY \(collection) \(quote(text)) " + o.words(quote: quote)
         var result = QueryResult(hits: [], explanation: nil)
-        for row in try jsonLines(try await send(line)) {
+        for row in try jsonLines(try await send(.query(collection: collection, text: text, options: o))) {
             if row.hasPrefix("{\"arms\"") { result.explanation = row } else { result.hits.append(try decode(QueryHit.self, row)) }
         }
         return result
@@ -193,7 +196,7 @@ public final class FragranceClient: Sendable {
         var lines: [String] = []
         for start in stride(from: 0, to: records.count, by: max(batchSize, 1)) {
             let batch = Array(records[start..<min(start + max(batchSize, 1), records.count)])
-            lines.append("UPSERT \(collection) " + String(decoding: try encoder.encode(batch), as: UTF8.self))
+            lines.append(Request.upsert(collection: collection, json: String(decoding: try encoder.encode(batch), as: UTF8.self)).line)
         }
         var total = WriteCount(inserted: 0, updated: 0)
         for reply in try await send(lines) {
@@ -210,7 +213,7 @@ public final class FragranceClient: Sendable {
 
     /// A record as its JSON object text, or nil when it does not exist.
     public func get(_ collection: String, id: String) async throws -> String? {
-        do { return try jsonLines(try await send("GET \(collection) \(quote(id))")).first }
+        do { return try jsonLines(try await send(.get(collection: collection, id: id))).first }
         catch FragranceClientError.server(.notFound, _) { return nil }
     }
 
@@ -218,19 +221,19 @@ public final class FragranceClient: Sendable {
     /// Which of these ids the collection holds.
     public func existing(_ collection: String, ids: [String]) async throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
-        let reply = try await send("EXISTS \(collection) " + ids.map(quote).joined(separator: " "))
+        let reply = try await send(.exists(collection: collection, ids: ids))
         return Set(try jsonLines(reply).map { try decode(String.self, $0) })
     }
 
     /// Collection settings and figures, as the INFO command reports them.
     public func collectionDimension(_ collection: String) async throws -> Int? {
         struct Row: Decodable { var name: String; var dimension: Int }
-        let reply = try await send("COLLECTIONS")
+        let reply = try await send(.collections)
         return try jsonLines(reply).map { try decode(Row.self, $0) }.first { $0.name == collection }?.dimension
     }
 
     public func delete(_ collection: String, ids: [String]) async throws -> Int {
-        guard case .ok(let text?) = try await send("DEL \(collection) " + ids.map(quote).joined(separator: " ")),
+        guard case .ok(let text?) = try await send(.delete(collection: collection, ids: ids)),
               let n = Int(text.replacingOccurrences(of: "deleted=", with: "")) else {
             throw FragranceClientError.protocolViolation("DEL did not answer deleted=N")
         }
@@ -238,18 +241,18 @@ public final class FragranceClient: Sendable {
     }
 
     public func count(_ collection: String, filter: String? = nil) async throws -> Int {
-        guard case .ok(let text?) = try await send("COUNT \(collection)" + (filter.map { " FILTER \(quote($0))" } ?? "")),
+        guard case .ok(let text?) = try await send(.count(collection: collection, filter: filter)),
               let n = Int(text) else { throw FragranceClientError.protocolViolation("COUNT did not answer a number") }
         return n
     }
 
     /// Creates a collection from its JSON definition (see CREATE in schemas/protocol.md).
     public func createCollection(_ name: String, definition: String) async throws {
-        _ = try await send("CREATE \(name) \(definition)")
+        _ = try await send(.create(collection: name, definition: definition))
     }
 
     public func dropCollection(_ name: String) async throws {
-        _ = try await send("DROP \(name)")
+        _ = try await send(.drop(collection: name))
     }
 
     private func jsonLines(_ reply: Reply) throws -> [String] {
@@ -262,9 +265,6 @@ public final class FragranceClient: Sendable {
         catch { throw FragranceClientError.protocolViolation("unexpected reply line \(row.prefix(120))") }
     }
 }
-
-/// Quotes a protocol argument (the protocol's own quoting).
-func quote(_ s: String) -> String { Token.quote(s) }
 
 /// The server's error codes are FragranceProtocol's `ErrorCode` (the same list both protocols use).
 public typealias ServerErrorCode = ErrorCode

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import XCTest
 @testable import FragranceClient
+import FragranceProtocol
 @testable import FragranceServer
 @testable import FragranceStore
 
@@ -42,6 +43,40 @@ final class ClientTests: ServerTestCase {
         XCTAssertNil(missing)
         let deleted = try await client.delete("p", ids: ["r1", "r2", "nope"])
         XCTAssertEqual(deleted, 2)
+        await client.close()
+    }
+
+    /// Every typed request's line (FragranceProtocol's `Request`, which the client builds all its
+    /// lines with) names a command of the table and is read by the real server as meant: ids
+    /// with spaces and quotes, a filter with quotes, text with a line break.
+    func testEveryRequestLineIsReadByTheServerAsMeant() async throws {
+        let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1)
+        let odd = #"a "quoted" id with spaces"#
+        let schema = #"{"dimension": 2, "schema": {"fields": [{"name": "name", "type": "text"}, {"name": "family", "type": "string"}]}}"#
+        let steps: [(Request, (Reply) -> Bool)] = [
+            (.ping, { $0 == .ok("PONG") }),
+            (.create(collection: "p", definition: schema), { if case .ok = $0 { true } else { false } }),
+            (.upsert(collection: "p", json: #"[{"id": "a \"quoted\" id with spaces", "vector": [1, 0], "name": "Rose\nOud", "family": "o'neil"}, {"id": "b", "vector": [0, 1], "family": "woody"}]"#),
+             { $0 == .ok("inserted=2 updated=0") }),
+            (.get(collection: "p", id: odd), { if case .lines(let rows) = $0 { rows.first?.contains(#""family":"o'neil""#) == true } else { false } }),
+            (.exists(collection: "p", ids: [odd, "nope", "b"]), { $0 == .lines([#""a \"quoted\" id with spaces""#, #""b""#]) }),
+            (.count(collection: "p", filter: #"family = 'o''neil'"#), { $0 == .ok("1") }),
+            (.count(collection: "p", filter: nil), { $0 == .ok("2") }),
+            (.search(collection: "p", options: { var o = SearchOptions(); o.vector = [1, 0.1]; o.k = 1; o.filter = "family != 'woody'"; return o }()),
+             { if case .lines(let rows) = $0 { rows.count == 1 && rows[0].contains("quoted") } else { false } }),
+            (.query(collection: "p", text: "rose\noud", options: { var o = SearchOptions(); o.mode = "keyword"; o.raw = true; return o }()),
+             { if case .lines(let rows) = $0 { rows.count == 1 } else { false } }),
+            (.describe(collection: "p"), { if case .lines(let rows) = $0 { rows.first?.contains(#""name":"p""#) == true } else { false } }),
+            (.collections, { if case .lines(let rows) = $0 { rows.count == 1 } else { false } }),
+            (.delete(collection: "p", ids: [odd, "nope"]), { $0 == .ok("deleted=1") }),
+            (.drop(collection: "p"), { if case .ok = $0 { true } else { false } }),
+        ]
+        for (request, expected) in steps {
+            XCTAssertNotNil(CommandTable.byName[request.command], request.command)
+            XCTAssertEqual(try LineTokenizer.tokenize(request.line).first?.text, request.command)
+            let reply = try await client.send(request.line)
+            XCTAssertTrue(expected(reply), "\(request.line) -> \(reply)")
+        }
         await client.close()
     }
 

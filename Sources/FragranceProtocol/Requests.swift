@@ -1,0 +1,73 @@
+/// A request a client sends, typed, and the one line the grammar reads it from. Clients build
+/// their lines here rather than by hand, so an argument's quoting and the order of keywords
+/// (VECTOR last) are written once, beside the grammar that reads them (`SearchOptions`).
+/// Every case names a command of `CommandTable` (a test checks each line against it).
+public enum Request: Sendable, Equatable {
+    case ping
+    case auth(token: String)
+    case info
+    case collections
+    case describe(collection: String)
+    /// `definition`: the JSON object of CREATE (schemas/protocol.md).
+    case create(collection: String, definition: String)
+    case drop(collection: String)
+    /// `json`: one record object or an array of them.
+    case upsert(collection: String, json: String)
+    case get(collection: String, id: String)
+    case exists(collection: String, ids: [String])
+    case delete(collection: String, ids: [String])
+    case count(collection: String, filter: String?)
+    case search(collection: String, options: SearchOptions)
+    case query(collection: String, text: String, options: SearchOptions)
+    /// `json`: the request object of GENERATE or the recipe of VALIDATE.
+    case generate(json: String)
+    case validate(json: String)
+    case snapshot(collection: String)
+    case restore(file: String, as: String?)
+
+    /// The command this request runs.
+    public var command: String {
+        switch self {
+        case .ping: "PING"
+        case .auth: "AUTH"
+        case .info: "INFO"
+        case .collections: "COLLECTIONS"
+        case .describe: "DESCRIBE"
+        case .create: "CREATE"
+        case .drop: "DROP"
+        case .upsert: "UPSERT"
+        case .get: "GET"
+        case .exists: "EXISTS"
+        case .delete: "DEL"
+        case .count: "COUNT"
+        case .search: "SEARCH"
+        case .query: "QUERY"
+        case .generate: "GENERATE"
+        case .validate: "VALIDATE"
+        case .snapshot: "SNAPSHOT"
+        case .restore: "RESTORE"
+        }
+    }
+
+    /// The request line, without its line ending. Names (collections) are words; ids, texts,
+    /// tokens and filters are quoted, so spaces and quotes in them survive.
+    public var line: String {
+        let q = Token.quote
+        let arguments: [String]
+        switch self {
+        case .ping, .info, .collections: arguments = []
+        case .auth(let token): arguments = [q(token)]
+        case .describe(let c), .drop(let c), .snapshot(let c): arguments = [c]
+        case .create(let c, let definition): arguments = [c, definition]
+        case .upsert(let c, let json): arguments = [c, json]
+        case .get(let c, let id): arguments = [c, q(id)]
+        case .exists(let c, let ids), .delete(let c, let ids): arguments = [c] + ids.map(q)
+        case .count(let c, let filter): arguments = [c] + (filter.map { ["FILTER", q($0)] } ?? [])
+        case .search(let c, let options): arguments = [c, options.words(quote: q)]
+        case .query(let c, let text, let options): arguments = [c, q(text), options.words(quote: q)]
+        case .generate(let json), .validate(let json): arguments = [json]
+        case .restore(let file, let name): arguments = [q(file)] + (name.map { ["AS", $0] } ?? [])
+        }
+        return ([command] + arguments.filter { !$0.isEmpty }).joined(separator: " ")
+    }
+}
