@@ -37,7 +37,7 @@ let package = Package(
         // Optimised even in debug builds: the tests build real graphs, and -Onone numeric Swift is
         // 10-50x slower. (unsafeFlags are fine in a root package.)
         .target(name: "CKernels"),
-        .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "HNSW", dependencies: ["CKernels"], swiftSettings: [.unsafeFlags(["-O", "-wmo", "-num-threads", "2"])]),
         .target(name: "Embedding", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Small utilities every layer uses: strict JSON in, fast JSON out, vector text, zstd.
         .target(name: "FragranceCore", dependencies: ["CZstd", "FragranceProtocol"]),
