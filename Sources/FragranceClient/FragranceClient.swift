@@ -251,6 +251,15 @@ public final class FragranceClient: Sendable {
         _ = try await send(.create(collection: name, definition: definition))
     }
 
+    /// Adds fields or turns inference on or off (see ALTER in schemas/protocol.md); the
+    /// collection's description as JSON.
+    public func alterCollection(_ name: String, change: String) async throws -> String {
+        guard let row = try jsonLines(try await send(.alter(collection: name, change: change))).first else {
+            throw FragranceClientError.protocolViolation("ALTER replied no description")
+        }
+        return row
+    }
+
     public func dropCollection(_ name: String) async throws {
         _ = try await send(.drop(collection: name))
     }

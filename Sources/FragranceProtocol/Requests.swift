@@ -10,6 +10,8 @@ public enum Request: Sendable, Equatable {
     case describe(collection: String)
     /// `definition`: the JSON object of CREATE (schemas/protocol.md).
     case create(collection: String, definition: String)
+    /// `change`: ALTER's JSON object, e.g. `{"fields": [{"name": "price", "type": "float"}]}`.
+    case alter(collection: String, change: String)
     case drop(collection: String)
     /// `json`: one record object or an array of them.
     case upsert(collection: String, json: String)
@@ -34,6 +36,7 @@ public enum Request: Sendable, Equatable {
         case .collections: "COLLECTIONS"
         case .describe: "DESCRIBE"
         case .create: "CREATE"
+        case .alter: "ALTER"
         case .drop: "DROP"
         case .upsert: "UPSERT"
         case .get: "GET"
@@ -58,7 +61,7 @@ public enum Request: Sendable, Equatable {
         case .ping, .info, .collections: arguments = []
         case .auth(let token): arguments = [q(token)]
         case .describe(let c), .drop(let c), .snapshot(let c): arguments = [c]
-        case .create(let c, let definition): arguments = [c, definition]
+        case .create(let c, let definition), .alter(let c, let definition): arguments = [c, definition]
         case .upsert(let c, let json): arguments = [c, json]
         case .get(let c, let id): arguments = [c, q(id)]
         case .exists(let c, let ids), .delete(let c, let ids): arguments = [c] + ids.map(q)

@@ -5,7 +5,7 @@ import HNSW
 /// would step through every matching row), which is what lets the planner decide per query.
 /// SQLite stays the source of truth.
 final class AttributeIndex {
-    let schema: CollectionSchema
+    private(set) var schema: CollectionSchema
     private(set) var capacity = 0
     private(set) var live = Bitset(capacity: 0)
     private var scalars: [String: ScalarColumn] = [:]
@@ -13,16 +13,24 @@ final class AttributeIndex {
     private var sets: [String: SetColumn] = [:]
 
     init(schema: CollectionSchema) {
-        self.schema = schema
-        for f in schema.fields {
-            switch f.type {
-            case .string, .int, .float: scalars[f.name] = ScalarColumn(kind: f.type)
-            case .set: sets[f.name] = SetColumn()
-            case .tieredSet:
-                sets[f.name] = SetColumn()
-                for t in f.tiers ?? [] { sets["\(f.name).\(t)"] = SetColumn() }
-            case .text: break
-            }
+        self.schema = CollectionSchema(fields: [])
+        for f in schema.fields { add(f) }
+    }
+
+    /// A new field's empty columns (a grown schema: no record holds it yet).
+    func add(_ f: FieldSchema) {
+        schema.fields.append(f)
+        func column(_ c: SetColumn) -> SetColumn { c.grow(to: capacity); return c }
+        switch f.type {
+        case .string, .int, .float:
+            let c = ScalarColumn(kind: f.type)
+            c.grow(to: capacity)
+            scalars[f.name] = c
+        case .set: sets[f.name] = column(SetColumn())
+        case .tieredSet:
+            sets[f.name] = column(SetColumn())
+            for t in f.tiers ?? [] { sets["\(f.name).\(t)"] = column(SetColumn()) }
+        case .text: break
         }
     }
 

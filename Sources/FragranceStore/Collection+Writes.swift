@@ -22,10 +22,16 @@ extension Collection {
     /// Inserts or replaces records by id, all in one transaction: every record is validated
     /// first, and nothing is stored unless all are.
     @discardableResult
+    /// In a dynamic collection, fields the records bring are added first (only once every
+    /// record checks out against the grown schema).
     public func upsert(_ records: [Record]) throws -> WriteResult {
-        try write(try records.map {
-            try config.schema.normalise($0, dimension: config.dimension, requireVector: config.embedder == nil)
-        })
+        let config = self.config
+        var schema = config.schema
+        let added = config.dynamic ? try inferredFields(for: records) : []
+        schema.fields += added
+        let normalised = try records.map { try schema.normalise($0, dimension: config.dimension, requireVector: config.embedder == nil) }
+        if !added.isEmpty { try addInferred(added) }
+        return try write(normalised)
     }
 
     /// `upsert` for records that already came out of `schema.normalised(_:dimension:)` (the

@@ -6,10 +6,15 @@ import HNSW
 /// the id maps change only after the commit, and the graph, which a large write builds while
 /// SQLite commits, is read back from the index file and the log if the commit fails.
 public final class Collection: @unchecked Sendable {
-    public let config: CollectionConfig
+    /// Fixed at creation but for the schema, which grows (`addFields`, dynamic collections)
+    /// under the write lock; read through its own lock so a reader outside the collection's
+    /// lock never sees a torn value.
+    public var config: CollectionConfig { configLock.withLock { _config } }
+    private var _config: CollectionConfig
+    private let configLock = NSLock()
     let db: Database   // strong: a collection handle keeps its database open; close() breaks the cycle
     let lock = ReadWriteLock()
-    let tables: Tables
+    var tables: Tables { Tables(config) }
     var index: HNSWIndex
     var attributes: AttributeIndex
     var ridOfId: [String: UInt32] = [:]
@@ -42,9 +47,8 @@ public final class Collection: @unchecked Sendable {
     }
 
     init(open config: CollectionConfig, in db: Database, logFloor: Int64) throws {
-        self.config = config
+        _config = config
         self.db = db
-        tables = Tables(config)
         index = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
         attributes = AttributeIndex(schema: config.schema)
         try db.sqlLock.withLock {
@@ -55,6 +59,9 @@ public final class Collection: @unchecked Sendable {
             try? saveIndex()   // best effort: the next open can load instead of redoing this
         }
     }
+
+    /// Replaces the config (a grown schema); the caller holds the write lock.
+    func setConfig(_ new: CollectionConfig) { configLock.withLock { _config = new } }
 }
 
 extension Statement.Row {

@@ -116,8 +116,8 @@ public final class Database: @unchecked Sendable {
         try sql.transaction { for stmt in upgrade { try sql.execute(stmt) } }
     }
 
-    /// Writes an upgraded collection config back, so the upgrade happens once.
-    private func storeConfig(_ config: CollectionConfig) throws -> CollectionConfig {
+    /// Writes a changed collection config back (an upgrade, so it happens once, or new fields).
+    func storeConfig(_ config: CollectionConfig) throws -> CollectionConfig {
         try sql.statement("UPDATE collections SET config = ? WHERE name = ?")
             .run(.text(String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self)), .text(config.name))
         return config
@@ -239,9 +239,12 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
     /// Text fields whose values (joined by ". ") are embedded when a record comes without a
     /// vector; all text fields when nil.
     public var embedFields: [String]?
+    /// A dynamic collection adds a field the first time a record carries it, with the type its
+    /// first values imply (Elasticsearch's dynamic mapping); a fixed one refuses unknown fields.
+    public var dynamic: Bool
 
     public init(name: String, dimension: Int, metric: Metric = .cosine, schema: CollectionSchema,
-                hnsw: HNSWParameters = .init(), embedder: String? = nil, embedFields: [String]? = nil) {
+                hnsw: HNSWParameters = .init(), embedder: String? = nil, embedFields: [String]? = nil, dynamic: Bool = false) {
         self.name = name
         self.dimension = dimension
         self.metric = metric
@@ -249,11 +252,36 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
         self.hnsw = hnsw
         self.embedder = embedder
         self.embedFields = embedFields
+        self.dynamic = dynamic
     }
 
-    /// The text fields a record's vector is computed from.
+    enum CodingKeys: String, CodingKey { case name, dimension, metric, schema, hnsw, embedder, embedFields, dynamic }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        dimension = try c.decode(Int.self, forKey: .dimension)
+        metric = try c.decode(Metric.self, forKey: .metric)
+        schema = try c.decode(CollectionSchema.self, forKey: .schema)
+        hnsw = try c.decode(HNSWParameters.self, forKey: .hnsw)
+        embedder = try c.decodeIfPresent(String.self, forKey: .embedder)
+        embedFields = try c.decodeIfPresent([String].self, forKey: .embedFields)
+        dynamic = try c.decodeIfPresent(Bool.self, forKey: .dynamic) ?? false   // stored before dynamic schemas
+    }
+
+    /// The text fields a record's vector is computed from: `embedFields`, else every text
+    /// field; a dynamic collection with no text field yet embeds its string fields.
     var textFieldsToEmbed: [String] {
-        embedFields ?? schema.fields.filter { $0.type == .text }.map(\.name)
+        if let embedFields { return embedFields }
+        let text = schema.fields.filter { $0.type == .text }.map(\.name)
+        return text.isEmpty && dynamic ? schema.fields.filter { $0.type == .string }.map(\.name) : text
+    }
+
+    /// The keyword index's fields and BM25 weights: those the schema weights, else its text
+    /// fields; a dynamic collection without weights indexes its string fields too.
+    var keywordFields: [(name: String, weight: Double)] {
+        guard dynamic, !schema.fields.contains(where: { $0.keyword != nil }) else { return schema.keywordFields }
+        return schema.fields.filter { $0.type == .text || $0.type == .string }.map { ($0.name, 1) }
     }
 
     func validate() throws {
@@ -278,8 +306,8 @@ public struct CollectionConfig: Codable, Sendable, Equatable {
             guard dimension == TextEmbedder.dimension else {
                 throw StoreError(.dimensionMismatch, "embedder \(e) makes \(TextEmbedder.dimension)-dimensional vectors, collection '\(name)' declares \(dimension)")
             }
-            guard !textFieldsToEmbed.isEmpty else { throw StoreError(.badSchema, "embedder \(e) needs at least one text field to embed") }
-            for f in textFieldsToEmbed where schema.field(f)?.type != .text {
+            guard !textFieldsToEmbed.isEmpty || dynamic else { throw StoreError(.badSchema, "embedder \(e) needs at least one text field to embed") }
+            for f in embedFields ?? [] where schema.field(f)?.type != .text {
                 throw StoreError(.badSchema, "embed field '\(f)' is not a text field of the schema")
             }
         } else if embedFields != nil {

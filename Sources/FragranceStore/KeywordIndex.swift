@@ -9,7 +9,7 @@ import HNSW
 extension Tables {
     var keywordTable: String { "\"c_\(config.name)__fts\"" }
     var keywordTableName: String { "c_\(config.name)__fts" }
-    var keywordFields: [(name: String, weight: Double)] { config.schema.keywordFields }
+    var keywordFields: [(name: String, weight: Double)] { config.keywordFields }
 
     /// Porter stemming over unicode61: "roses" finds "rose"; accents are folded ("Hermès").
     var keywordCreateStatement: String? {

@@ -149,6 +149,10 @@ final class ContractTests: HTTPTestCase {
                   json: #"[{"id": "a", "vector": [1, 0], "family": "floral", "notes": {"top": ["bergamot"]}, "seasons": ["spring"], "year": 2001}, {"id": "b", "vector": [0, 1]}]"#,
                   expect: 200)
         _ = check(c, "POST", "/api/v1/collections/c1/records", route: "/api/v1/collections/{name}/records", json: #"{"id": "x", "vector": [1]}"#, expect: 400)
+        _ = check(c, "PATCH", "/api/v1/collections/c1", route: "/api/v1/collections/{name}", json: #"{"fields": [{"name": "price", "type": "double"}]}"#, expect: 200)
+        _ = check(c, "PATCH", "/api/v1/collections/c1", route: "/api/v1/collections/{name}", json: #"{"fields": [{"name": "price", "type": "int"}]}"#, expect: 409)
+        _ = check(c, "POST", "/api/v1/collections", route: "/api/v1/collections", json: #"{"name": "dyn", "dimension": 2}"#, expect: 201)
+        _ = check(c, "DELETE", "/api/v1/collections/dyn", route: "/api/v1/collections/{name}", expect: 200)
         _ = check(c, "GET", "/api/v1/collections/c1/records/a?vector=true", route: "/api/v1/collections/{name}/records/{id}", expect: 200)
         _ = check(c, "GET", "/api/v1/collections/c1/records/zz", route: "/api/v1/collections/{name}/records/{id}", expect: 404)
         let hits = check(c, "POST", "/api/v1/collections/c1/search", route: "/api/v1/collections/{name}/search",

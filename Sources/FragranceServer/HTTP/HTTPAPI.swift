@@ -115,6 +115,15 @@ public struct HTTPAPI: Sendable {
             let name = try ctx.parameters.require("name")
             return try await api.reply { try api.service.describe(name) }
         },
+        Route(method: .patch, path: "/api/v1/collections/{name}", command: "ALTER") { api, req, ctx in
+            let name = try ctx.parameters.require("name")
+            let buffer = try await api.body(req)
+            guard let o = try StrictJSON.parse(Data(buffer.readableBytesView)) as? [String: Any] else {
+                throw APIError(.badJSON, "the body must be a JSON object: {\"fields\": [{\"name\": \"price\", \"type\": \"float\"}], \"dynamic\": true}")
+            }
+            let change = SendableObject(o)
+            return try await api.reply { try api.service.alterCollection(name, change: change.value) }
+        },
         Route(method: .delete, path: "/api/v1/collections/{name}", command: "DROP") { api, _, ctx in
             let name = try ctx.parameters.require("name")
             return try await api.reply { try api.service.dropCollection(name) }

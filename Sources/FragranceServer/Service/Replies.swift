@@ -80,9 +80,11 @@ public struct CollectionDescription: Encodable, Sendable {
     @Nullable var embedder: String?
     var graphNodes: Int, tombstones: Int, indexBytes: Int, unsavedOperations: Int64
     @Nullable var indexSaveError: String?
+    /// Whether records may bring new fields (added with the type of their first values).
+    var dynamic: Bool
     var fields: [FieldBody]
     enum CodingKeys: String, CodingKey {
-        case name, records, dimension, metric, embedder, tombstones, fields
+        case name, records, dimension, metric, embedder, tombstones, fields, dynamic
         case graphNodes = "graph_nodes", indexBytes = "index_bytes", unsavedOperations = "unsaved_operations", indexSaveError = "index_save_error"
     }
 }

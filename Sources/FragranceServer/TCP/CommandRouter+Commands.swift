@@ -4,13 +4,19 @@ import Foundation
 import Perfumery
 import RAG
 
-// The command bodies with more than a line of decoding: CREATE, UPSERT, SEARCH, QUERY, GENERATE.
+// The command bodies with more than a line of decoding: CREATE, ALTER, UPSERT, SEARCH, QUERY, GENERATE.
 extension CommandRouter {
     func create(_ args: ArraySlice<Token>) throws -> Reply {
         let name = try self.name(args)
         let o = try jsonObject(args.dropFirst(), "CREATE needs a JSON object after the name, e.g. {\"dimension\": 384}")
         _ = try service.createCollection(name: name, definition: o)
         return .ok("created \(name)")
+    }
+
+    func alter(_ args: ArraySlice<Token>) throws -> Reply {
+        let name = try self.name(args)
+        let o = try jsonObject(args.dropFirst(), "ALTER needs a JSON object after the name, e.g. {\"fields\": [{\"name\": \"price\", \"type\": \"float\"}]}")
+        return .lines([ReplyJSON.text(try service.alterCollection(name, change: o))])
     }
 
     func upsert(_ args: ArraySlice<Token>) throws -> Reply {

@@ -121,6 +121,7 @@ public struct CommandRouter: Sendable {
         "COLLECTIONS": { r, _ in .lines(try r.service.collections().collections.map(ReplyJSON.text)) },
         "DESCRIBE": { r, args in .lines([ReplyJSON.text(try r.service.describe(try r.name(args)))]) },
         "CREATE": { r, args in try r.create(args) },
+        "ALTER": { r, args in try r.alter(args) },
         "DROP": { r, args in
             let name = try r.name(args)
             _ = try r.service.dropCollection(name)
