@@ -1,4 +1,5 @@
 import Embedding
+import FragranceCore
 import Foundation
 import HNSW
 
@@ -127,7 +128,7 @@ public final class Database: @unchecked Sendable {
 
     public func collection(_ name: String) throws -> Collection {
         guard let c = registryLock.withLock({ collections[name] }) else {
-            throw StoreError(.notFound, "no collection named '\(name)'")
+            throw StoreError(.notFound, "no collection named '\(name)'" + didYouMean(name, among: collectionNames))
         }
         return c
     }
@@ -156,7 +157,7 @@ public final class Database: @unchecked Sendable {
 
     public func dropCollection(_ name: String) throws {
         try registryLock.withLock {
-            guard let c = collections[name] else { throw StoreError(.notFound, "no collection named '\(name)'") }
+            guard let c = collections[name] else { throw StoreError(.notFound, "no collection named '\(name)'" + didYouMean(name, among: collections.keys.sorted())) }
             try c.lock.write {
                 c.waitForSave()
                 try sqlLock.withLock {
