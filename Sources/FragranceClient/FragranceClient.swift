@@ -183,6 +183,45 @@ public final class FragranceClient: Sendable {
         return result
     }
 
+    /// One page of a browse: each record as its JSON object text, how many records the filter
+    /// allows in all, and the cursor of the next page (nil on the last).
+    public struct Page: Sendable {
+        public var records: [String]
+        public var count: Int
+        public var next: String?
+        /// With `facets`: the server's JSON array of counts.
+        public var facets: String?
+    }
+
+    /// Records under a filter in an order (`rating:desc`, `year`, `id`), a page at a time
+    /// (`SCROLL`): pass a page's `next` as `after` for the one that follows.
+    public func scroll(_ collection: String, filter: String? = nil, order: String? = nil, after: String? = nil, limit: Int = 20,
+                       fields: [String]? = nil, facets: [String] = []) async throws -> Page {
+        var o = SearchOptions()
+        (o.filter, o.order, o.after, o.limit, o.fields, o.facets) = (filter, order, after, limit, fields, facets)
+        var rows = try jsonLines(try await send(.scroll(collection: collection, options: o)))
+        guard let last = rows.popLast() else { throw FragranceClientError.protocolViolation("SCROLL replied no tail line") }
+        struct Tail: Decodable { var count: Int; var next: String? }
+        let tail = try decode(Tail.self, last)
+        var facetsJSON: String?
+        if !facets.isEmpty, let o = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], let f = o["facets"],
+           let data = try? JSONSerialization.data(withJSONObject: f, options: [.sortedKeys]) {
+            facetsJSON = String(decoding: data, as: UTF8.self)
+        }
+        return Page(records: rows, count: tail.count, next: tail.next, facets: facetsJSON)
+    }
+
+    /// Value counts (and ranges for numbers: `year:10`) of `fields` under a filter (`FACETS`),
+    /// as the server's JSON line `{"count", "facets": […]}`.
+    public func facets(_ collection: String, fields: [String], filter: String? = nil, size: Int = 10) async throws -> String {
+        var o = SearchOptions()
+        (o.filter, o.facetSize) = (filter, size)
+        guard let row = try jsonLines(try await send(.facets(collection: collection, fields: fields, options: o))).first else {
+            throw FragranceClientError.protocolViolation("FACETS replied no line")
+        }
+        return row
+    }
+
     public struct WriteCount: Sendable, Equatable {
         public var inserted: Int
         public var updated: Int

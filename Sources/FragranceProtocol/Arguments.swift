@@ -1,8 +1,10 @@
 import Foundation
 
-/// The keyword options that follow a command's arguments (COUNT, SEARCH, QUERY):
-/// `FILTER "<expression>"`, `K n`, `EF n`, `EXACT`, `EXPLAIN`, `MODE m`, `RAW`, `TEXT "…"` and
-/// `VECTOR [..]` (last on the line). Only the grammar: what the values may be (limits, modes)
+/// The keyword options that follow a command's arguments (COUNT, SEARCH, QUERY, SCROLL, FACETS):
+/// `FILTER "<expression>"`, `K n`, `EF n`, `EXACT`, `EXPLAIN`, `MODE m`, `RAW`, `TEXT "…"`,
+/// paging (`OFFSET n`, `SCORE_THRESHOLD x`, `MAX_DISTANCE x`, `RECORDS`, `FIELDS "a,b"`),
+/// facets (`FACETS "family,year:10"`, `FACET_SIZE n`), browsing (`ORDER field[:desc]`,
+/// `AFTER cursor`, `LIMIT n`) and `VECTOR [..]` (last on the line). Only the grammar: what the values may be (limits, modes)
 /// is the server's to check, the same way for both protocols.
 public struct SearchOptions: Sendable, Equatable {
     public var text: String?
@@ -14,6 +16,17 @@ public struct SearchOptions: Sendable, Equatable {
     public var explain = false
     public var mode: String?
     public var raw = false
+    public var offset = 0
+    public var scoreThreshold: Double?
+    public var maxDistance: Double?
+    /// Hits carry their records (implied by `fields`).
+    public var records = false
+    public var fields: [String]?
+    public var facets: [String] = []
+    public var facetSize = 10
+    public var order: String?
+    public var after: String?
+    public var limit = 20
 
     public init() {}
 
@@ -34,8 +47,26 @@ public struct SearchOptions: Sendable, Equatable {
                 guard let n = Int(v.text) else { throw ProtocolError(.syntax, "\(key) needs an integer, got '\(v.text)'") }
                 return n
             }
+            func decimal() throws -> Double {
+                let v = try value()
+                guard let d = Double(v.text), d.isFinite else { throw ProtocolError(.syntax, "\(key) needs a number, got '\(v.text)'") }
+                return d
+            }
+            func list() throws -> [String] {
+                try value().text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
             switch key {
             case "TEXT": text = try value().text
+            case "OFFSET": offset = try number()
+            case "SCORE_THRESHOLD": scoreThreshold = try decimal()
+            case "MAX_DISTANCE": maxDistance = try decimal()
+            case "RECORDS": records = true
+            case "FIELDS": fields = try list()
+            case "FACETS": facets = try list()
+            case "FACET_SIZE": facetSize = try number()
+            case "ORDER": order = try value().text
+            case "AFTER": after = try value().text
+            case "LIMIT": limit = try number()
             case "FILTER": filter = try value().text
             case "K": k = try number()
             case "EF": ef = try number()
@@ -65,6 +96,16 @@ public struct SearchOptions: Sendable, Equatable {
         if exact { parts.append("EXACT") }
         if raw { parts.append("RAW") }
         if explain { parts.append("EXPLAIN") }
+        if offset != 0 { parts.append("OFFSET \(offset)") }
+        if let scoreThreshold { parts.append("SCORE_THRESHOLD \(scoreThreshold)") }
+        if let maxDistance { parts.append("MAX_DISTANCE \(maxDistance)") }
+        if records { parts.append("RECORDS") }
+        if let fields { parts.append("FIELDS \(quote(fields.joined(separator: ",")))") }
+        if !facets.isEmpty { parts.append("FACETS \(quote(facets.joined(separator: ",")))") }
+        if facetSize != 10 { parts.append("FACET_SIZE \(facetSize)") }
+        if let order { parts.append("ORDER \(quote(order))") }
+        if let after { parts.append("AFTER \(quote(after))") }
+        if limit != 20 { parts.append("LIMIT \(limit)") }
         if let vector { parts.append("VECTOR [" + vector.map { "\($0)" }.joined(separator: ",") + "]") }
         return parts.joined(separator: " ")
     }

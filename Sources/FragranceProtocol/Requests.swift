@@ -5,7 +5,7 @@
 public enum Request: Sendable, Equatable {
     case ping
     case auth(token: String)
-    case info
+    case info(section: String? = nil)
     case collections
     case describe(collection: String)
     /// `definition`: the JSON object of CREATE (schemas/protocol.md).
@@ -21,11 +21,19 @@ public enum Request: Sendable, Equatable {
     case count(collection: String, filter: String?)
     case search(collection: String, options: SearchOptions)
     case query(collection: String, text: String, options: SearchOptions)
+    /// Browse: FILTER, ORDER, AFTER, LIMIT, FIELDS, FACETS, FACET_SIZE of `options`.
+    case scroll(collection: String, options: SearchOptions)
+    /// `fields`: `family`, `year:10` (ranges ten wide); FILTER and FACET_SIZE of `options`.
+    case facets(collection: String, fields: [String], options: SearchOptions)
     /// `json`: the request object of GENERATE or the recipe of VALIDATE.
     case generate(json: String)
     case validate(json: String)
     case snapshot(collection: String)
     case restore(file: String, as: String?)
+    /// SLOWLOG GET n (nil: LEN) — RESET is `slowlogReset`.
+    case slowlog(count: Int?)
+    case slowlogReset
+    case clientList
 
     /// The command this request runs.
     public var command: String {
@@ -45,10 +53,14 @@ public enum Request: Sendable, Equatable {
         case .count: "COUNT"
         case .search: "SEARCH"
         case .query: "QUERY"
+        case .scroll: "SCROLL"
+        case .facets: "FACETS"
         case .generate: "GENERATE"
         case .validate: "VALIDATE"
         case .snapshot: "SNAPSHOT"
         case .restore: "RESTORE"
+        case .slowlog, .slowlogReset: "SLOWLOG"
+        case .clientList: "CLIENT"
         }
     }
 
@@ -58,7 +70,11 @@ public enum Request: Sendable, Equatable {
         let q = Token.quote
         let arguments: [String]
         switch self {
-        case .ping, .info, .collections: arguments = []
+        case .ping, .collections: arguments = []
+        case .info(let section): arguments = section.map { [$0] } ?? []
+        case .slowlog(let count): arguments = count.map { ["GET", String($0)] } ?? ["LEN"]
+        case .slowlogReset: arguments = ["RESET"]
+        case .clientList: arguments = ["LIST"]
         case .auth(let token): arguments = [q(token)]
         case .describe(let c), .drop(let c), .snapshot(let c): arguments = [c]
         case .create(let c, let definition), .alter(let c, let definition): arguments = [c, definition]
@@ -68,6 +84,8 @@ public enum Request: Sendable, Equatable {
         case .count(let c, let filter): arguments = [c] + (filter.map { ["FILTER", q($0)] } ?? [])
         case .search(let c, let options): arguments = [c, options.words(quote: q)]
         case .query(let c, let text, let options): arguments = [c, q(text), options.words(quote: q)]
+        case .scroll(let c, let options): arguments = [c, options.words(quote: q)]
+        case .facets(let c, let fields, let options): arguments = [c, q(fields.joined(separator: ",")), options.words(quote: q)]
         case .generate(let json), .validate(let json): arguments = [json]
         case .restore(let file, let name): arguments = [q(file)] + (name.map { ["AS", $0] } ?? [])
         }

@@ -68,6 +68,8 @@ public final class DatabaseServer: Sendable {
         let reloadBox = ReloadBox()
         service = try FragranceService(database: database, limits: configuration.limits, access: access, metrics: metrics, search: search,
                                        recipes: recipes, defaultCollection: configuration.defaultCollection,
+                                       activity: ServerActivity(slowThresholdMicroseconds: UInt64(configuration.slowlogThresholdMilliseconds * 1000),
+                                                                slowLogLength: configuration.slowlogMaxLength),
                                        reload: { try await reloadBox.run() })
         catalogue = configuration.loadCatalogue
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil

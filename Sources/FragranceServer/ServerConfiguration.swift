@@ -1,3 +1,4 @@
+import FragranceCore
 import FragranceProtocol
 import Configuration
 import Embedding
@@ -50,6 +51,9 @@ public struct ServerConfiguration: Sendable {
     public var defaultCollection = "perfumes"
 
     public var limits = FragranceService.Limits()
+    /// Commands slower than this go to SLOWLOG (0: every command).
+    public var slowlogThresholdMilliseconds = 10.0
+    public var slowlogMaxLength = 128
     /// The LLM for recipes; nil: the composer alone.
     public var llm: LLMClient.Settings?
     public var breaker = CircuitBreaker.Settings()
@@ -113,6 +117,8 @@ public struct ServerConfiguration: Sendable {
         "auth.jwt_secret": "HS256 secret; tokens carry a \"role\" claim",
         "auth.jwt_public_key": "ES256 public key (PEM text, or the path of a PEM file) for tokens signed elsewhere",
         "auth.jwt_allow_no_expiry": "accept signed tokens without an exp claim (default false: such tokens are refused)",
+        "slowlog.threshold_ms": "commands and requests slower than this are kept in SLOWLOG (0: all)",
+        "slowlog.max_len": "entries SLOWLOG keeps (the oldest go first)",
         "log.level": "trace, debug, info, notice, warning, error or critical",
         "llm.url": "base URL of an Ollama or OpenAI-compatible server for recipes (empty: the composer alone)",
         "llm.api": "ollama or openai",
@@ -140,6 +146,15 @@ public struct ServerConfiguration: Sendable {
             throw Invalid("FRAGRANCEDB_ENV must be a plain name such as local or production, got '\(envName)'")
         }
         let file = "\(configDirectory)/\(envName).json"
+        // An environment asked for by name must exist: a typo would otherwise start with no
+        // configuration at all (the default `local` may be missing: defaults apply).
+        if env["FRAGRANCEDB_ENV"] != nil, envName != "local", !FileManager.default.fileExists(atPath: file) {
+            let known = ((try? FileManager.default.contentsOfDirectory(atPath: configDirectory)) ?? [])
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+            let near = closestName(envName, among: known).map { " (did you mean '\($0)'?)" } ?? ""
+            throw Invalid("FRAGRANCEDB_ENV is '\(envName)' but there is no \(file)\(near); environments in \(configDirectory)/: "
+                          + (known.isEmpty ? "none" : known.joined(separator: ", ")))
+        }
         try checkFileKeys(file)
         let fileProvider: FileProvider<JSONSnapshot>
         do { fileProvider = try await FileProvider<JSONSnapshot>(filePath: .init(file), allowMissing: true) }
@@ -216,6 +231,8 @@ public struct ServerConfiguration: Sendable {
         corsOrigins = list("http.cors_origins")
         publicMetrics = try bool("http.public_metrics", publicMetrics)
         defaultCollection = try string("http.default_collection", defaultCollection)
+        slowlogThresholdMilliseconds = try double("slowlog.threshold_ms", slowlogThresholdMilliseconds)
+        slowlogMaxLength = try int("slowlog.max_len", slowlogMaxLength, 1...100_000)
         limits.maxK = try int("limits.max_k", limits.maxK, 1...100_000)
         limits.maxEf = try int("limits.max_ef", limits.maxEf, 1...100_000)
         limits.maxBatch = try int("limits.max_batch", limits.maxBatch, 1...1_000_000)

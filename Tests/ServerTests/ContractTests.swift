@@ -120,6 +120,10 @@ final class ContractTests: HTTPTestCase {
         _ = check(c, "GET", "/health", route: "/health", expect: 200)
         _ = check(c, "GET", "/ready", route: "/ready", expect: 200)
         _ = check(c, "GET", "/api/v1/info", route: "/api/v1/info", expect: 200)
+        _ = check(c, "GET", "/api/v1/info?section=stats", route: "/api/v1/info", expect: 200)
+        _ = check(c, "GET", "/api/v1/info?section=stat", route: "/api/v1/info", expect: 400)
+        _ = check(c, "GET", "/", route: "/", expect: 200)
+        _ = check(c, "GET", "/api/v1/clients", route: "/api/v1/clients", expect: 200)
         _ = check(c, "GET", "/api/v1/collections", route: "/api/v1/collections", expect: 200)
         _ = check(c, "GET", "/api/v1/collections/perfumes", route: "/api/v1/collections/{name}", expect: 200)
         _ = check(c, "GET", "/api/v1/collections/nope", route: "/api/v1/collections/{name}", expect: 404)
@@ -138,6 +142,8 @@ final class ContractTests: HTTPTestCase {
         let fused = check(c, "POST", "/api/v1/search/hybrid", route: "/api/v1/search/hybrid", json: #"{"query": "rose"}"#, expect: 200)
         XCTAssertEqual(fused["scoring"] as? String, "rrf")
         _ = check(c, "POST", "/api/v1/search/semantic", route: "/api/v1/search/semantic", json: #"{"query": "x", "top_k": 5000}"#, expect: 413)
+        _ = check(c, "POST", "/api/v1/search/hybrid", route: "/api/v1/search/hybrid",
+                  json: #"{"query": "fresh citrus", "top_k": 3, "offset": 2, "fields": ["name", "brand"], "facets": ["family", "year"]}"#, expect: 200)
         _ = check(c, "POST", "/api/v1/search/hybrid", route: "/api/v1/search/hybrid", json: #"{"query": "x", "colour": 1}"#, expect: 400)
 
         // A collection of our own: create, write, read, search, count, exists, delete, snapshot, restore, drop.
@@ -160,6 +166,13 @@ final class ContractTests: HTTPTestCase {
         XCTAssertEqual((hits["hits"] as? [[String: Any]])?.first?["id"] as? String, "a")
         _ = check(c, "POST", "/api/v1/collections/c1/search", route: "/api/v1/collections/{name}/search", json: #"{"text": "x", "vector": [1, 0]}"#, expect: 400)
         _ = check(c, "POST", "/api/v1/collections/c1/count", route: "/api/v1/collections/{name}/count", json: #"{"filters": {"year": {"gte": 2000}}}"#, expect: 200)
+        let page = check(c, "GET", "/api/v1/collections/c1/records?order=year:desc&limit=1&facets=family,seasons,year", route: "/api/v1/collections/{name}/records", expect: 200)
+        _ = check(c, "GET", "/api/v1/collections/c1/records?limit=1&after=\(page["next"] as? String ?? "")", route: "/api/v1/collections/{name}/records", expect: 400)
+        _ = check(c, "GET", "/api/v1/collections/c1/records?order=year:desc&limit=1&after=\(page["next"] as? String ?? "")&fields=year", route: "/api/v1/collections/{name}/records", expect: 200)
+        _ = check(c, "POST", "/api/v1/collections/c1/facets", route: "/api/v1/collections/{name}/facets", json: #"{"fields": ["family", "notes", "year:5"], "filters": {"year": {"gte": 2000}}}"#, expect: 200)
+        _ = check(c, "POST", "/api/v1/collections/c1/facets", route: "/api/v1/collections/{name}/facets", json: #"{"fields": ["colour"]}"#, expect: 400)
+        _ = check(c, "POST", "/api/v1/collections/c1/search", route: "/api/v1/collections/{name}/search",
+                  json: #"{"vector": [1, 0.1], "k": 1, "offset": 1, "score_threshold": -1, "fields": ["year"], "facets": ["family", "year"]}"#, expect: 200)
         _ = check(c, "POST", "/api/v1/collections/c1/exists", route: "/api/v1/collections/{name}/exists", json: #"{"ids": ["a", "q"]}"#, expect: 200)
         let snap = check(c, "POST", "/api/v1/collections/c1/snapshot", route: "/api/v1/collections/{name}/snapshot", expect: 201)
         _ = check(c, "POST", "/api/v1/snapshots/restore", route: "/api/v1/snapshots/restore",
@@ -178,6 +191,9 @@ final class ContractTests: HTTPTestCase {
         _ = check(c, "POST", "/api/v1/recipes/validate", route: "/api/v1/recipes/validate", json: String(decoding: written, as: UTF8.self), expect: 200)
         _ = check(c, "GET", "/api/v1/circuit-breaker/status", route: "/api/v1/circuit-breaker/status", expect: 200)
         _ = check(c, "POST", "/api/v1/admin/reload", route: "/api/v1/admin/reload", expect: 200)
+        _ = check(c, "GET", "/api/v1/slowlog?count=3", route: "/api/v1/slowlog", expect: 200)
+        _ = check(c, "GET", "/api/v1/slowlog?count=x", route: "/api/v1/slowlog", expect: 400)
+        _ = check(c, "DELETE", "/api/v1/slowlog", route: "/api/v1/slowlog", expect: 200)
 
         // Every JSON route was called (the three non-JSON ones are checked elsewhere).
         let json = Set(HTTPAPI.routes.map { "\($0.method.rawValue) \($0.path)" }).subtracting(["GET /metrics", "GET /docs", "GET /openapi.json"])

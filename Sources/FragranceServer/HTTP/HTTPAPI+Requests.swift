@@ -11,8 +11,8 @@ import RAG
 extension HTTPAPI {
     /// `POST /api/v1/search/semantic` and `/hybrid`: the seed's request shape.
     func queryInput(_ buffer: ByteBuffer, hybrid: Bool) throws -> QueryInput {
-        let body = try JSONBody(buffer, allowed: ["query", "vector", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain",
-                                                  "exact", "understand", "fusion", "rrf_k", "weights", "candidates"])
+        let body = try JSONBody(buffer, allowed: Set(["query", "vector", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain",
+                                                      "exact", "understand", "fusion", "rrf_k", "weights", "candidates", "include_records"]).union(JSONBody.pagingKeys))
         var q = QueryInput()
         q.vector = try body.floats("vector")
         q.text = try body.string("query", required: q.vector == nil)
@@ -22,6 +22,8 @@ extension HTTPAPI {
         q.exact = try body.bool("exact") ?? false
         q.understand = try body.bool("understand") ?? true
         q.candidates = try body.int("candidates")
+        q.includeRecords = try body.bool("include_records") ?? true
+        q.paging = try body.paging()
         q.collection = try body.string("collection")
         q.filter = try body.filterInput()
         let searchType = try body.string("search_type") ?? (hybrid ? "hybrid" : "similarity")
@@ -53,7 +55,7 @@ extension HTTPAPI {
 
     /// `POST /api/v1/collections/{name}/search`: the store's own search, text or vector.
     func searchInput(_ name: String, _ buffer: ByteBuffer) throws -> SearchInput {
-        let body = try JSONBody(buffer, allowed: ["text", "vector", "filter", "filters", "k", "ef", "exact", "explain", "include_records"])
+        let body = try JSONBody(buffer, allowed: Set(["text", "vector", "filter", "filters", "k", "ef", "exact", "explain", "include_records"]).union(JSONBody.pagingKeys))
         var s = SearchInput(collection: name)
         s.vector = try body.floats("vector")
         s.text = try body.string("text")
@@ -63,7 +65,35 @@ extension HTTPAPI {
         s.explain = try body.bool("explain") ?? false
         s.includeRecords = try body.bool("include_records") ?? false
         s.filter = try body.filterInput()
+        s.paging = try body.paging()
         return s
+    }
+
+    /// `GET /api/v1/collections/{name}/records?filter=&order=&after=&limit=&fields=&facets=&facet_size=`
+    /// (lists comma-separated; Hummingbird has percent-decoded the values).
+    func browseInput(_ name: String, _ request: Request) throws -> BrowseInput {
+        let query = request.uri.queryParameters
+        let known: Set<String> = ["filter", "order", "after", "limit", "fields", "facets", "facet_size"]
+        if let unknown = query.map({ String($0.key) }).sorted().first(where: { !known.contains($0) }) {
+            throw APIError(.unknownField, "unknown query parameter '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
+        }
+        func integer(_ k: String) throws -> Int? {
+            guard let v = query[Substring(k)].map(String.init) else { return nil }
+            guard let n = Int(v) else { throw APIError(.badType, "'\(k)' must be an integer, got '\(v)'", field: k) }
+            return n
+        }
+        func list(_ k: String) -> [String]? {
+            query[Substring(k)].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        var b = BrowseInput(collection: name)
+        b.filter = FilterInput(text: query["filter"].map(String.init))
+        b.order = query["order"].map(String.init)
+        b.after = query["after"].map(String.init)
+        b.limit = try integer("limit") ?? 20
+        b.fields = list("fields")
+        b.facets = list("facets") ?? []
+        b.facetSize = try integer("facet_size") ?? 10
+        return b
     }
 
     /// JSON (one record or an array), or NDJSON (`Content-Type: application/x-ndjson`, one

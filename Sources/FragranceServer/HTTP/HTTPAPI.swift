@@ -98,7 +98,29 @@ public struct HTTPAPI: Sendable {
         Route(method: .get, path: "/api/v1/circuit-breaker/status", command: "BREAKER") { api, _, _ in
             JSONReply(api.service.breakerStatus()).response()
         },
-        Route(method: .get, path: "/api/v1/info", command: "INFO") { api, _, _ in try await api.reply { api.service.info() } },
+        Route(method: .get, path: "/", command: nil) { api, _, _ in
+            struct Root: Encodable, Sendable {
+                var server = "fragrancedb", version = FragranceVersion.current, uptimeSeconds: Double
+                var docs = "/docs", openapi = "/openapi.json", api = "/api/v1"
+                enum CodingKeys: String, CodingKey { case server, version, docs, openapi, api, uptimeSeconds = "uptime_seconds" }
+            }
+            return JSONReply(Root(uptimeSeconds: (api.service.activity.uptimeSeconds * 1000).rounded() / 1000)).response()
+        },
+        Route(method: .get, path: "/api/v1/info", command: "INFO") { api, req, _ in
+            let section = req.uri.queryParameters["section"].map(String.init)
+            return try await api.reply { try api.service.info(section: section) }
+        },
+        Route(method: .get, path: "/api/v1/slowlog", command: "SLOWLOG") { api, req, _ in
+            var count = 10
+            if let v = req.uri.queryParameters["count"].map(String.init) {
+                guard let n = Int(v) else { throw APIError(.badType, "'count' must be an integer, got '\(v)'", field: "count") }
+                count = n
+            }
+            let n = count
+            return try await api.reply { try api.service.slowlog(count: n) }
+        },
+        Route(method: .delete, path: "/api/v1/slowlog", command: "SLOWLOG") { api, _, _ in JSONReply(api.service.slowlogReset()).response() },
+        Route(method: .get, path: "/api/v1/clients", command: "CLIENT") { api, _, _ in JSONReply(api.service.clientList()).response() },
         Route(method: .get, path: "/api/v1/collections", command: "COLLECTIONS") { api, _, _ in try await api.reply { try api.service.collections() } },
         Route(method: .post, path: "/api/v1/collections", command: "CREATE") { api, req, _ in
             let buffer = try await api.body(req)
@@ -129,6 +151,19 @@ public struct HTTPAPI: Sendable {
             return try await api.reply { try api.service.dropCollection(name) }
         },
         Route(method: .post, path: "/api/v1/collections/{name}/records", command: "UPSERT") { api, req, ctx in try await api.upsert(req, ctx) },
+        Route(method: .get, path: "/api/v1/collections/{name}/records", command: "SCROLL") { api, req, ctx in
+            let input = try api.browseInput(try ctx.parameters.require("name"), req)
+            return try await api.reply { try api.service.browse(input) }
+        },
+        Route(method: .post, path: "/api/v1/collections/{name}/facets", command: "FACETS") { api, req, ctx in
+            let body = try JSONBody(try await api.body(req), allowed: ["fields", "filter", "filters", "facet_size"])
+            var input = FacetsInput(collection: try ctx.parameters.require("name"))
+            input.fields = try body.stringList("fields") ?? []
+            input.filter = try body.filterInput()
+            input.size = try body.int("facet_size") ?? 10
+            let request = input
+            return try await api.reply { try api.service.facets(request) }
+        },
         Route(method: .get, path: "/api/v1/collections/{name}/records/{id}", command: "GET") { api, req, ctx in
             let name = try ctx.parameters.require("name"), id = try ctx.parameters.require("id")
             let withVector = req.uri.queryParameters["vector"].map { $0 == "true" || $0 == "1" } ?? false
@@ -174,26 +209,57 @@ public struct HTTPAPI: Sendable {
     ]
 
     /// The Hummingbird router with every route, each wrapped in its role check, error
-    /// rendering and per-route metrics.
+    /// rendering and per-route metrics; HEAD wherever GET is, and 405 with `Allow` for a
+    /// method a path does not take.
     public func makeRouter() -> Router<APIContext> {
         let r = Router(context: APIContext.self)
+        var methods: [String: [HTTPRequest.Method]] = [:]
         for route in Self.routes {
-            let pattern = route.path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
-            r.on(RouterPath(pattern), method: route.method) { request, context -> Response in
-                let start = DispatchTime.now().uptimeNanoseconds
-                var response: Response
-                do {
-                    if let command = route.command { try self.require(command, context) }
-                    response = try await route.handler(self, request, context)
-                } catch {
-                    response = APIError.from(error, service: self.service).response()
+            let pattern = Self.pattern(route.path)
+            methods[pattern, default: []].append(route.method)
+            r.on(RouterPath(pattern), method: route.method) { request, context in try await self.run(route, request, context) }
+            if route.method == .get {
+                r.on(RouterPath(pattern), method: .head) { request, context in
+                    // The GET's status and headers (Content-Length included), without the body.
+                    let full = try await self.run(route, request, context)
+                    return Response(status: full.status, headers: full.headers, body: .init())
                 }
-                self.metrics.httpRequest(route: route.path, method: route.method.rawValue, status: Int(response.status.code),
-                                         nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
-                return response
+            }
+        }
+        for (pattern, taken) in methods {
+            let allowed = (taken + (taken.contains(.get) ? [.head] : [])).map(\.rawValue)
+            let allow = allowed.joined(separator: ", ")
+            for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] where !allowed.contains(method.rawValue) {
+                r.on(RouterPath(pattern), method: method) { request, _ in
+                    var error = APIError(.methodNotAllowed, "\(request.method.rawValue) is not allowed on \(request.uri.path); allowed: \(allow)")
+                    error.headers[.allow] = allow
+                    return error.response()
+                }
             }
         }
         return r
+    }
+
+    static func pattern(_ path: String) -> String {
+        path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
+    }
+
+    /// One request on its route: role check, handler, error rendering, metrics and activity.
+    private func run(_ route: Route, _ request: Request, _ context: APIContext) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var response: Response
+        do {
+            if let command = route.command { try self.require(command, context) }
+            response = try await route.handler(self, request, context)
+        } catch {
+            response = APIError.from(error, service: self.service).response()
+        }
+        let nanoseconds = DispatchTime.now().uptimeNanoseconds - start
+        metrics.httpRequest(route: route.path, method: route.method.rawValue, status: Int(response.status.code), nanoseconds: nanoseconds)
+        let uri = request.uri.description
+        service.activity.record(route.command ?? route.path, ok: response.status.code < 400, microseconds: nanoseconds / 1000,
+                                words: [route.method.rawValue, uri], client: context.remoteAddress, surface: "http")
+        return response
     }
 
     /// The service's role check; a missing token is a 401 with a `WWW-Authenticate` challenge.

@@ -196,6 +196,38 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
         return list.map { $0 as! String }
     }
 
+    func double(_ k: String) throws -> Double? {
+        guard has(k) else { return nil }
+        guard let n = object[k] as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
+            throw APIError(.badType, "'\(k)' must be a number", field: k)
+        }
+        return n.doubleValue
+    }
+
+    /// An optional list of strings (field names).
+    func stringList(_ k: String) throws -> [String]? {
+        guard has(k) else { return nil }
+        guard let list = object[k] as? [Any], list.allSatisfy({ $0 is String }) else {
+            throw APIError(.badType, "'\(k)' must be a list of strings", field: k)
+        }
+        return list.map { $0 as! String }
+    }
+
+    /// The paging keys SEARCH and QUERY share: offset, score_threshold, max_distance, fields,
+    /// facets, facet_size.
+    static let pagingKeys: Set<String> = ["offset", "score_threshold", "max_distance", "fields", "facets", "facet_size"]
+
+    func paging() throws -> SearchPaging {
+        var p = SearchPaging()
+        p.offset = try int("offset") ?? 0
+        p.scoreThreshold = try double("score_threshold")
+        p.maxDistance = try double("max_distance")
+        p.fields = try stringList("fields")
+        p.facets = try stringList("facets") ?? []
+        p.facetSize = try int("facet_size") ?? 10
+        return p
+    }
+
     static func isBool(_ n: NSNumber) -> Bool { isJSONBool(n) }
 }
 

@@ -98,15 +98,57 @@ public struct ModelBody: Encodable, Sendable {
     }
 }
 
+/// INFO: every section, or the one asked for (`INFO stats`); `server`, `version` and
+/// `uptime_seconds` always.
 public struct InfoReply: Encodable, Sendable {
     public struct Memory: Encodable, Sendable {
         var rssBytes: Int
-        enum CodingKeys: String, CodingKey { case rssBytes = "rss_bytes" }
+        /// The graphs of every collection.
+        var indexBytes: Int
+        enum CodingKeys: String, CodingKey { case rssBytes = "rss_bytes", indexBytes = "index_bytes" }
     }
+    public struct ServerSection: Encodable, Sendable {
+        var version: String, pid: Int32, startedAt: String, uptimeSeconds: Double, dataDirectory: String
+        enum CodingKeys: String, CodingKey {
+            case version, pid, startedAt = "started_at", uptimeSeconds = "uptime_seconds", dataDirectory = "data_directory"
+        }
+    }
+    public struct Clients: Encodable, Sendable {
+        var connected: Int, connectionsTotal: Int
+        enum CodingKeys: String, CodingKey { case connected, connectionsTotal = "connections_total" }
+    }
+    public struct CommandLine: Encodable, Sendable {
+        var command: String, calls: Int, errors: Int, usecPerCall: Double
+        enum CodingKeys: String, CodingKey { case command, calls, errors, usecPerCall = "usec_per_call" }
+    }
+    public struct Stats: Encodable, Sendable {
+        var calls: Int, errors: Int, slowlogLength: Int
+        var commands: [CommandLine]
+        enum CodingKeys: String, CodingKey { case calls, errors, commands, slowlogLength = "slowlog_length" }
+    }
+    public struct Persistence: Encodable, Sendable {
+        var dataDirectory: String, unsavedOperations: Int64, indexSaveErrors: [String]
+        enum CodingKeys: String, CodingKey {
+            case dataDirectory = "data_directory", unsavedOperations = "unsaved_operations", indexSaveErrors = "index_save_errors"
+        }
+    }
+    public static let sections = ["server", "clients", "stats", "memory", "persistence", "collections", "model"]
+
     var server = "fragrancedb"
-    var memory: Memory
-    var collections: [CollectionDescription]
-    @Nullable var model: ModelBody?
+    var version = FragranceVersion.current
+    var uptimeSeconds: Double
+    var serverSection: ServerSection?
+    var clients: Clients?
+    var stats: Stats?
+    var memory: Memory?
+    var persistence: Persistence?
+    var collections: [CollectionDescription]?
+    /// null when no model is configured.
+    var model: Nullable<ModelBody>?
+    enum CodingKeys: String, CodingKey {
+        case server, version, clients, stats, memory, persistence, collections, model
+        case uptimeSeconds = "uptime_seconds", serverSection = "server_info"
+    }
 }
 
 public struct CollectionList: Encodable, Sendable { var collections: [CollectionSummary] }

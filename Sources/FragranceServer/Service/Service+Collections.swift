@@ -7,15 +7,6 @@ import HNSW
 
 // INFO, COLLECTIONS, DESCRIBE, CREATE, DROP — and their HTTP routes.
 extension FragranceService {
-    public func info() -> InfoReply {
-        var model: ModelBody?
-        if let m = models?.stats {
-            model = ModelBody(directory: m.directory, loaded: m.loaded, mappedBytes: m.mappedBytes, calls: m.calls,
-                              textsEmbedded: m.textsEmbedded, loadSeconds: m.loadSeconds, lastError: m.lastError)
-        }
-        let collections = database.collectionNames.compactMap { try? describe($0) }
-        return InfoReply(memory: .init(rssBytes: residentBytes()), collections: collections, model: model)
-    }
 
     public func collections() throws -> CollectionList {
         CollectionList(collections: try database.collectionNames.map { n in

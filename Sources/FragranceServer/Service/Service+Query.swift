@@ -26,6 +26,7 @@ public struct QueryInput: Sendable {
     public var vectorWeight = 1.0, keywordWeight = 1.0, preferenceWeight = 1.0
     /// Candidates each arm contributes before fusion; nil: max(100, k).
     public var candidates: Int?
+    public var paging = SearchPaging()
     public init() {}
 }
 
@@ -104,6 +105,7 @@ public struct QueryReply: Encodable, Sendable {
     var searchType: String
     var collection: String
     var topK: Int
+    var offset: Int
     var total: Int
     var results: [QueryHit]
     /// The hard filter every arm ran under.
@@ -114,6 +116,8 @@ public struct QueryReply: Encodable, Sendable {
     var scoring: String
     var tookMs: Double
     var parsed: ParsedBody?
+    /// With `facets`: counted over the results.
+    var facets: [FacetBody]?
     // With explain:
     var plan: PlanBody?
     var fusion: FusionBody?
@@ -123,7 +127,7 @@ public struct QueryReply: Encodable, Sendable {
     var preferenceArmSkipped: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case query, collection, total, results, filter, arms, scoring, parsed, plan, fusion, weights
+        case query, collection, total, results, filter, arms, scoring, parsed, plan, fusion, weights, offset, facets
         case searchType = "search_type", topK = "top_k", tookMs = "took_ms", preferenceFilter = "preference_filter",
              preferenceArmSkipped = "preference_arm_skipped"
     }
@@ -136,6 +140,7 @@ extension FragranceService {
         try checkK(input.k, field: "top_k")
         try checkEf(input.ef)
         if let n = input.candidates { try checkK(n, field: "candidates") }
+        let fetch = try checkPaging(input.paging, k: input.k, kField: "top_k")
         guard input.text != nil || input.vector != nil else {
             throw ProtocolError(.missingField, "give the query text (or a vector)", field: "query")
         }
@@ -143,13 +148,28 @@ extension FragranceService {
         let name = input.collection ?? defaultCollection
         let c = try collection(name)
         let filter = try input.filter.expression(for: c.config.schema)
-        var reply = QueryReply(query: input.text, searchType: input.mode.rawValue, collection: name, topK: input.k, total: 0, results: [],
-                               filter: filter, arms: ["vector"], scoring: "similarity", tookMs: 0)
+        _ = try projection(input.paging.fields, c)   // refuse an unknown field before searching
+        var reply = QueryReply(query: input.text, searchType: input.mode.rawValue, collection: name, topK: input.k, offset: input.paging.offset,
+                               total: 0, results: [], filter: filter, arms: ["vector"], scoring: "similarity", tookMs: 0)
+        // Each path fetches offset + k and ranks from 1; paging then drops, filters and renumbers.
+        var whole = input
+        whole.k = fetch
+        if whole.paging.fields != nil { whole.includeRecords = true }
         if input.exact || (input.mode == .similarity && (!input.understand || input.text == nil)) {
-            try plainQuery(input, c, filter: filter, into: &reply)
+            try plainQuery(whole, c, filter: filter, into: &reply)
         } else {
-            try understoodQuery(input, c, filter: filter, into: &reply)
+            try understoodQuery(whole, c, filter: filter, into: &reply)
         }
+        let p = input.paging
+        let project = try projection(p.fields, c)
+        reply.results = reply.results.dropFirst(p.offset).filter { hit in
+            (p.scoreThreshold.map { hit.score >= $0 } ?? true) && (p.maxDistance.map { m in hit.distance.map { $0 <= m } ?? false } ?? true)
+        }.map { hit in
+            var h = hit
+            h.record = h.record.map(project)
+            return h
+        }
+        reply.facets = try facetBodies(p.facets, size: p.facetSize, ids: reply.results.map(\.id), in: c)
         reply.total = reply.results.count
         reply.tookMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return reply

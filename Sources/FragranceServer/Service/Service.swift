@@ -36,9 +36,12 @@ public final class FragranceService: Sendable {
     /// The collection `query` searches when the request names none.
     let defaultCollection: String
     let reloadHook: @Sendable () async throws -> String
+    /// Calls, slow commands and connections, for INFO, SLOWLOG and CLIENT LIST.
+    public let activity: ServerActivity
 
     public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil,
                 search: PerfumeSearch? = nil, recipes: Result<RecipeGenerator, Error>? = nil, defaultCollection: String = "perfumes",
+                activity: ServerActivity = ServerActivity(),
                 reload: @escaping @Sendable () async throws -> String = { "nothing to reload" }) throws {
         self.database = database
         self.limits = limits
@@ -52,6 +55,7 @@ public final class FragranceService: Sendable {
         }
         self.defaultCollection = defaultCollection
         reloadHook = reload
+        self.activity = activity
     }
 
     public var models: ModelRegistry? { database.options.models }

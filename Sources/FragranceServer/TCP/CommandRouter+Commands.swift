@@ -4,7 +4,8 @@ import Foundation
 import Perfumery
 import RAG
 
-// The command bodies with more than a line of decoding: CREATE, ALTER, UPSERT, SEARCH, QUERY, GENERATE.
+// The command bodies with more than a line of decoding: CREATE, ALTER, UPSERT, SEARCH, QUERY,
+// SCROLL, FACETS, GENERATE.
 extension CommandRouter {
     func create(_ args: ArraySlice<Token>) throws -> Reply {
         let name = try self.name(args)
@@ -30,7 +31,7 @@ extension CommandRouter {
 
     func search(_ args: ArraySlice<Token>) throws -> Reply {
         let name = try self.name(args)
-        let o = try SearchOptions(args.dropFirst(), allowed: ["TEXT", "VECTOR", "FILTER", "K", "EF", "EXACT", "EXPLAIN"])
+        let o = try SearchOptions(args.dropFirst(), allowed: Set(CommandTable.byName["SEARCH"]!.keywords))
         guard o.text != nil || o.vector != nil else { throw ProtocolError(.syntax, "SEARCH needs TEXT \"…\" or VECTOR [..]") }
         var input = SearchInput(collection: name)
         input.text = o.text
@@ -40,9 +41,14 @@ extension CommandRouter {
         input.ef = o.ef
         input.exact = o.exact
         input.explain = o.explain
+        input.includeRecords = o.records
+        input.paging = Self.paging(o)
         let result = try service.search(input)
         // Written by hand: this is the hot path of every search reply.
-        var lines = result.hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }
+        var lines = result.hits.map { h in
+            "{\"distance\":\(h.distance),\"id\":\(jsonString(h.id))" + (h.record.map { ",\"record\":" + ReplyJSON.text($0) } ?? "") + ",\"score\":\(h.score)}"
+        }
+        if let facets = result.facets { lines.append(ReplyJSON.text(FacetsLine(facets: facets))) }
         if let plan = result.plan {
             struct PlanLine: Encodable { var plan: PlanBody }
             lines.append(ReplyJSON.text(PlanLine(plan: plan)))
@@ -58,7 +64,7 @@ extension CommandRouter {
             throw ProtocolError(.syntax, "QUERY needs the query text after the collection, e.g. QUERY perfumes \"fresh spring florals\"")
         }
         try service.checkText(t.text, "the query text")   // before the options are read
-        let o = try SearchOptions(args.dropFirst(2), allowed: ["MODE", "FILTER", "K", "RAW", "EXPLAIN"])
+        let o = try SearchOptions(args.dropFirst(2), allowed: Set(CommandTable.byName["QUERY"]!.keywords))
         var input = QueryInput()
         input.collection = name
         input.text = t.text
@@ -66,22 +72,24 @@ extension CommandRouter {
         input.k = o.k
         input.understand = !o.raw
         input.explain = o.explain
-        input.includeRecords = false
+        input.includeRecords = o.records
+        input.paging = Self.paging(o)
         guard let mode = PerfumeSearch.Mode(rawValue: o.mode ?? "hybrid") else {
             throw ProtocolError(.badValue, "MODE must be similarity, keyword or hybrid, got '\(o.mode ?? "")'", field: "search_type")
         }
         input.mode = mode
         let result = try service.query(input)
         struct HitLine: Encodable {
-            var id: String, score: Double, matchedPreferences: [String], vectorRank: Int?, keywordRank: Int?
+            var id: String, score: Double, matchedPreferences: [String], vectorRank: Int?, keywordRank: Int?, record: RecordBody?
             enum CodingKeys: String, CodingKey {
-                case id, score, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
+                case id, score, record, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
             }
         }
         var lines = result.results.map {
             ReplyJSON.text(HitLine(id: $0.id, score: $0.score, matchedPreferences: $0.detail.matchedPreferences,
-                                   vectorRank: $0.detail.vectorRank, keywordRank: $0.detail.keywordRank))
+                                   vectorRank: $0.detail.vectorRank, keywordRank: $0.detail.keywordRank, record: $0.record))
         }
+        if let facets = result.facets { lines.append(ReplyJSON.text(FacetsLine(facets: facets))) }
         if o.explain {
             struct ExplainLine: Encodable {
                 var arms: [String]
@@ -96,6 +104,42 @@ extension CommandRouter {
         return .lines(lines)
     }
 
+    /// One JSON line per record, then `{"count", "next", "facets"}` (next: null on the last page).
+    func scroll(_ args: ArraySlice<Token>) throws -> Reply {
+        let name = try self.name(args)
+        let o = try SearchOptions(args.dropFirst(), allowed: Set(CommandTable.byName["SCROLL"]!.keywords))
+        var input = BrowseInput(collection: name)
+        input.filter = FilterInput(text: o.filter)
+        (input.order, input.after, input.limit, input.fields) = (o.order, o.after, o.limit, o.fields)
+        (input.facets, input.facetSize) = (o.facets, o.facetSize)
+        let page = try service.browse(input)
+        struct Tail: Encodable {
+            var count: Int
+            @Nullable var next: String?
+            var facets: [FacetBody]?
+        }
+        return .lines(page.records.map(ReplyJSON.text) + [ReplyJSON.text(Tail(count: page.count, next: page.next, facets: page.facets))])
+    }
+
+    func facets(_ args: ArraySlice<Token>) throws -> Reply {
+        let name = try self.name(args)
+        guard let list = args.dropFirst().first, !{ if case .json = list { true } else { false } }() else {
+            throw ProtocolError(.syntax, "FACETS needs the fields after the collection, e.g. FACETS perfumes \"family,year:10\"")
+        }
+        let o = try SearchOptions(args.dropFirst(2), allowed: Set(CommandTable.byName["FACETS"]!.keywords))
+        var input = FacetsInput(collection: name)
+        input.fields = list.text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        input.filter = FilterInput(text: o.filter)
+        input.size = o.facetSize
+        return .lines([ReplyJSON.text(try service.facets(input))])
+    }
+
+    static func paging(_ o: SearchOptions) -> SearchPaging {
+        var p = SearchPaging()
+        (p.offset, p.scoreThreshold, p.maxDistance, p.fields, p.facets, p.facetSize) = (o.offset, o.scoreThreshold, o.maxDistance, o.fields, o.facets, o.facetSize)
+        return p
+    }
+
     func generate(_ args: ArraySlice<Token>) throws -> Reply {
         let o = try jsonObject(args, "GENERATE needs a JSON object, e.g. GENERATE {\"fragrance_family\": \"floral\"}")
         let request = try RecipeJSON.request(o, field: nil)
@@ -107,3 +151,6 @@ extension CommandRouter {
         return .lines([ReplyJSON.text(try outcome.get())])
     }
 }
+
+/// SEARCH's and QUERY's facets line.
+struct FacetsLine: Encodable { var facets: [FacetBody] }

@@ -16,6 +16,8 @@ public struct CommandRouter: Sendable {
         public var address: String
         /// Failed AUTH/HELLO attempts on this connection (the server closes it after a few).
         public var authFailures = 0
+        /// Its id in `ServerActivity` (CLIENT LIST), while connected.
+        public var clientId: Int?
         public init(principal: Principal? = nil, address: String = "local") {
             self.principal = principal
             self.address = address
@@ -42,10 +44,12 @@ public struct CommandRouter: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         var commandName = "?"
         let (reply, close) = dispatch(line: line, session: session, name: &commandName)
-        if let metrics {
-            let ok = if case .error = reply { false } else { true }
-            metrics.tcpCommand(commandName, ok: ok, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
-        }
+        let nanoseconds = DispatchTime.now().uptimeNanoseconds - start
+        let ok = if case .error = reply { false } else { true }
+        metrics?.tcpCommand(commandName, ok: ok, nanoseconds: nanoseconds)
+        let name = commandName
+        service.activity.record(name, ok: ok, microseconds: nanoseconds / 1000, words: Self.words(line, command: name),
+                                client: session.address, surface: "tcp", clientId: session.clientId)
         return (reply, close)
     }
 
@@ -73,6 +77,12 @@ public struct CommandRouter: Sendable {
         }
     }
 
+    /// A request's words for the slow log; tokens never (AUTH, HELLO).
+    static func words(_ line: String, command: String) -> [String] {
+        guard command != "AUTH", command != "HELLO" else { return [command, "(token not logged)"] }
+        return (try? LineTokenizer.tokenize(line).map(\.text)) ?? [String(line.prefix(256))]
+    }
+
     /// AUTH <token> | HELLO [token]: sets the connection's role; HELLO also says what the server is.
     private func authenticate(_ verb: String, _ args: ArraySlice<Token>, _ session: Session) throws -> Reply {
         let access = service.access
@@ -90,6 +100,7 @@ public struct CommandRouter: Sendable {
                 throw ProtocolError(.wrongPassword, "invalid token")   // says nothing about which part was wrong
             }
             session.principal = p
+            if let id = session.clientId { service.activity.authenticated(id, role: "\(p.role)") }
         } else if verb == "AUTH" {
             throw ProtocolError(.syntax, "AUTH needs a token: AUTH <api key or JWT>")
         }
@@ -97,7 +108,7 @@ public struct CommandRouter: Sendable {
         let role = session.principal?.role ?? (open ? .admin : nil)
         if verb == "AUTH" { return .ok("authenticated as \(session.principal?.name ?? "?") role=\(role.map(String.init(describing:)) ?? "none")") }
         struct Hello: Encodable {
-            var server = "fragrancedb", `protocol` = 1, auth: String
+            var server = "fragrancedb", version = FragranceVersion.current, `protocol` = 1, auth: String
             @Nullable var role: String?
             var commands: [String]
         }
@@ -117,7 +128,28 @@ public struct CommandRouter: Sendable {
             }
             return .lines(CommandTable.all.map { jsonString($0.help) })
         },
-        "INFO": { r, _ in .lines([ReplyJSON.text(r.service.info())]) },
+        "INFO": { r, args in
+            guard args.count <= 1 else { throw ProtocolError(.syntax, "INFO takes at most one section") }
+            return .lines([ReplyJSON.text(try r.service.info(section: args.first?.text))])
+        },
+        "SLOWLOG": { r, args in
+            switch args.first?.text.uppercased() {
+            case "GET":
+                var count = 10
+                if let n = args.dropFirst().first?.text {
+                    guard let c = Int(n) else { throw ProtocolError(.syntax, "SLOWLOG GET takes a count, got '\(n)'") }
+                    count = c
+                }
+                return .lines([ReplyJSON.text(try r.service.slowlog(count: count))])
+            case "LEN": return .ok(String(try r.service.slowlog(count: 0).length))
+            case "RESET": return .ok("reset=\(r.service.slowlogReset().reset)")
+            default: throw ProtocolError(.syntax, "SLOWLOG GET [count] | LEN | RESET")
+            }
+        },
+        "CLIENT": { r, args in
+            guard args.count == 1, args.first?.text.uppercased() == "LIST" else { throw ProtocolError(.syntax, "CLIENT LIST") }
+            return .lines(r.service.clientList().clients.map(ReplyJSON.text))
+        },
         "COLLECTIONS": { r, _ in .lines(try r.service.collections().collections.map(ReplyJSON.text)) },
         "DESCRIBE": { r, args in .lines([ReplyJSON.text(try r.service.describe(try r.name(args)))]) },
         "CREATE": { r, args in try r.create(args) },
@@ -149,6 +181,8 @@ public struct CommandRouter: Sendable {
         },
         "SEARCH": { r, args in try r.search(args) },
         "QUERY": { r, args in try r.query(args) },
+        "SCROLL": { r, args in try r.scroll(args) },
+        "FACETS": { r, args in try r.facets(args) },
         "GENERATE": { r, args in try r.generate(args) },
         "VALIDATE": { r, args in
             let o = try r.jsonObject(args, "VALIDATE needs a recipe object, e.g. VALIDATE {\"concentration\": \"EdP\", \"top\": [{\"name\": \"bergamot\", \"percent\": 20}], …}")

@@ -189,6 +189,8 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         session.address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let port = context.channel.remoteAddress?.port.map { ":\($0)" } ?? ""
+        session.clientId = server.router.service.activity.connected(address: session.address + port)
         let n = server.connections.withLock { $0 += 1; return $0 }
         server.router.metrics?.openTCPConnections.increment()
         if n > server.configuration.maxConnections {
@@ -200,6 +202,7 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         server.connections.withLock { $0 -= 1 }
+        if let id = session.clientId { server.router.service.activity.disconnected(id) }
         server.router.metrics?.openTCPConnections.decrement()
         closing = true
         queued = []
