@@ -79,7 +79,8 @@ let package = Package(
             dependencies: ["FragranceStore", "FragranceServer", "FragranceClient", "FragranceProtocol", "Embedding", "Perfumery",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Configuration", package: "swift-configuration"),
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio")]
         ),
 
         // A child process for the crash test: writes, prints each acknowledged id, gets killed.

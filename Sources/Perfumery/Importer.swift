@@ -195,6 +195,6 @@ public enum BundledCatalogue {
         guard let url = Bundle.module.url(forResource: name + ".jsonl", withExtension: "zst") else {
             throw StoreError(.io, "\(name).jsonl.zst is missing from the Perfumery bundle")
         }
-        return RowReader.rows(try RowReader.bytes(of: url), format: .jsonl)
+        return try RowReader.rows(try RowReader.bytes(of: url), format: .jsonl)
     }
 }

@@ -72,7 +72,7 @@ public enum NoteTiers {
     public static func bundled(vocabulary: Vocabulary) throws -> [String: String] {
         guard let url = Bundle.module.url(forResource: "notes.jsonl", withExtension: "zst") else { return [:] }
         var out: [String: String] = [:]
-        for row in RowReader.rows(try RowReader.bytes(of: url), format: .jsonl) {
+        for row in try RowReader.rows(try RowReader.bytes(of: url), format: .jsonl) {
             guard let o = try? row.object.get(), let note = o["note"] as? String, let counts = o["tier_counts"] as? [String: Any] else { continue }
             let tiers = ["top", "heart", "base"].map { ($0, (counts[$0] as? NSNumber)?.intValue ?? 0) }
             guard let best = tiers.max(by: { $0.1 < $1.1 }), best.1 > 0 else { continue }

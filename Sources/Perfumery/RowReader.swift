@@ -74,14 +74,14 @@ public enum RowReader {
         catch let e as ProtocolError { throw StoreError(e.code, "\(url.path): \(e.message)") }
     }
 
-    public static func rows(_ bytes: [UInt8], format: Format, mapping: CSVMapping? = nil) -> [SourceRow] {
-        rows(Data(bytes), format: format, mapping: mapping)
+    public static func rows(_ bytes: [UInt8], format: Format, mapping: CSVMapping? = nil) throws -> [SourceRow] {
+        try rows(Data(bytes), format: format, mapping: mapping)
     }
 
-    public static func rows(_ data: Data, format: Format, mapping: CSVMapping? = nil) -> [SourceRow] {
+    public static func rows(_ data: Data, format: Format, mapping: CSVMapping? = nil) throws -> [SourceRow] {
         switch format {
         case .jsonl: return jsonLines(data)
-        case .csv: return csv([UInt8](data), mapping: mapping)
+        case .csv: return try csv([UInt8](data), mapping: mapping)
         }
     }
 
@@ -104,7 +104,7 @@ public enum RowReader {
     }
 
     /// RFC 4180: quoted cells may hold commas, doubled quotes and line breaks.
-    static func csv(_ bytes: [UInt8], mapping: CSVMapping?) -> [SourceRow] {
+    static func csv(_ bytes: [UInt8], mapping: CSVMapping?) throws -> [SourceRow] {
         var records: [(line: Int, cells: [String], raw: String)] = []
         var cells: [String] = []
         var cell: [UInt8] = []
@@ -145,6 +145,14 @@ public enum RowReader {
         if !cell.isEmpty || !cells.isEmpty { endRecord(bytes.count) }
         guard let header = records.first else { return [] }
         let names = header.cells.map { $0.trimmingCharacters(in: .whitespaces) }
+        // A mapped column the header lacks would silently drop that field from every row.
+        if let mapping {
+            let missing = mapping.columns.keys.filter { !names.contains($0) }.sorted()
+            if let first = missing.first {
+                let near = closestName(first, among: names).map { " (did you mean '\($0)'?)" } ?? ""
+                throw StoreError(.badRequest, "the CSV mapping names column\(missing.count == 1 ? "" : "s") \(missing.map { "'\($0)'" }.joined(separator: ", ")) that the header does not have\(near); the header's columns: \(names.joined(separator: ", "))")
+            }
+        }
         return records.dropFirst().map { r in
             guard r.cells.count == names.count else {
                 return SourceRow(line: r.line, object: .failure(RowError("\(r.cells.count) cells; the header has \(names.count)")), raw: r.raw)

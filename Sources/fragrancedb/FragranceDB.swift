@@ -9,12 +9,14 @@ import FragranceServer
 import FragranceStore
 import Configuration
 import Logging
+import NIOCore
 
 @main
 struct FragranceDB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fragrancedb",
         abstract: "A hybrid vector + attribute search database for perfumery.",
+        version: "fragrancedb \(FragranceVersion.current)",
         subcommands: [Serve.self, Info.self, Snapshot.self, Restore.self, Compact.self, Import.self, Shell.self]
     )
 }
@@ -26,16 +28,60 @@ struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "Embedding model directory (all-MiniLM-L6-v2; tools/setup fetches it). Default: $FRAGRANCEDB_MODEL_DIR or models/all-MiniLM-L6-v2.")
     var modelDir: String?
 
-    func open() throws -> Database {
+    /// `create`: make the directory and database when missing (restore); the commands that
+    /// only read or change one refuse a directory holding none, so a typo does not make one.
+    func open(create: Bool = false) throws -> Database {
         var options = Database.Options.perfumery
         let model = modelDir ?? ProcessInfo.processInfo.environment["FRAGRANCEDB_MODEL_DIR"] ?? "models/all-MiniLM-L6-v2"
         options.models = ModelRegistry(directory: URL(fileURLWithPath: model))   // loaded on first use
-        do { return try Database(directory: URL(fileURLWithPath: data), options: options) }
-        catch let e as StoreError { throw ValidationError("\(e)") }
+        let directory = URL(fileURLWithPath: data)
+        if !create, !FileManager.default.fileExists(atPath: directory.appendingPathComponent("catalog.sqlite").path) {
+            let exists = FileManager.default.fileExists(atPath: directory.path)
+            throw CLIFailure("no database in '\(data)' (\(exists ? "the directory holds no catalog.sqlite" : "no such directory")); "
+                             + "give --data the directory `fragrancedb serve` uses, or create one with `fragrancedb serve --data \(data)`")
+        }
+        return try readable { try Database(directory: directory, options: options) }
     }
 }
 
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// A command-line failure as one readable line (ArgumentParser prints it after "Error: ").
+struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs `body`, turning the errors of the layers below into readable lines: the store's code
+/// and message, a file error's path and reason, a socket error's reason (not NIO's dump).
+func readable<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw readableError(error) }
+}
+
+func readable<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch { throw readableError(error) }
+}
+
+func readableError(_ error: Error) -> Error {
+    switch error {
+    case is CLIFailure, is ValidationError, is CleanExit, is ExitCode: return error
+    case let e as StoreError: return CLIFailure("\(e.code.rawValue): \(e.message)")
+    case let e as ServerConfiguration.Invalid: return CLIFailure("configuration: \(e.description)")
+    case let e as IOError:
+        let reason = String(cString: strerror(e.errnoCode))
+        return CLIFailure(e.errnoCode == EADDRINUSE
+            ? "cannot listen: \(reason.lowercased()) (another server on that port? choose another with --port / --http-port)"
+            : "\(reason.lowercased()) (\(e.description))")
+    default:
+        let ns = error as NSError
+        if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+            let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+            let reason = (ns.userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) } ?? ns.localizedDescription
+            return CLIFailure((path.map { "\($0): " } ?? "") + reason)
+        }
+        return CLIFailure("\(error)")
+    }
+}
 
 struct Serve: AsyncParsableCommand {
     /// glibc gives each thread that allocates its own malloc arena (up to 8 per core), and a
@@ -85,20 +131,17 @@ struct Serve: AsyncParsableCommand {
         }
         let config: ServerConfiguration
         do { config = try await load() }
-        catch let e as ServerConfiguration.Invalid { throw ValidationError("configuration: \(e)") }
+        catch let e as ServerConfiguration.Invalid { throw CLIFailure("configuration: \(e)") }
         let levels = LogLevelControl(config.live.logLevel)
         LoggingSystem.bootstrap(levels.handler)
-        let server: DatabaseServer
-        do { server = try await DatabaseServer(configuration: config, logLevel: levels, reload: load) }
-        catch let e as ServerConfiguration.Invalid { throw ValidationError("configuration: \(e)") }
-        catch let e as StoreError { throw ValidationError("\(e)") }
+        let server = try await readable { try await DatabaseServer(configuration: config, logLevel: levels, reload: load) }
         for name in server.database.collectionNames {
             let c = try server.database.collection(name)
             print("  \(name): \(c.count) records, dim \(c.config.dimension), \(c.config.metric.rawValue), index \(c.openReport.source.rawValue)"
                   + (c.openReport.rebuildReason.map { " (\($0))" } ?? ""))
         }
         fflush(nil)
-        try await server.run()
+        try await readable { try await server.run() }
     }
 }
 
@@ -109,6 +152,7 @@ struct Info: ParsableCommand {
     func run() throws {
         let db = try options.open()
         defer { try? db.close() }
+        if db.collectionNames.isEmpty { print("no collections in \(options.data)") }
         for name in db.collectionNames {
             let c = try db.collection(name)
             let s = c.stats
@@ -126,7 +170,7 @@ struct Snapshot: ParsableCommand {
     func run() throws {
         let db = try options.open()
         defer { try? db.close() }
-        try db.collection(collection).snapshot(to: URL(fileURLWithPath: file))
+        try readable { try db.collection(collection).snapshot(to: URL(fileURLWithPath: file)) }
         print("wrote \(file)")
     }
 }
@@ -138,9 +182,9 @@ struct Restore: ParsableCommand {
     @Option(help: "Name for the restored collection (default: the name in the snapshot).") var name: String?
 
     func run() throws {
-        let db = try options.open()
+        let db = try options.open(create: true)
         defer { try? db.close() }
-        let c = try db.restore(from: URL(fileURLWithPath: file), as: name)
+        let c = try readable { try db.restore(from: URL(fileURLWithPath: file), as: name) }
         print("restored \(c.config.name): \(c.count) records")
     }
 }
@@ -153,9 +197,9 @@ struct Compact: ParsableCommand {
     func run() throws {
         let db = try options.open()
         defer { try? db.close() }
-        let c = try db.collection(collection)
+        let c = try readable { try db.collection(collection) }
         let before = c.stats
-        try c.compact()
+        try readable { try c.compact() }
         print("\(collection): \(before.graphNodes) → \(c.stats.graphNodes) graph nodes")
     }
 }

@@ -63,7 +63,7 @@ struct Import: AsyncParsableCommand {
                     return v
                 } ?? RowReader.format(of: url)
                 let map = try mapping.map { try RowReader.CSVMapping(json: Data(contentsOf: URL(fileURLWithPath: $0))) }
-                rows = RowReader.rows(try RowReader.bytes(of: url), format: fmt, mapping: map)
+                rows = try RowReader.rows(try RowReader.bytes(of: url), format: fmt, mapping: map)
                 inputName = url.lastPathComponent
             }
         } catch let e as StoreError { throw ValidationError("\(e.message)") }

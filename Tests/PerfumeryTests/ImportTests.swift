@@ -39,7 +39,7 @@ final class ImportTests: XCTestCase {
         defer { try? db.close() }
         let c = try vectorCollection(db)
         try c.upsert([Record(id: "already", vector: [1, 1, 1, 1], attributes: ["name": .string("Kept")])])
-        let rows = RowReader.rows(Array(Self.fixture.utf8), format: .jsonl)
+        let rows = try RowReader.rows(Array(Self.fixture.utf8), format: .jsonl)
         let importer = Importer(kind: .perfume, vocabulary: try .bundled())
         let rejected = RejectionLog()
         let p = try await importer.run(rows, into: CollectionSink(c), reject: { rejected.add($0) })
@@ -66,13 +66,13 @@ final class ImportTests: XCTestCase {
     func testJSONLinesKeepTheirLineNumbersAndOwnText() throws {
         let text = "{\"id\": \"a\"}\r\n\n \t\r\n{\"id\": \"b\"}\nnot json\n{\"id\": \"c\"}"
         for input in [text, text + "\n"] {
-            let rows = RowReader.rows(Array(input.utf8), format: .jsonl)
+            let rows = try RowReader.rows(Array(input.utf8), format: .jsonl)
             XCTAssertEqual(rows.map(\.line), [1, 4, 5, 6])
             XCTAssertEqual(rows.map { (try? $0.object.get())?["id"] as? String }, ["a", "b", nil, "c"])
             XCTAssertEqual(rows.map(\.raw), ["{\"id\": \"a\"}\r", "{\"id\": \"b\"}", "not json", "{\"id\": \"c\"}"])
         }
-        XCTAssertTrue(RowReader.rows([], format: .jsonl).isEmpty)
-        XCTAssertTrue(RowReader.rows(Array("\n\n".utf8), format: .jsonl).isEmpty)
+        XCTAssertTrue(try RowReader.rows([], format: .jsonl).isEmpty)
+        XCTAssertTrue(try RowReader.rows(Array("\n\n".utf8), format: .jsonl).isEmpty)
     }
 
     /// A value outside a field's list fails its row, never its batch: the rows around it are stored.
@@ -80,7 +80,7 @@ final class ImportTests: XCTestCase {
         let db = try Database(directory: dir)
         defer { try? db.close() }
         let c = try db.createCollection(CollectionConfig(name: "materials", dimension: 4, schema: .material))
-        let rows = RowReader.rows(Array("""
+        let rows = try RowReader.rows(Array("""
         {"id": "m1", "name": "Iso E Super", "odor_strength": "very high", "vector": [1, 0, 0, 0]}
         {"id": "m2", "name": "Hedione", "odor_strength": "deafening", "vector": [0, 1, 0, 0]}
         {"id": "m3", "name": "Galaxolide", "odor_strength": "medium", "vector": [0, 0, 1, 0]}
@@ -97,7 +97,7 @@ final class ImportTests: XCTestCase {
         let db = try Database(directory: dir)
         defer { try? db.close() }
         let c = try vectorCollection(db)
-        let rows = RowReader.rows(Array(Self.fixture.utf8), format: .jsonl)
+        let rows = try RowReader.rows(Array(Self.fixture.utf8), format: .jsonl)
         var importer = Importer(kind: .perfume, vocabulary: try .bundled())
         _ = try await importer.run(rows, into: CollectionSink(c))
         let before = try ["good-1", "good-2", "good-3"].map { try c.get($0) }

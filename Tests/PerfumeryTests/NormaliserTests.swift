@@ -122,7 +122,7 @@ final class NormaliserTests: XCTestCase {
     func testCSVWithAMapping() throws {
         let csv = "Perfume,House,Year,Top notes,Skip\r\n\"Rose, Noir\",Acme,2001,\"Rose, Pepper\",x\nPlain,B,19xx,,y\n\"Multi\nline\",C,2010,Oud,z\nshort,row\n"
         let mapping = RowReader.CSVMapping(columns: ["Perfume": "name", "House": "brand", "Year": "year", "Top notes": "notes.top", "Skip": "id"])
-        let rows = RowReader.rows(Array(csv.utf8), format: .csv, mapping: mapping)
+        let rows = try RowReader.rows(Array(csv.utf8), format: .csv, mapping: mapping)
         XCTAssertEqual(rows.map(\.line), [2, 3, 4, 6])
         let first = try XCTUnwrap(try? rows[0].object.get())
         XCTAssertEqual(first["name"] as? String, "Rose, Noir")
@@ -132,6 +132,12 @@ final class NormaliserTests: XCTestCase {
         XCTAssertThrowsError(try normaliser.record(from: try rows[1].object.get())) { XCTAssertTrue("\($0)".contains("'year' must be an integer")) }
         XCTAssertEqual(try rows[2].object.get()["name"] as? String, "Multi\nline")
         XCTAssertThrowsError(try rows[3].object.get()) { XCTAssertTrue("\($0)".contains("2 cells; the header has 5")) }
+
+        // Issue #19: a mapped column the header lacks was dropped from every row without a word.
+        let typo = RowReader.CSVMapping(columns: ["Perfume": "name", "Yaer": "year"])
+        XCTAssertThrowsError(try RowReader.rows(Array(csv.utf8), format: .csv, mapping: typo)) { error in
+            XCTAssertTrue("\(error)".contains("'Yaer'") && "\(error)".contains("did you mean 'Year'"), "\(error)")
+        }
     }
 
     func testTheBundledCatalogueReadsAndNormalisesCleanly() throws {

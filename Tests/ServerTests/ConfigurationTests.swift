@@ -92,6 +92,19 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    /// Issue #19: a mistyped environment name was a silent start with no configuration.
+    func testAnEnvironmentNamedButMissingIsRefused() async throws {
+        try write("production", #"{"http": {"port": 9000}}"#)
+        do {
+            _ = try await load(["FRAGRANCEDB_ENV": "prodution"])
+            XCTFail("a missing environment file was accepted")
+        } catch {
+            XCTAssertTrue("\(error)".contains("no \(dir.path)/prodution.json") && "\(error)".contains("did you mean 'production'"), "\(error)")
+        }
+        let local = try await load(["FRAGRANCEDB_ENV": "local"])
+        XCTAssertEqual(local.httpPort, 8000, "local, the default, may be missing: defaults apply")
+    }
+
     func testLLMSettingsAndRoles() async throws {
         let c = try await load(["FRAGRANCEDB_LLM_URL": "http://127.0.0.1:11434", "FRAGRANCEDB_LLM_ROLES": "orchestrator:qwen,customer_service:smol"])
         XCTAssertEqual(c.llm?.baseURL, "http://127.0.0.1:11434")

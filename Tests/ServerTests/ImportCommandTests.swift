@@ -46,6 +46,28 @@ final class ImportCommandTests: HTTPTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
+    /// Issue #19's command-line paper cuts: --version, no database made by a typo, readable errors.
+    func testVersionAndReadableCommandLineErrors() throws {
+        let version = try run(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.out.trimmingCharacters(in: .whitespacesAndNewlines), "fragrancedb \(FragranceVersion.current)")
+
+        let typo = dir.appendingPathComponent("typo-dir").path
+        let info = try run(["info", "--data", typo])
+        XCTAssertNotEqual(info.status, 0)
+        XCTAssertTrue(info.err.contains("no database in '\(typo)'"), info.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: typo), "info made no directory")
+
+        let data = dir.appendingPathComponent("db").path
+        try createVectorCollection(at: data)
+        let missing = try run(["snapshot", "--data", data, "perfume", dir.appendingPathComponent("x.fdbz").path])
+        XCTAssertTrue(missing.err.contains("NOT_FOUND: no collection named 'perfume' (did you mean 'perfumes'?)"), missing.err)
+        let unwritable = try run(["snapshot", "--data", data, "perfumes", "/nonexistent-dir/x.fdbz"])
+        XCTAssertNotEqual(unwritable.status, 0)
+        XCTAssertTrue(unwritable.err.contains("/nonexistent-dir/x.fdbz") && !unwritable.err.contains("NSCocoaErrorDomain"), unwritable.err)
+        XCTAssertFalse(unwritable.err.contains("USAGE"), "a failure is not a usage mistake: \(unwritable.err)")
+    }
+
     func createVectorCollection(at path: String) throws {
         let db = try Database(directory: URL(fileURLWithPath: path))
         try db.createCollection(CollectionConfig(name: "perfumes", dimension: 64, schema: .perfume))
@@ -260,7 +282,14 @@ final class CatalogueTests: HTTPTestCase {
 
     func testARestartDoesNotLoadAgain() async throws {
         let c = try client()
-        for _ in 0..<600 where c.http("GET", "/ready").status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        // The first load must finish before the restart, or there is nothing to "not redo":
+        // on a loaded two-core machine the 300-record slice has taken over a minute in debug.
+        var first = c.http("GET", "/ready")
+        for _ in 0..<3000 where first.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            first = c.http("GET", "/ready")
+        }
+        XCTAssertEqual(first.status, 200, "the first load did not finish in 5 minutes: \(first.text)")
         await server.shutdown()
         try await running.value
         var config = server.configuration
