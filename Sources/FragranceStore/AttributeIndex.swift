@@ -89,7 +89,7 @@ final class AttributeIndex {
         let n = Double(max(liveCount, 1))
         switch expr {
         case .predicate(let p):
-            var b = try leaf(p)
+            var b = try leaf(canonical(p))
             b.formIntersection(live)
             return Evaluation(allowed: b, estimated: Double(b.count))
         case .and(let parts):
@@ -121,10 +121,18 @@ final class AttributeIndex {
     /// Type-checks a filter against the schema without evaluating it.
     func check(_ expr: FilterExpression) throws {
         switch expr {
-        case .predicate(let p): _ = try bind(p)
+        case .predicate(let p): _ = try bind(canonical(p))
         case .and(let parts), .or(let parts): try parts.forEach(check)
         case .not(let inner): try check(inner)
         }
+    }
+
+    /// The predicate with each string that is a synonym of the field's replaced by its value.
+    private func canonical(_ p: FilterPredicate) -> FilterPredicate {
+        guard let f = schema.field(p.field), f.synonyms != nil else { return p }
+        var q = p
+        q.values = p.values.map { if case .string(let s) = $0 { .string(f.canonical(s)) } else { $0 } }
+        return q
     }
 
     private enum Bound { case scalar(ScalarColumn, FieldSchema), set(SetColumn, FieldSchema) }

@@ -107,6 +107,18 @@ public final class Database: @unchecked Sendable {
         return try storeConfig(upgraded)
     }
 
+    /// A collection stored with a preset whose only difference is that its fields had no
+    /// synonyms takes them: synonyms change which words are accepted, never a stored value.
+    func adoptSynonyms(_ config: CollectionConfig) throws -> CollectionConfig {
+        func plain(_ fields: [FieldSchema]) -> [FieldSchema] { fields.map { var f = $0; f.synonyms = nil; return f } }
+        guard config.schema.fields.allSatisfy({ $0.synonyms == nil }),
+              let preset = options.presets.first(where: { plain($0.fields) == config.schema.fields }),
+              preset.fields != config.schema.fields else { return config }
+        var upgraded = config
+        upgraded.schema = preset
+        return try storeConfig(upgraded)
+    }
+
     /// Rebuilds a collection's tables in the record-keyed layout if it was written before it.
     func adoptRecordKeyedTables(_ config: CollectionConfig) throws {
         let t = Tables(config)

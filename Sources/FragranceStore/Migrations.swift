@@ -24,6 +24,8 @@ enum Migrations {
         Step(name: "record-keyed tables") { db, c in try db.adoptRecordKeyedTables(c); return c },
         // The FTS5 keyword index, filled from the stored records.
         Step(name: "keyword index") { db, c in try db.backfillKeywordIndex(c); return c },
+        // Preset fields gained synonyms (gender "men" is "male" in filters and records, #19).
+        Step(name: "preset synonyms") { db, c in try db.adoptSynonyms(c) },
     ]
 
     /// Runs the steps `db` lacks over `configs`; returns the configs as they now stand.

@@ -103,10 +103,11 @@ extension CollectionSchema {
             if let c = controlByte(in: t, allowingLineBreaks: false) {
                 throw bad("'\(f.name)' value \(printable(t)) holds control character \(hexByte(c))")
             }
-            if let allowed = f.values, !allowed.contains(where: { foldKey($0) == foldKey(t) }) {
+            let value = f.canonical(t)
+            if let allowed = f.values, !allowed.contains(where: { foldKey($0) == foldKey(value) }) {
                 throw bad("'\(t)' is not a valid \(f.name) (expected one of: \(allowed.joined(separator: ", ")))")
             }
-            return t
+            return value
         }
         func members(_ list: [String]) throws -> [String] {
             var seen = Set<String>(), out: [String] = []

@@ -16,13 +16,25 @@ public struct FieldSchema: Codable, Sendable, Equatable {
     /// Indexed for keyword search (FTS5) with this BM25 column weight; nil = not indexed.
     /// When no field sets it, every `text` field is indexed with weight 1.
     public var keyword: Double?
+    /// Other words for the allowed values ("men" → "male"), case-insensitive: records store,
+    /// and filters match, the value a word stands for, so import, filters and requests share
+    /// one vocabulary. Only with `values`.
+    public var synonyms: [String: String]?
 
-    public init(_ name: String, _ type: Kind, values: [String]? = nil, tiers: [String]? = nil, keyword: Double? = nil) {
+    public init(_ name: String, _ type: Kind, values: [String]? = nil, tiers: [String]? = nil, keyword: Double? = nil,
+                synonyms: [String: String]? = nil) {
         self.name = name
         self.type = type
         self.values = values
         self.tiers = tiers
         self.keyword = keyword
+        self.synonyms = synonyms.map { Dictionary($0.map { (foldKey($0.key), $0.value) }, uniquingKeysWith: { a, _ in a }) }
+    }
+
+    /// The allowed value a word stands for (itself when it is no synonym).
+    func canonical(_ word: String) -> String {
+        guard let synonyms, let v = synonyms[foldKey(word)] else { return word }
+        return v
     }
 
     var isScalar: Bool { type == .string || type == .int || type == .float }
@@ -63,6 +75,12 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
             guard seen.insert(f.name.lowercased()).inserted else { throw StoreError(.badSchema, "field '\(f.name)' declared twice") }
             if f.values != nil && f.type != .string && f.type != .set {
                 throw StoreError(.badSchema, "field '\(f.name)': only string and set fields take 'values'")
+            }
+            if let synonyms = f.synonyms {
+                guard let values = f.values else { throw StoreError(.badSchema, "field '\(f.name)': 'synonyms' need 'values' to stand for") }
+                if let bad = synonyms.first(where: { s in !values.contains { foldKey($0) == foldKey(s.value) } }) {
+                    throw StoreError(.badSchema, "field '\(f.name)': synonym '\(bad.key)' stands for '\(bad.value)', which is not one of its values")
+                }
             }
             if f.type == .tieredSet {
                 guard let tiers = f.tiers, !tiers.isEmpty, tiers.allSatisfy(isIdentifier) else {

@@ -9,6 +9,12 @@ public enum Gender: String, Sendable, CaseIterable {
         "unisex": .unisex, "women and men": .unisex, "for women and men": .unisex, "shared": .unisex,
     ]
 
+    /// The words for each gender other than its own name, for the schema's `synonyms`: filters
+    /// and records take them as the catalogue's value.
+    public static var synonyms: [String: String] {
+        Dictionary(uniqueKeysWithValues: words.filter { $0.key != $0.value.rawValue }.map { ($0.key, $0.value.rawValue) })
+    }
+
     /// The gender a word or phrase names ("Feminine", "for men"), or nil.
     public init?(word: String) {
         guard let g = Self.words[Vocabulary.fold(word)] else { return nil }

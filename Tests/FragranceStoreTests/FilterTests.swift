@@ -113,4 +113,27 @@ final class FilterTests: XCTestCase {
         assertError("family.top = 'x'", position: 1, contains: "has no tiers")
         assertError("year > 1 AND name = 'x'", position: 14, contains: "text field")
     }
+
+    /// Issue #19: one vocabulary — "men" was accepted by import and recipes but refused by
+    /// filters. A field's synonyms apply to the records written and to the filters read.
+    func testSynonymsAreOneVocabularyForRecordsAndFilters() throws {
+        let dir = temporaryDirectory("synonyms")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(directory: dir)
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: 2, schema: .perfume))
+        try c.upsert([Record(id: "a", vector: [1, 0], attributes: ["gender": .string("Men"), "seasons": .strings(["Autumn", "fall"])]),
+                      Record(id: "b", vector: [0, 1], attributes: ["gender": .string("for women")])])
+        XCTAssertEqual(try c.get("a")?.attributes["gender"], .string("male"), "stored as the value the word stands for")
+        XCTAssertEqual(try c.get("a")?.attributes["seasons"], .strings(["fall"]))
+        XCTAssertEqual(try c.ids(matching: "gender = 'men'"), ["a"])
+        XCTAssertEqual(try c.ids(matching: "gender IN ('feminine', 'masculine')").sorted(), ["a", "b"])
+        XCTAssertEqual(try c.ids(matching: "seasons CONTAINS 'autumn'"), ["a"])
+        XCTAssertThrowsError(try c.ids(matching: "gender = 'robot'")) { XCTAssertEqual(($0 as? StoreError)?.code, .badFilter) }
+        let bad = CollectionSchema(fields: [FieldSchema("g", .string, values: ["a"], synonyms: ["x": "b"])])
+        XCTAssertThrowsError(try db.createCollection(CollectionConfig(name: "q", dimension: 2, schema: bad))) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .badSchema)
+            XCTAssertTrue("\($0)".contains("'x' stands for 'b'"), "\($0)")
+        }
+        try db.close()
+    }
 }

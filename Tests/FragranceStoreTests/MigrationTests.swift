@@ -85,4 +85,20 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(c.config.schema, .perfume)
         XCTAssertEqual(try c.keywordSearch("maison").map(\.id), ["a"], "the brand is a keyword field now")
     }
+
+    /// Issue #19: a perfume collection stored before its fields had synonyms takes them on
+    /// open, so `gender = 'men'` finds what the importer stored as "male".
+    func testPresetSynonymsAreAdoptedByAStoredCollection() throws {
+        let bare = CollectionSchema(fields: CollectionSchema.perfume.fields.map { var f = $0; f.synonyms = nil; return f })
+        try Database(directory: dir).createCollection(CollectionConfig(name: "p", dimension: 2, schema: bare))
+            .upsert([Record(id: "a", vector: [1, 0], attributes: ["gender": .string("male"), "seasons": .strings(["fall"])])])
+        let raw = try SQLiteDatabase(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try raw.execute("PRAGMA user_version = \(Migrations.latest - 1)")
+        raw.close()
+        let db = try Database(directory: dir, options: .perfumery)
+        let c = try db.collection("p")
+        XCTAssertEqual(c.config.schema, .perfume)
+        XCTAssertEqual(try c.ids(matching: "gender = 'men' AND seasons CONTAINS 'autumn'"), ["a"])
+        try db.close()
+    }
 }
