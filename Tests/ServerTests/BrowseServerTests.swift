@@ -115,7 +115,7 @@ final class BrowseServerTests: HTTPTestCase {
         XCTAssertEqual(whole.count, 20)
         XCTAssertEqual(ids(tcp.call("SEARCH shop K 5 OFFSET 5 EXACT VECTOR [1, 0]")), Array(whole[5..<10]))
         let page = http.http("POST", "/api/v1/collections/shop/search", json: #"{"vector": [1, 0], "k": 5, "offset": 5, "exact": true}"#)
-        XCTAssertEqual((page.json["hits"] as? [[String: Any]])?.map { $0["id"] as! String }, Array(whole[5..<10]))
+        XCTAssertEqual((page.json["results"] as? [[String: Any]])?.map { $0["id"] as! String }, Array(whole[5..<10]))
         let semantic = http.http("POST", "/api/v1/search/semantic", json: #"{"collection": "shop", "vector": [1, 0], "top_k": 5, "offset": 5, "exact": true}"#)
         XCTAssertEqual((semantic.json["results"] as? [[String: Any]])?.map { $0["id"] as! String }, Array(whole[5..<10]), semantic.text)
         XCTAssertEqual((semantic.json["results"] as? [[String: Any]])?.first?["rank"] as? Int, 6, "ranks stay absolute")
@@ -128,7 +128,7 @@ final class BrowseServerTests: HTTPTestCase {
         let expected = (0..<45).filter { cos(Double($0) / 45 * 1.5) >= 0.9 }.count
         XCTAssertLessThanOrEqual(abs(scores.count - expected), 1, "\(scores.count) vs \(expected)")
         let near = http.http("POST", "/api/v1/collections/shop/search", json: #"{"vector": [1, 0], "k": 45, "max_distance": 0.1, "exact": true}"#)
-        XCTAssertLessThanOrEqual(abs(((near.json["hits"] as? [Any])?.count ?? 0) - expected), 1, near.text)
+        XCTAssertLessThanOrEqual(abs(((near.json["results"] as? [Any])?.count ?? 0) - expected), 1, near.text)
 
         // Records in the hit lines, cut to the fields asked for.
         let withRecords = tcp.call(#"SEARCH shop K 2 FIELDS "brand,year" VECTOR [1, 0]"#)

@@ -163,7 +163,7 @@ final class ContractTests: HTTPTestCase {
         _ = check(c, "GET", "/api/v1/collections/c1/records/zz", route: "/api/v1/collections/{name}/records/{id}", expect: 404)
         let hits = check(c, "POST", "/api/v1/collections/c1/search", route: "/api/v1/collections/{name}/search",
                          json: #"{"vector": [1, 0.1], "k": 2, "explain": true, "include_records": true}"#, expect: 200)
-        XCTAssertEqual((hits["hits"] as? [[String: Any]])?.first?["id"] as? String, "a")
+        XCTAssertEqual((hits["results"] as? [[String: Any]])?.first?["id"] as? String, "a")
         _ = check(c, "POST", "/api/v1/collections/c1/search", route: "/api/v1/collections/{name}/search", json: #"{"text": "x", "vector": [1, 0]}"#, expect: 400)
         _ = check(c, "POST", "/api/v1/collections/c1/count", route: "/api/v1/collections/{name}/count", json: #"{"filters": {"year": {"gte": 2000}}}"#, expect: 200)
         let page = check(c, "GET", "/api/v1/collections/c1/records?order=year:desc&limit=1&facets=family,seasons,year", route: "/api/v1/collections/{name}/records", expect: 200)

@@ -114,6 +114,6 @@ final class DynamicSchemaServerTests: HTTPTestCase {
             """#)
         XCTAssertEqual(write.status, 200, write.text)
         let hits = http.http("POST", "/api/v1/collections/notes/search", json: #"{"text": "fresh lemon and bergamot", "k": 1}"#)
-        XCTAssertEqual((hits.json["hits"] as? [[String: Any]])?.first?["id"] as? String, "citrus", hits.text)
+        XCTAssertEqual((hits.json["results"] as? [[String: Any]])?.first?["id"] as? String, "citrus", hits.text)
     }
 }

@@ -88,7 +88,7 @@ final class HTTPTests: HTTPTestCase {
         let one = c.http("POST", "/api/v1/collections/perfumes/records", json: #"{"id":"p4","name":"Green Tea","description":"green tea mint"}"#)
         XCTAssertEqual(one.json["inserted"] as? Int, 1, one.text)
         let search = c.http("POST", "/api/v1/collections/perfumes/search", json: #"{"text": "matcha green tea", "k": 1, "explain": true}"#)
-        XCTAssertEqual((search.json["hits"] as? [[String: Any]])?.first?["id"] as? String, "p4", search.text)
+        XCTAssertEqual((search.json["results"] as? [[String: Any]])?.first?["id"] as? String, "p4", search.text)
         XCTAssertEqual(c.http("DELETE", "/api/v1/collections/perfumes/records/p4").json["deleted"] as? Int, 1)
         XCTAssertEqual(c.http("DELETE", "/api/v1/collections/perfumes/records/p4").status, 404)
 
@@ -140,7 +140,7 @@ final class HTTPTests: HTTPTestCase {
             XCTAssertFalse(((r.json["error"] as? [String: Any])?["message"] as? String ?? "").isEmpty)
             if let field { XCTAssertEqual((r.json["error"] as? [String: Any])?["field"] as? String, field, body) }
         }
-        let ndjson = c.http("POST", "/api/v1/collections/perfumes/records", json: "{\"id\":\"n1\"}\n{\"id\": \n", headers: ["Content-Type": "application/x-ndjson"])
+        let ndjson = c.http("POST", "/api/v1/collections/perfumes/records?atomic=true", json: "{\"id\":\"n1\"}\n{\"id\": \n", headers: ["Content-Type": "application/x-ndjson"])
         XCTAssertEqual(ndjson.status, 400)
         XCTAssertTrue(ndjson.text.contains("line 2"), ndjson.text)
         let missing = c.http("GET", "/no/such/route")

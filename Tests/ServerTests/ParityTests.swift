@@ -118,9 +118,10 @@ final class ParityTests: HTTPTestCase {
         // SEARCH is POST /search: the same ids, scores and distances in the same order.
         let lines = tcp.call(#"SEARCH p FILTER "family = 'floral'" K 5 VECTOR [1, 0]"#)
         let tcpHits = lines.dropFirst().map(json)
-        let httpHits = http.http("POST", "/api/v1/collections/p/search", json: #"{"vector": [1, 0], "k": 5, "filters": {"family": "floral"}}"#).json["hits"] as? [NSDictionary] ?? []
+        let httpHits = (http.http("POST", "/api/v1/collections/p/search", json: #"{"vector": [1, 0], "k": 5, "filters": {"family": "floral"}}"#).json["results"] as? [[String: Any]] ?? [])
         XCTAssertEqual(tcpHits.map { $0["id"] as? String }, ["a", "c"])
-        XCTAssertEqual(tcpHits, httpHits)
+        XCTAssertEqual(httpHits.map { $0["rank"] as? Int }, [1, 2])
+        XCTAssertEqual(tcpHits, httpHits.map { h in h.filter { $0.key != "rank" } as NSDictionary })
 
         // COUNT is POST /count, with the filter string or the structured form.
         XCTAssertEqual(tcp.call(#"COUNT p FILTER "year >= 2000""#), ["+OK 2"])

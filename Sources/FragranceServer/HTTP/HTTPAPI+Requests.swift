@@ -53,20 +53,32 @@ extension HTTPAPI {
         return q
     }
 
-    /// `POST /api/v1/collections/{name}/search`: the store's own search, text or vector.
-    func searchInput(_ name: String, _ buffer: ByteBuffer) throws -> SearchInput {
-        let body = try JSONBody(buffer, allowed: Set(["text", "vector", "filter", "filters", "k", "ef", "exact", "explain", "include_records"]).union(JSONBody.pagingKeys))
-        var s = SearchInput(collection: name)
-        s.vector = try body.floats("vector")
-        s.text = try body.string("text")
-        s.k = try body.int("k") ?? 10
-        s.ef = try body.int("ef")
-        s.exact = try body.bool("exact") ?? false
-        s.explain = try body.bool("explain") ?? false
-        s.includeRecords = try body.bool("include_records") ?? false
-        s.filter = try body.filterInput()
-        s.paging = try body.paging()
-        return s
+    /// `POST /api/v1/collections/{name}/search`: the store's own search, text or vector, in the
+    /// one search shape every route answers with (`SearchResults`). `query`/`top_k` (the seed
+    /// routes' names) are taken for `text`/`k`.
+    func searchInput(_ name: String, _ buffer: ByteBuffer) throws -> QueryInput {
+        let body = try JSONBody(buffer, allowed: Set(["text", "query", "vector", "filter", "filters", "k", "top_k", "ef", "exact", "explain",
+                                                      "include_records"]).union(JSONBody.pagingKeys))
+        for (a, b) in [("text", "query"), ("k", "top_k")] where body.has(a) && body.has(b) {
+            throw APIError(.badRequest, "give '\(a)' or '\(b)', not both (they are the same)", field: b)
+        }
+        var q = QueryInput()
+        q.collection = name
+        q.vector = try body.floats("vector")
+        q.text = try body.string("text") ?? body.string("query")
+        guard (q.text == nil) != (q.vector == nil) else {
+            throw APIError(.badRequest, "give exactly one of text and vector", field: q.text == nil ? "text" : "vector")
+        }
+        q.k = try body.int("k") ?? body.int("top_k") ?? 10
+        q.ef = try body.int("ef")
+        q.exact = try body.bool("exact") ?? false
+        q.explain = try body.bool("explain") ?? false
+        q.includeRecords = try body.bool("include_records") ?? false
+        q.filter = try body.filterInput()
+        q.paging = try body.paging()
+        q.mode = .similarity
+        q.understand = false   // the plain vector search; /api/v1/search/* read the text
+        return q
     }
 
     /// `GET /api/v1/collections/{name}/records?filter=&order=&after=&limit=&fields=&facets=&facet_size=`
@@ -96,35 +108,52 @@ extension HTTPAPI {
         return b
     }
 
-    /// JSON (one record or an array), or NDJSON (`Content-Type: application/x-ndjson`, one
-    /// record per line) for bulk loads. Every record is checked before anything is written;
-    /// NDJSON errors name the line.
+    /// JSON (one record or an array; all or none), or NDJSON (`Content-Type:
+    /// application/x-ndjson`, one record per line) for bulk loads: item by item, each line
+    /// answered with its result or its error (`?atomic=true`: every line checked first, then
+    /// all or none, errors naming the line).
     func upsert(_ request: Request, _ context: APIContext) async throws -> Response {
         let name = try context.parameters.require("name")
         let buffer = try await body(request)
         let ndjson = request.headers[.contentType]?.lowercased().contains("ndjson") ?? false
-        var records: [Record] = []
-        if ndjson {
-            var lineNumber = 0
-            for line in buffer.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-                lineNumber += 1
-                guard line.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
-                do {
-                    records.append(try Record(jsonObject: try StrictJSON.parse(Data(line))))
-                } catch let e as StoreError {
-                    throw APIError(e.code, "line \(lineNumber): \(e.message)")
-                } catch let e as ProtocolError {
-                    throw APIError(e.code, "line \(lineNumber): \(e.message)")
-                } catch {
-                    throw APIError(.badJSON, "line \(lineNumber): not valid JSON (\(JSONBody.reason(error)))")
-                }
-            }
-        } else {
+        guard ndjson else {
             guard let text = String(bytes: buffer.readableBytesView, encoding: .utf8) else { throw APIError(.badJSON, "the body is not UTF-8") }
-            records = try Record.decodeList(json: text)
+            let records = try Record.decodeList(json: text)
+            return try await reply { try self.service.upsert(name, records) }
         }
-        let list = records
-        return try await reply { try self.service.upsert(name, list, bulk: ndjson) }
+        let atomic: Bool
+        switch request.uri.queryParameters["atomic"].map(String.init) {
+        case nil, "false", "0": atomic = false
+        case "true", "1": atomic = true
+        case let other?: throw APIError(.badValue, "atomic must be true or false, got '\(other)'", field: "atomic")
+        }
+        var items: [BulkItem] = []
+        var lineNumber = 0
+        for line in buffer.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            guard line.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
+            var id: String?
+            let parsed: Result<Record, ProtocolError>
+            do {
+                let object = try StrictJSON.parse(Data(line))
+                id = (object as? [String: Any])?["id"] as? String
+                parsed = .success(try Record(jsonObject: object))
+            } catch let e as StoreError {
+                parsed = .failure(ProtocolError(e.code, "line \(lineNumber): \(e.message)"))
+            } catch let e as ProtocolError {
+                parsed = .failure(ProtocolError(e.code, "line \(lineNumber): \(e.message)", field: e.field))
+            } catch {
+                parsed = .failure(ProtocolError(.badJSON, "line \(lineNumber): not valid JSON (\(JSONBody.reason(error)))"))
+            }
+            if atomic, case .failure(let e) = parsed { throw APIError(e) }
+            items.append(BulkItem(line: lineNumber, id: id, record: parsed))
+        }
+        let list = items
+        if atomic {
+            let records = list.compactMap { try? $0.record.get() }
+            return try await reply { try self.service.upsert(name, records, bulk: true) }
+        }
+        return try await reply { try self.service.upsertItems(name, list) }
     }
 
     /// Up to 32 recipe requests; one result or one error per item, in order. The pool bounds

@@ -191,7 +191,7 @@ public struct HTTPAPI: Sendable {
         },
         Route(method: .post, path: "/api/v1/collections/{name}/search", command: "SEARCH") { api, req, ctx in
             let input = try api.searchInput(try ctx.parameters.require("name"), try await api.body(req))
-            return try await api.reply { try api.service.search(input) }
+            return try await api.reply { try api.service.query(input) }
         },
         Route(method: .post, path: "/api/v1/collections/{name}/snapshot", command: "SNAPSHOT") { api, _, ctx in
             let name = try ctx.parameters.require("name")

@@ -186,12 +186,16 @@ extension FragranceService {
         reply.results = result.hits.enumerated().map { i, h in
             var record = h.record
             record?.includeId = false
-            let detail = HitExplain(vectorScore: Double(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: [])
-            return QueryHit(rank: i + 1, id: h.id, score: Double(h.score), distance: Double(h.distance), record: record,
+            let detail = HitExplain(vectorScore: widened(h.score), vectorRank: i + 1, matchedFilter: filter, matchedPreferences: [])
+            return QueryHit(rank: i + 1, id: h.id, score: widened(h.score), distance: widened(h.distance), record: record,
                             explain: input.explain ? detail : nil, detail: detail)
         }
         reply.plan = result.plan
     }
+
+    /// A Float as the Double with the same shortest decimal form (0.99999994, not
+    /// 0.9999999403953552): the figure the line protocol writes for the same hit.
+    private func widened(_ f: Float) -> Double { Double(f.description) ?? Double(f) }
 
     private func understoodQuery(_ input: QueryInput, _ c: FragranceStore.Collection, filter: String?, into reply: inout QueryReply) throws {
         var q = PerfumeSearch.Query(text: input.text, vector: input.vector, filter: filter, k: input.k, mode: input.mode)

@@ -20,10 +20,26 @@ extension CommandRouter {
         return .lines([ReplyJSON.text(try service.alterCollection(name, change: o))])
     }
 
+    /// All or none; with EACH (before the JSON, which runs to the end of the line) item by
+    /// item, one JSON line `{"items", "inserted", "updated", "errors"}` (the reply of HTTP's
+    /// NDJSON bulk write; `line` is the position from 1).
     func upsert(_ args: ArraySlice<Token>) throws -> Reply {
         let name = try self.name(args)
-        guard let json = args.dropFirst().first, case .json(let text) = json else {
+        var rest = args.dropFirst()
+        var each = false
+        if let t = rest.first, case .word(let w) = t {
+            guard w.uppercased() == "EACH" else { throw ProtocolError(.syntax, "UPSERT takes EACH or the JSON records after the collection name, not '\(w)'") }
+            each = true
+            rest = rest.dropFirst()
+        }
+        guard let json = rest.first, case .json(let text) = json else {
             throw ProtocolError(.syntax, "UPSERT needs a JSON record or array after the collection name")
+        }
+        if each {
+            let items = try Record.decodeItems(json: text).enumerated().map { i, item in
+                BulkItem(line: i + 1, id: item.id, record: item.record.mapError { ProtocolError($0.code, "item \(i + 1): \($0.message)") })
+            }
+            return .lines([ReplyJSON.text(try service.upsertItems(name, items))])
         }
         let w = try service.upsert(name, try Record.decodeList(json: text))
         return .ok("inserted=\(w.inserted) updated=\(w.updated)")
