@@ -92,6 +92,7 @@ let package = Package(
         .executableTarget(name: "recipe-bench", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/RecipeBench"),
         .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",
                           exclude: ["make_queries.py", "queries.jsonl"]),
+        .executableTarget(name: "facet-bench", dependencies: ["FragranceStore", "HNSW", "TestSupport"], path: "Benchmarks/FacetBench"),
         .executableTarget(name: "embed-bench", dependencies: ["Embedding"], path: "Benchmarks/EmbedBench"),
         // Issue #17's tools: a protocol fuzzer and a kill -9 loop, both against a real server process.
         .target(name: "BenchSupport", dependencies: ["TestSupport"], path: "Benchmarks/Support"),
