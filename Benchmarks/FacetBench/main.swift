@@ -86,7 +86,7 @@ for (name, filter) in [("5 facets, no filter", nil as String?), ("5 facets, seas
     var check = 0
     for _ in 0..<max(3, repeats / 5) { theirs.append(ms { check = baseline(spring: filter != nil) }) }
     precondition(total == check, "counts disagree: \(total) vs \(check)")
-    print(String(format: "%-38@ | %14.2f | %10.2f", name as NSString, median(ours), median(theirs)))
+    print(name.padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: " | %14.2f | %10.2f", median(ours), median(theirs)))
 }
 var page: [Double] = []
 for _ in 0..<repeats { page.append(try ms { _ = try c.browse(filter: "family = 'floral'", order: BrowseOrder(parsing: "rating:desc"), limit: 20) }) }
@@ -98,5 +98,5 @@ for _ in 0..<max(3, repeats / 5) {
             .prefix(20)
     })
 }
-print(String(format: "%-38@ | %14.2f | %10.2f", "browse family=floral by rating, 20" as NSString, median(page), median(sorted)))
+print("browse family=floral by rating, 20".padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: " | %14.2f | %10.2f", median(page), median(sorted)))
 try db.close()

@@ -63,7 +63,7 @@ extension CollectionSchema {
         var out = Record(id: r.id, vector: r.vector)
         for (name, value) in r.attributes {
             guard let f = field(name) else {
-                throw bad("unknown field '\(name)' (fields: \(fields.map(\.name).joined(separator: ", ")))")
+                throw bad("unknown field '\(name)'\(didYouMean(name, among: fields.map(\.name))) (fields: \(fields.map(\.name).joined(separator: ", ")))")
             }
             out.attributes[name] = try normalise(value, for: f, bad)
         }

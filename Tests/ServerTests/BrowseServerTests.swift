@@ -171,5 +171,13 @@ final class BrowseServerTests: HTTPTestCase {
         XCTAssertEqual(http.http("GET", "/api/v1/collections/shop/records?colour=red").errorCode, "UNKNOWN_FIELD")
         XCTAssertEqual(http.http("POST", "/api/v1/collections/shop/facets", json: #"{"filter": "rating > 1"}"#).errorCode, "MISSING_FIELD")
         XCTAssertTrue(tcp.call("FACETS shop").first?.hasPrefix("-ERR SYNTAX") ?? false)
+
+        // "Did you mean" for a record's field in a fixed schema and for a request body's key.
+        XCTAssertEqual(tcp.call(#"ALTER shop {"dynamic": false}"#).first, "*1")
+        let record = tcp.call(#"UPSERT shop {"id": "x", "vector": [1, 0], "ratin": 3}"#).first ?? ""
+        XCTAssertTrue(record.hasPrefix("-ERR BAD_RECORD") && record.contains("did you mean 'rating'"), record)
+        let body = http.http("POST", "/api/v1/collections/shop/search", json: #"{"vectr": [1, 0]}"#)
+        XCTAssertEqual(body.errorCode, "UNKNOWN_FIELD")
+        XCTAssertTrue(body.text.contains("did you mean 'vector'"), body.text)
     }
 }

@@ -104,7 +104,7 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
         catch let e as ProtocolError { throw APIError(.badJSON, "the body is \(e.message)") }
         guard let o = value as? [String: Any] else { throw APIError(.badJSON, "the body must be a JSON object") }
         if let unknown = o.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError(.unknownField, "unknown field '\(unknown)' (known: \(allowed.sorted().joined(separator: ", ")))", field: unknown)
+            throw APIError(.unknownField, "unknown field '\(unknown)'\(suggestion(unknown, among: Array(allowed))) (known: \(allowed.sorted().joined(separator: ", ")))", field: unknown)
         }
         object = o
     }

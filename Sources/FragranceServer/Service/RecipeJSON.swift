@@ -14,7 +14,7 @@ enum RecipeJSON {
     static func request(_ o: [String: Any], field prefix: String?) throws -> RecipeRequest {
         func name(_ k: String) -> String { prefix.map { "\($0).\(k)" } ?? k }
         if let unknown = o.keys.sorted().first(where: { !requestFields.contains($0) }) {
-            throw ProtocolError(.unknownField, "unknown field '\(unknown)' (known: \(requestFields.sorted().joined(separator: ", ")))", field: name(unknown))
+            throw ProtocolError(.unknownField, "unknown field '\(unknown)'\(suggestion(unknown, among: Array(requestFields))) (known: \(requestFields.sorted().joined(separator: ", ")))", field: name(unknown))
         }
         func string(_ k: String, _ allowed: [String]? = nil, max: Int = 60) throws -> String? {
             guard let v = o[k], !(v is NSNull) else { return nil }
@@ -55,7 +55,7 @@ enum RecipeJSON {
     static func recipe(_ o: [String: Any]) throws -> Recipe {
         let known: Set<String> = ["name", "concentration", "top", "heart", "base", "generator", "context_perfumes", "seed"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ProtocolError(.unknownField, "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
+            throw ProtocolError(.unknownField, "unknown field '\(unknown)'\(suggestion(unknown, among: Array(known))) (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
         }
         let cText = (o["concentration"] as? String) ?? "EdP"
         guard let c = Recipe.Concentration.allCases.first(where: { $0.rawValue.lowercased() == cText.lowercased() }) else {

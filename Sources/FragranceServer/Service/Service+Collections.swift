@@ -114,7 +114,7 @@ enum CollectionDefinition {
 
     static func config(name: String, object o: [String: Any]) throws -> CollectionConfig {
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ProtocolError(.unknownField, "unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
+            throw ProtocolError(.unknownField, "unknown field '\(unknown)'\(suggestion(unknown, among: Array(known))) (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
         }
         // `as? Int` would take true as 1 and UInt64(-1) traps: integers are checked by hand.
         func int(_ k: String, _ range: ClosedRange<Int> = 0...Int.max) throws -> Int? {
