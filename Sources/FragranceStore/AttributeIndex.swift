@@ -22,7 +22,7 @@ final class AttributeIndex {
         schema.fields.append(f)
         func column(_ c: SetColumn) -> SetColumn { c.grow(to: capacity); return c }
         switch f.type {
-        case .string, .int, .float:
+        case .string, .int, .float, .bool:
             let c = ScalarColumn(kind: f.type)
             c.grow(to: capacity)
             scalars[f.name] = c
@@ -54,6 +54,7 @@ final class AttributeIndex {
             case .string(let s): scalars[name]?.setString(rid, s)
             case .int(let i): scalars[name]?.setNumber(rid, Double(i))
             case .float(let d): scalars[name]?.setNumber(rid, d)
+            case .bool(let b): scalars[name]?.setNumber(rid, b ? 1 : 0)
             case .strings(let list): sets[name]?.set(rid, list)
             case .tiered(let tiers):
                 sets[name]?.set(rid, tiers.values.flatMap { $0 })
@@ -163,7 +164,7 @@ final class AttributeIndex {
             }
             try checkValues(p, f, bad)
             return .set(sets[f.name]!, f)
-        case .string, .int, .float:
+        case .string, .int, .float, .bool:
             guard ![.contains, .containsAny, .containsAll].contains(p.op) else {
                 throw bad("'\(f.name)' is a single \(f.type.rawValue), not a set: use = or IN instead of \(p.op.rawValue)")
             }
@@ -173,8 +174,13 @@ final class AttributeIndex {
     }
 
     private func checkValues(_ p: FilterPredicate, _ f: FieldSchema, _ bad: (String) -> StoreError) throws {
-        let numeric = f.type == .int || f.type == .float
+        let numeric = f.type == .int || f.type == .float || f.type == .bool
         for v in p.values {
+            if f.type == .bool {
+                guard case .number(let d) = v, d == 0 || d == 1 else { throw bad("'\(f.name)' is true or false: compare it with true or false, not \(v.text)") }
+                guard [.eq, .ne, .in].contains(p.op) else { throw bad("'\(f.name)' is true or false: use = or !=, not \(p.op.rawValue)") }
+                continue
+            }
             switch (v, numeric) {
             case (.string(let s), true): throw bad("'\(f.name)' is a number, but '\(s)' is a string")
             case (.number, false): throw bad("'\(f.name)' holds strings: quote the value \(v.text)")

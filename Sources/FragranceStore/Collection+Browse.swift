@@ -237,6 +237,13 @@ extension Collection {
             return FacetCounts(field: field, values: shown.map { .init(value: $0.0, count: $0.1) },
                                others: sorted.dropFirst(request.size).reduce(0) { $0 + $1.1 }, ranges: nil, stats: nil, missing: missing)
         }
+        if f.type == .bool, let numbers = attributes.numbers(of: field, within: allowed) {
+            guard request.interval == nil else { throw StoreError(.badValue, "facet '\(field)' is a bool field: ranges (':width') are for int and float fields") }
+            let yes = numbers.filter { $0 != 0 }.count
+            var values = [FacetCounts.Value(value: "true", count: yes), FacetCounts.Value(value: "false", count: numbers.count - yes)]
+            values = values.filter { $0.count > 0 }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
+            return FacetCounts(field: field, values: values, others: 0, ranges: nil, stats: nil, missing: allowed.count - numbers.count)
+        }
         guard let numbers = attributes.numbers(of: field, within: allowed) else {
             throw StoreError(.badValue, "cannot count values of '\(field)': it is a text field (facets take string, set, tiered_set, int and float fields)")
         }

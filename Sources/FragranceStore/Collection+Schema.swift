@@ -37,7 +37,7 @@ extension Collection {
                     if f.isSet {
                         try db.sql.execute(after.setTableStatement(f, name: after.set(f.name)))
                     } else {
-                        let type = f.type == .int ? "INTEGER" : f.type == .float ? "REAL" : "TEXT"
+                        let type = f.type == .int || f.type == .bool ? "INTEGER" : f.type == .float ? "REAL" : "TEXT"
                         try db.sql.execute("ALTER TABLE \(after.records) ADD COLUMN \(Tables.column(f.name)) \(type)")
                     }
                 }
@@ -110,13 +110,14 @@ extension Collection {
 extension FieldSchema {
     /// The type a first value implies: a string is `string` (filterable) unless it is long
     /// prose (over 64 characters, or with a line break), which is `text`; an integer `int`, any
-    /// other number `float`; a list of strings a `set`; an object of lists a `tiered_set` with
-    /// its keys as tiers.
+    /// other number `float`; true or false `bool`; a list of strings a `set`; an object of
+    /// lists a `tiered_set` with its keys as tiers.
     static func inferred(_ name: String, from value: AttributeValue) -> FieldSchema? {
         switch value {
         case .string(let s): return FieldSchema(name, s.count > 64 || s.contains(where: \.isNewline) ? .text : .string)
         case .int: return FieldSchema(name, .int)
         case .float: return FieldSchema(name, .float)
+        case .bool: return FieldSchema(name, .bool)
         case .strings: return FieldSchema(name, .set)
         case .tiered(let t): return t.isEmpty ? nil : FieldSchema(name, .tieredSet, tiers: t.keys.sorted())
         }
@@ -126,7 +127,7 @@ extension FieldSchema {
     func accepts(_ value: AttributeValue) -> Bool {
         switch (type, value) {
         case (.string, .string), (.text, .string), (.int, .int), (.float, .int), (.float, .float),
-             (.set, .strings), (.set, .string), (.tieredSet, .tiered): return true
+             (.set, .strings), (.set, .string), (.tieredSet, .tiered), (.bool, .bool): return true
         case (.int, .float(let d)): return d.rounded() == d
         default: return false
         }

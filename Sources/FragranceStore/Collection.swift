@@ -72,6 +72,7 @@ extension Statement.Row {
             if isNull(c) { continue }
             switch f.type {
             case .int: r.attributes[f.name] = .int(int(c))
+            case .bool: r.attributes[f.name] = .bool(int(c) != 0)
             case .float: r.attributes[f.name] = .float(double(c))
             default: r.attributes[f.name] = .string(text(c) ?? "")
             }

@@ -346,7 +346,7 @@ struct Tables {
 
     var createStatements: [String] {
         let cols = scalarFields.map { f -> String in
-            let type = f.type == .int ? "INTEGER" : f.type == .float ? "REAL" : "TEXT"
+            let type = f.type == .int || f.type == .bool ? "INTEGER" : f.type == .float ? "REAL" : "TEXT"
             return ", \(Tables.column(f.name)) \(type)"
         }.joined()
         // Filters run on the in-memory mirror, which is read back by record: every table is

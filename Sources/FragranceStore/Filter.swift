@@ -210,6 +210,9 @@ public enum FilterParser {
             switch t.kind {
             case .string: _ = next(); return .string(t.text)
             case .number: _ = next(); return .number(Double(t.text)!)
+            // Booleans are stored as 1 and 0 (bool fields): true and false are those numbers.
+            case .word where t.upper == "TRUE": _ = next(); return .number(1)
+            case .word where t.upper == "FALSE": _ = next(); return .number(0)
             default: throw error("expected a value after \(what)")
             }
         }

@@ -5,6 +5,7 @@ public enum AttributeValue: Sendable, Equatable, Hashable {
     case string(String)
     case int(Int64)
     case float(Double)
+    case bool(Bool)
     case strings([String])
     /// tier → members, for `tiered_set` fields
     case tiered([String: [String]])
@@ -29,6 +30,7 @@ extension AttributeValue: Codable {
         if let s = try? c.decode(String.self) { self = .string(s) }
         else if let i = try? c.decode(Int64.self) { self = .int(i) }
         else if let d = try? c.decode(Double.self) { self = .float(d) }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
         else if let a = try? c.decode([String].self) { self = .strings(a) }
         else if let t = try? c.decode([String: [String]].self) { self = .tiered(t) }
         else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a string, number, string list or tier map") }
@@ -40,6 +42,7 @@ extension AttributeValue: Codable {
         case .string(let s): try c.encode(s)
         case .int(let i): try c.encode(i)
         case .float(let d): try c.encode(d)
+        case .bool(let b): try c.encode(b)
         case .strings(let a): try c.encode(a)
         case .tiered(let t): try c.encode(t)
         }
@@ -131,6 +134,7 @@ extension CollectionSchema {
             guard d.isFinite else { throw bad("'\(f.name)' is not finite") }
             return value
         case (.float, .int(let i)): return .float(Double(i))
+        case (.bool, .bool): return value
         case (.set, .strings(let a)): return .strings(try members(a))
         case (.set, .string(let s)): return .strings(try members([s]))
         case (.tieredSet, .tiered(let t)):
@@ -178,6 +182,7 @@ extension FieldSchema.Kind {
         case .string, .text: return "a string"
         case .int: return "an integer"
         case .float: return "a number"
+        case .bool: return "true or false"
         case .set: return "a list of strings"
         case .tieredSet: return "an object of tier → list of strings"
         }
@@ -190,6 +195,7 @@ extension AttributeValue {
         case .string: return "a string"
         case .int: return "an integer"
         case .float: return "a number"
+        case .bool: return "a boolean"
         case .strings: return "a list"
         case .tiered: return "an object"
         }

@@ -130,7 +130,7 @@ extension Record {
 extension AttributeValue {
     init(json value: Any, field: String, record: String) throws {
         func bad() -> StoreError {
-            StoreError(.badRecord, "record '\(record)': '\(field)' must be a string, a number, a list of strings or an object of lists")
+            StoreError(.badRecord, "record '\(record)': '\(field)' must be a string, a number, true or false, a list of strings or an object of lists")
         }
         // A failed `as? String` on an NSNumber tries to bridge it (3% of a server's CPU during
         // a TCP import), so numbers skip that test.
@@ -138,7 +138,7 @@ extension AttributeValue {
         if let n = value as? NSNumber {
             // JSONSerialization's booleans are NSNumbers of type "c"; floats are "d".
             switch String(cString: n.objCType) {
-            case "c", "B": throw bad()
+            case "c", "B": self = .bool(n.boolValue)
             case "d", "f": self = .float(n.doubleValue)
             default: self = .int(n.int64Value)
             }
@@ -166,6 +166,7 @@ extension AttributeValue {
         case .string(let s): return s
         case .int(let i): return i
         case .float(let d): return d
+        case .bool(let b): return b
         case .strings(let a): return a
         case .tiered(let t): return t
         }

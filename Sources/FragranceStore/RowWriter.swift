@@ -41,6 +41,7 @@ struct RowWriter {
             case .string(let s): values.append(.text(s))
             case .int(let i): values.append(.int(i))
             case .float(let d): values.append(.double(d))
+            case .bool(let b): values.append(.int(b ? 1 : 0))
             default: values.append(.null)
             }
         }

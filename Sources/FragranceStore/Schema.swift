@@ -5,6 +5,8 @@ public struct FieldSchema: Codable, Sendable, Equatable {
         case string, int, float, set
         case tieredSet = "tiered_set"
         case text
+        /// true or false; stored as 0/1, filtered with `= true`, counted as "true"/"false".
+        case bool
     }
 
     public var name: String
@@ -37,7 +39,7 @@ public struct FieldSchema: Codable, Sendable, Equatable {
         return v
     }
 
-    var isScalar: Bool { type == .string || type == .int || type == .float }
+    var isScalar: Bool { type == .string || type == .int || type == .float || type == .bool }
     var isSet: Bool { type == .set || type == .tieredSet }
 }
 
@@ -91,7 +93,7 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
             }
             if let w = f.keyword {
                 guard w > 0, w <= 100, w.isFinite else { throw StoreError(.badSchema, "field '\(f.name)': keyword weight must be above 0 and at most 100") }
-                guard f.type != .int, f.type != .float else { throw StoreError(.badSchema, "field '\(f.name)': numbers cannot be keyword-indexed") }
+                guard f.type != .int, f.type != .float, f.type != .bool else { throw StoreError(.badSchema, "field '\(f.name)': numbers cannot be keyword-indexed") }
             }
         }
     }

@@ -99,4 +99,28 @@ final class DynamicSchemaTests: XCTestCase {
         XCTAssertEqual(try again.keywordSearch("smoky").map(\.id), ["b"])
         try db!.close()
     }
+
+    /// Booleans are a type of their own: inferred, stored as 0/1, read back as true/false after
+    /// a reopen, filtered with true/false.
+    func testBooleansSurviveAReopen() throws {
+        var db: Database? = try Database(directory: dir)
+        let c = try shop(db!)
+        try c.upsert([record("a", ["gift": .bool(true)]), record("b", ["gift": .bool(false)], v: [0, 1])])
+        XCTAssertEqual(c.config.schema.field("gift")?.type, .bool)
+        try db!.close()
+        db = try Database(directory: dir)
+        let again = try db!.collection("shop")
+        XCTAssertEqual(try again.get("a")?.attributes["gift"], .bool(true))
+        XCTAssertEqual(try again.get("b")?.attributes["gift"], .bool(false))
+        XCTAssertEqual(try again.ids(matching: "gift = false"), ["b"])
+        XCTAssertEqual(try again.ids(matching: "gift IN (true)"), ["a"])
+        XCTAssertThrowsError(try again.upsert([record("c", ["gift": .int(1)])])) { XCTAssertEqual(($0 as? StoreError)?.code, .badType) }
+        // And a snapshot round trip keeps them booleans.
+        let file = dir.appendingPathComponent("shop.fdbz")
+        try again.snapshot(to: file)
+        let restored = try db!.restore(from: file, as: "copy")
+        XCTAssertEqual(try restored.get("a")?.attributes["gift"], .bool(true))
+        XCTAssertEqual(try restored.get("b")?.attributes["gift"], .bool(false))
+        try db!.close()
+    }
 }

@@ -82,7 +82,6 @@ final class DynamicSchemaServerTests: HTTPTestCase {
         let cases: [(String, String, ErrorCode)] = [
             ("existing field", #"{"fields": [{"name": "Price", "type": "int"}]}"#, .alreadyExists),
             ("unknown type", #"{"fields": [{"name": "x", "type": "money"}]}"#, .badSchema),
-            ("boolean type", #"{"fields": [{"name": "x", "type": "bool"}]}"#, .badSchema),
             ("no type", #"{"fields": [{"name": "x"}]}"#, .missingField),
             ("unknown field key", #"{"fields": [{"name": "x", "type": "int", "colour": 1}]}"#, .unknownField),
             ("unknown key", #"{"columns": []}"#, .unknownField),
@@ -115,5 +114,31 @@ final class DynamicSchemaServerTests: HTTPTestCase {
         XCTAssertEqual(write.status, 200, write.text)
         let hits = http.http("POST", "/api/v1/collections/notes/search", json: #"{"text": "fresh lemon and bergamot", "k": 1}"#)
         XCTAssertEqual((hits.json["results"] as? [[String: Any]])?.first?["id"] as? String, "citrus", hits.text)
+    }
+
+    /// Booleans: inferred from true/false, stored as a bool field, filtered with true/false on
+    /// both protocols (and the structured form), counted by FACETS, kept as JSON booleans.
+    func testBooleansAreAType() throws {
+        let http = try client()
+        let tcp = try TestClient(port: tcpPort)
+        XCTAssertEqual(tcp.call(#"CREATE shop {"dimension": 2}"#), ["+OK created shop"])
+        XCTAssertEqual(tcp.call(#"UPSERT shop [{"id": "a", "vector": [1, 0], "in_stock": true}, {"id": "b", "vector": [0, 1], "in_stock": false}, {"id": "c", "vector": [1, 1]}]"#),
+                       ["+OK inserted=3 updated=0"])
+        XCTAssertEqual(fieldTypes(json(tcp.call("DESCRIBE shop").dropFirst().first))["in_stock"], "bool")
+        XCTAssertEqual(tcp.call(#"COUNT shop FILTER "in_stock = true""#), ["+OK 1"])
+        XCTAssertEqual(tcp.call(#"COUNT shop FILTER "in_stock != TRUE""#), ["+OK 1"], "a record without the field matches neither")
+        XCTAssertEqual(http.http("POST", "/api/v1/collections/shop/count", json: #"{"filters": {"in_stock": false}}"#).json["count"] as? Int, 1)
+        XCTAssertEqual(http.http("GET", "/api/v1/collections/shop/records/a").json["in_stock"] as? Bool, true)
+        XCTAssertTrue(http.http("GET", "/api/v1/collections/shop/records/b").text.contains(#""in_stock":false"#))
+        let facets = json(tcp.call(#"FACETS shop "in_stock""#).last)["facets"] as? [[String: Any]]
+        XCTAssertEqual((facets?.first?["values"] as? [[String: Any]])?.map { "\($0["value"]!)=\($0["count"]!)" }, ["false=1", "true=1"], "ties alphabetical")
+        XCTAssertEqual(facets?.first?["missing"] as? Int, 1)
+        let bad = tcp.call(#"UPSERT shop {"id": "d", "vector": [1, 0], "in_stock": "yes"}"#).first ?? ""
+        XCTAssertTrue(bad.hasPrefix("-ERR BAD_TYPE") && bad.contains("'in_stock'"), bad)
+        let badFilter = tcp.call(#"COUNT shop FILTER "in_stock = 'yes'""#).first ?? ""
+        XCTAssertTrue(badFilter.hasPrefix("-ERR BAD_FILTER") && badFilter.contains("true or false"), badFilter)
+        XCTAssertTrue(tcp.call(#"COUNT shop FILTER "in_stock > 0""#).first?.hasPrefix("-ERR BAD_FILTER") ?? false)
+        let altered = http.http("PATCH", "/api/v1/collections/shop", json: #"{"fields": [{"name": "gift", "type": "boolean"}]}"#)
+        XCTAssertEqual(fieldTypes(altered.json)["gift"], "bool", altered.text)
     }
 }

@@ -236,8 +236,9 @@ extension FilterObject {
     init(json object: [String: Any]) throws {
         func literal(_ v: Any, _ key: String) throws -> Literal {
             if let s = v as? String { return .string(s) }
-            if let n = v as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite { return .number(n.stringValue) }
-            throw APIError(.badFilter, "filter '\(key)' takes strings or numbers", field: "filters.\(key)")
+            if let n = v as? NSNumber, isJSONBool(n) { return .number(n.boolValue ? "true" : "false") }   // the grammar's true/false
+            if let n = v as? NSNumber, n.doubleValue.isFinite { return .number(n.stringValue) }
+            throw APIError(.badFilter, "filter '\(key)' takes strings, numbers or true/false", field: "filters.\(key)")
         }
         var clauses: [(key: String, condition: Condition)] = []
         for key in object.keys.sorted() {

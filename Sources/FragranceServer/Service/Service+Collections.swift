@@ -73,6 +73,7 @@ enum CollectionDefinition {
         "string": .string, "str": .string, "keyword": .string, "enum": .string, "category": .string,
         "int": .int, "integer": .int, "long": .int, "int64": .int, "int32": .int,
         "float": .float, "double": .float, "number": .float, "real": .float, "decimal": .float,
+        "bool": .bool, "boolean": .bool,
         "set": .set, "strings": .set, "string[]": .set, "tags": .set, "list": .set, "array": .set, "keywords": .set,
         "tiered_set": .tieredSet, "tiered": .tieredSet,
         "text": .text, "fulltext": .text,
@@ -91,12 +92,11 @@ enum CollectionDefinition {
             }
             guard let name = o["name"] as? String else { throw ProtocolError(.missingField, "'\(at).name' must be a string", field: "\(at).name") }
             guard let typeName = o["type"] as? String else {
-                throw ProtocolError(.missingField, "field '\(name)' needs a \"type\" (string, int, float, set, tiered_set, text)", field: "\(at).type")
+                throw ProtocolError(.missingField, "field '\(name)' needs a \"type\" (string, int, float, bool, set, tiered_set, text)", field: "\(at).type")
             }
             guard let kind = typeNames[typeName.lowercased()] else {
-                let hint = ["bool", "boolean"].contains(typeName.lowercased()) ? "; booleans are not a type yet: use int (0/1) or string" : ""
-                throw ProtocolError(.badSchema, "field '\(name)': unknown type '\(typeName)' (types: string, int, float, set, tiered_set, text; "
-                                    + "also accepted: keyword, integer, long, double, number, strings, tags, list)\(hint)", field: "\(at).type")
+                throw ProtocolError(.badSchema, "field '\(name)': unknown type '\(typeName)' (types: string, int, float, bool, set, tiered_set, text; "
+                                    + "also accepted: keyword, integer, long, double, number, boolean, strings, tags, list)", field: "\(at).type")
             }
             func strings(_ k: String) throws -> [String]? {
                 guard let v = o[k] else { return nil }
