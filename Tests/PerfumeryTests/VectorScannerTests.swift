@@ -108,15 +108,16 @@ final class VectorScannerTests: XCTestCase {
         XCTAssertThrowsError(try Record.decodeList(json: #"[{"id": "e", "vector": [1, 2]"#)) { e in
             XCTAssertTrue("\(e)".contains("not valid JSON"), "\(e)")
         }
-        // Attribute values keep their JSON types; a boolean is refused.
+        // Attribute values keep their JSON types, booleans included.
         let typed = try Record.decodeList(json: #"{"id": "t", "name": "Rose", "year": 1921, "rating": 4.5, "seasons": ["spring"], "notes": {"top": ["rose"]}}"#)[0]
         XCTAssertEqual(typed.attributes["name"], .string("Rose"))
         XCTAssertEqual(typed.attributes["year"], .int(1921))
         XCTAssertEqual(typed.attributes["rating"], .float(4.5))
         XCTAssertEqual(typed.attributes["seasons"], .strings(["spring"]))
         XCTAssertEqual(typed.attributes["notes"], .tiered(["top": ["rose"]]))
-        XCTAssertThrowsError(try Record.decodeList(json: #"{"id": "b", "year": false}"#)) { e in
-            XCTAssertTrue("\(e)".contains("'year' must be a string, a number"), "\(e)")
+        XCTAssertEqual(try Record.decodeList(json: #"{"id": "b", "in_stock": false}"#)[0].attributes["in_stock"], .bool(false))
+        XCTAssertThrowsError(try Record.decodeList(json: #"{"id": "b", "year": {"a": 1}}"#)) { e in
+            XCTAssertTrue("\(e)".contains("'year'"), "\(e)")
         }
         XCTAssertEqual(try Record(jsonObject: ["id": "n", "year": 1921, "name": "N"]).attributes["year"], .int(1921), "Swift numbers too")
     }
