@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "Perfumery", dependencies: ["FragranceStore", "FragranceCore", "FragranceProtocol"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),
-            .copy("Resources/recipe_rules.json"), .copy("Resources/lexicon.json"),
+            .copy("Resources/lexicon.json"), .copy("Resources/palette.json"), .copy("Resources/natural_constituents.jsonl.zst"),
+            .copy("Resources/eu_fragrance_allergens.jsonl.zst"), .copy("Resources/eu_annex_iii_musks.jsonl.zst"),
         ], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "RAG", dependencies: ["FragranceStore", "FragranceCore", "Perfumery",
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -15,19 +15,56 @@ public struct Recipe: Codable, Sendable, Equatable {
         /// Ids of retrieved perfumes that carry those notes.
         public var perfumes: [String]
         public var why: String?
+        public var cas: String?
+        /// A natural (essential oil, absolute, resinoid) rather than an aroma chemical.
+        public var natural: Bool?
+        /// The accord(s) it was weighed into.
+        public var accord: String?
+        /// Percent of the finished product.
+        public var percentOfProduct: Double?
 
-        public init(materialId: String, name: String, percent: Double, notes: [String] = [], perfumes: [String] = [], why: String? = nil) {
+        public init(materialId: String, name: String, percent: Double, notes: [String] = [], perfumes: [String] = [], why: String? = nil,
+                    cas: String? = nil, natural: Bool? = nil, accord: String? = nil) {
             self.materialId = materialId
             self.name = name
             self.percent = percent
             self.notes = notes
             self.perfumes = perfumes
             self.why = why
+            self.cas = cas
+            self.natural = natural
+            self.accord = accord
         }
 
         enum CodingKeys: String, CodingKey {
-            case materialId = "material_id", name, percent, notes, perfumes, why
+            case materialId = "material_id", name, percent, notes, perfumes, why, cas, natural, accord, percentOfProduct = "percent_of_product"
         }
+    }
+
+    /// What the concentrate is diluted in: ethanol (and water) for a fine fragrance, the
+    /// product's base otherwise. Percent of the finished product.
+    public struct CarrierLine: Codable, Sendable, Equatable {
+        public var name: String
+        public var cas: String?
+        public var percent: Double
+    }
+
+    public struct AccordShare: Codable, Sendable, Equatable {
+        public var name: String
+        public var tier: String
+        /// Percent of the concentrate.
+        public var percent: Double
+    }
+
+    /// What the composer changed to stay compliant (or to avoid a material), and why.
+    public struct Adjustment: Codable, Sendable, Equatable {
+        /// capped, substituted or removed.
+        public var action: String
+        public var material: String
+        public var from: Double
+        public var to: Double
+        public var substitute: String?
+        public var reason: String
     }
 
     public enum Concentration: String, Codable, Sendable, CaseIterable {
@@ -42,6 +79,11 @@ public struct Recipe: Codable, Sendable, Equatable {
             case .parfum: 24
             }
         }
+
+        public init?(word: String) {
+            guard let c = Self.allCases.first(where: { $0.rawValue.lowercased() == Vocabulary.fold(word) }) else { return nil }
+            self = c
+        }
     }
 
     public var name: String
@@ -54,11 +96,20 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// The perfumes retrieved as context.
     public var contextPerfumes: [String]
     public var seed: UInt64?
+    public var product: ProductType = .fineFragrance
+    /// Percent of fragrance concentrate in the finished product.
+    public var fragrancePercent: Double
+    public var carrier: [CarrierLine] = []
+    public var accords: [AccordShare] = []
+    public var adjustments: [Adjustment] = []
 
     public init(name: String, concentration: Concentration, top: [Ingredient], heart: [Ingredient], base: [Ingredient],
-                generator: String, contextPerfumes: [String] = [], seed: UInt64? = nil) {
+                generator: String, contextPerfumes: [String] = [], seed: UInt64? = nil, product: ProductType = .fineFragrance,
+                fragrancePercent: Double? = nil) {
         self.name = name
         self.concentration = concentration
+        self.product = product
+        self.fragrancePercent = fragrancePercent ?? (product.hydroalcoholic && product.name == "fine_fragrance" ? concentration.percent : product.typicalFragrancePercent)
         self.top = top
         self.heart = heart
         self.base = base
@@ -68,10 +119,29 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, concentration, top, heart, base, generator, contextPerfumes = "context_perfumes", seed
+        case name, concentration, top, heart, base, generator, contextPerfumes = "context_perfumes", seed, product
+        case fragrancePercent = "fragrance_percent", carrier, accords, adjustments
     }
 
     public var ingredients: [Ingredient] { top + heart + base }
+
+    /// Percent of product on every ingredient, and the carrier making up the rest: a fine
+    /// fragrance is the concentrate in perfumer's alcohol with a little water (none in a
+    /// Parfum); other products name their base.
+    public mutating func fillProduct() {
+        let f = fragrancePercent
+        func fill(_ list: inout [Ingredient]) { for i in list.indices { list[i].percentOfProduct = (list[i].percent * f * 100).rounded() / 10000 } }
+        fill(&top); fill(&heart); fill(&base)
+        let rest = ((100 - f) * 100).rounded() / 100
+        if product.hydroalcoholic {
+            let waters: [Concentration: Double] = [.edc: 8, .edt: 5, .edp: 2, .parfum: 0]
+            let water: Double = product.name == "fine_fragrance" ? waters[concentration] ?? 0 : 0
+            carrier = [CarrierLine(name: "Ethanol (perfumer's alcohol, denatured)", cas: "64-17-5", percent: rest - water)]
+            if water > 0 { carrier.append(CarrierLine(name: "Water (deionised)", cas: "7732-18-5", percent: water)) }
+        } else {
+            carrier = [CarrierLine(name: product.carrier, cas: nil, percent: rest)]
+        }
+    }
 
     public var tiers: [(String, [Ingredient])] { [("top", top), ("heart", heart), ("base", base)] }
 }

@@ -10,9 +10,15 @@ public struct RecipeRequest: Codable, Sendable, Equatable {
     public var brief: String?
     public var concentration: Recipe.Concentration?
     public var seed: UInt64?
+    /// What the formula is for (fine fragrance unless said): sets the IFRA category and the label threshold.
+    public var product: ProductType?
+    /// Materials the formula must not use (palette ids, CAS numbers or names).
+    public var avoid: [String] = []
 
     public init(family: String? = nil, mood: String? = nil, intensity: String? = nil, gender: String? = nil, season: String? = nil,
-                brief: String? = nil, concentration: Recipe.Concentration? = nil, seed: UInt64? = nil) {
+                brief: String? = nil, concentration: Recipe.Concentration? = nil, seed: UInt64? = nil, product: ProductType? = nil, avoid: [String] = []) {
+        self.product = product
+        self.avoid = avoid
         self.family = family
         self.mood = mood
         self.intensity = intensity
@@ -24,7 +30,7 @@ public struct RecipeRequest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case family = "fragrance_family", mood, intensity, gender, season, brief, concentration, seed
+        case family = "fragrance_family", mood, intensity, gender, season, brief, concentration, seed, product, avoid
     }
 
     /// The text to retrieve perfumes with.
@@ -42,7 +48,10 @@ public struct RecipeRequest: Codable, Sendable, Equatable {
     public var effectiveSeed: UInt64 {
         if let seed { return seed }
         var h: UInt64 = 0xcbf29ce484222325
-        for b in [family, mood, intensity, gender, season, brief, concentration?.rawValue].map({ $0 ?? "-" }).joined(separator: "|").utf8 {
+        var fields = [family, mood, intensity, gender, season, brief, concentration?.rawValue].map { $0 ?? "-" }
+        if let product, product.name != "fine_fragrance" { fields.append(product.name) }   // fine fragrance keeps the seeds it always had
+        if !avoid.isEmpty { fields.append(avoid.joined(separator: ",")) }
+        for b in fields.joined(separator: "|").utf8 {
             h = (h ^ UInt64(b)) &* 0x100000001b3
         }
         return h
@@ -54,254 +63,244 @@ public struct RetrievedPerfume: Sendable {
     public var id: String
     public var similarity: Double
     public var notes: [String: [String]]
-    public init(id: String, similarity: Double, notes: [String: [String]]) {
+    /// Its main accords, strongest first.
+    public var accords: [String]
+    public init(id: String, similarity: Double, notes: [String: [String]], accords: [String] = []) {
         self.id = id
         self.similarity = similarity
         self.notes = notes
+        self.accords = accords
     }
 }
 
-/// The composer's rules (Resources/recipe_rules.json).
-public struct RecipeRules: Codable, Sendable {
-    public var budgets: [String: [String: Double]]
-    public var concentration: [String: Recipe.Concentration]
-    public var counts: [String: Int]
-    public var family_boost: Double
-    public var family_materials: [String: [String]]
-    public var fixatives: [String]
-    public var family_seeds: [String: [String]]
-
-    enum CodingKeys: String, CodingKey {
-        case budgets, concentration, counts, family_boost, family_materials, fixatives, family_seeds
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        budgets = try c.decode([String: [String: Double]].self, forKey: .budgets)
-        concentration = try c.decode([String: Recipe.Concentration].self, forKey: .concentration)
-        counts = try c.decode([String: Int].self, forKey: .counts)
-        family_boost = try c.decode(Double.self, forKey: .family_boost)
-        family_materials = try c.decode([String: [String]].self, forKey: .family_materials)
-        fixatives = try c.decode([String].self, forKey: .fixatives)
-        // "about" is documentation, not a family.
-        var seeds: [String: [String]] = [:]
-        let raw = try c.decode([String: AnyCodableStrings].self, forKey: .family_seeds)
-        for (k, v) in raw { if let list = v.list { seeds[k] = list } }
-        family_seeds = seeds
-    }
-
-    public static func bundled() throws -> RecipeRules {
-        try JSONDecoder().decode(RecipeRules.self, from: Vocabulary.resource("recipe_rules", "json"))
-    }
-
-    /// Does this material carry the family? By its primary family (its first odour word
-    /// when it has none): a material counts for one family, not for every word it evokes.
-    public func material(_ m: MaterialFacts, carries family: String) -> Bool {
-        guard let words = family_materials[Vocabulary.fold(family)], let own = (m.family ?? m.descriptors.first).map(Vocabulary.fold) else { return false }
-        return words.contains { own == $0 || own.contains($0) }
-    }
-
-    /// The family whose materials hold the largest share of the recipe (ties go to `prefer`,
-    /// then to the alphabet, so the answer is stable).
-    public func dominantFamily(_ recipe: Recipe, catalog: MaterialCatalog, among families: [String], prefer: String? = nil) -> String? {
-        var share: [String: Double] = [:]
-        for i in recipe.ingredients {
-            guard let m = catalog.find(id: i.materialId, name: i.name) else { continue }
-            for f in families where material(m, carries: f) { share[f, default: 0] += i.percent }
-        }
-        guard let top = share.values.max() else { return nil }
-        let leaders = share.filter { abs($0.value - top) < 1e-9 }.keys
-        if let prefer, leaders.contains(prefer) { return prefer }
-        return leaders.sorted().first
-    }
-}
-
-/// A list of strings, or anything else (then ignored).
-struct AnyCodableStrings: Decodable {
-    var list: [String]?
-    init(from decoder: Decoder) throws { list = try? decoder.singleValueContainer().decode([String].self) }
-}
-
-/// The deterministic composer (no LLM): notes of the retrieved perfumes, weighted by their
-/// similarity and tier, become materials; materials of the requested family weigh more;
-/// shares follow the intensity's tier budget, restricted materials are held to their IFRA
-/// limit at the chosen concentration, and the base gets a fixative. Same request and seed,
-/// same recipe.
+/// The deterministic composer (no LLM), on the palette. The retrieved perfumes' notes and
+/// accords, the requested family, mood and season vote for palette accords; the strongest
+/// fill each tier's share (the family's accords first, weighed up until the family holds the
+/// largest share); each accord becomes its materials in its own proportions; naturals stay
+/// within their typical dose and nothing goes over the palette's max share; then the
+/// compliance engine caps or substitutes whatever the product's limits refuse. Same request
+/// and seed, same recipe.
 public struct RecipeComposer: Sendable {
-    public let rules: RecipeRules
-    public let catalog: MaterialCatalog
-    /// A note's usual tier (from notes.jsonl tier counts), for notes the sources list untiered.
-    public let typicalTier: [String: String]
-    /// The material that stands for a note, if any (name match, else whatever the caller adds).
-    public let materialFor: @Sendable (String) -> MaterialFacts?
+    public let palette: Palette
+    public let compliance: RecipeCompliance
 
-    public init(rules: RecipeRules, catalog: MaterialCatalog, typicalTier: [String: String], materialFor: @escaping @Sendable (String) -> MaterialFacts?) {
-        self.rules = rules
-        self.catalog = catalog
-        self.typicalTier = typicalTier
-        self.materialFor = materialFor
+    public init(palette: Palette, compliance: RecipeCompliance) {
+        self.palette = palette
+        self.compliance = compliance
     }
 
-    struct Candidate {
-        var material: MaterialFacts
-        var weight = 0.0
+    struct Evidence {
+        var score = 0.0
         var notes: [String] = []
         var perfumes: [String] = []
-        var tierVotes: [String: Double] = [:]
     }
 
-    public func compose(_ request: RecipeRequest, context: [RetrievedPerfume]) -> Recipe {
-        var rng = SplitMix64(seed: request.effectiveSeed)
-        let intensity = ["light", "moderate", "strong"].contains(request.intensity.map(Vocabulary.fold) ?? "") ? Vocabulary.fold(request.intensity!) : "moderate"
-        let concentration = request.concentration ?? rules.concentration[intensity] ?? .edp
-        let family = request.family.map(Vocabulary.fold)
-        let tierWeight = ["top": 1.0, "heart": 1.0, "base": 1.0, "unspecified": 0.7]
+    struct Line {
+        var material: Palette.Material
+        var tier: String
+        var percent = 0.0
+        var accords: [String] = []
+    }
 
-        // Notes -> materials, weighted by similarity, with the perfumes that carry them.
-        var candidates: [String: Candidate] = [:]
-        func add(note: String, tier: String, weight: Double, perfume: String?) {
-            guard let m = materialFor(note), !m.prohibited else { return }
-            var c = candidates[m.id] ?? Candidate(material: m)
-            c.weight += weight
-            if !c.notes.contains(note) { c.notes.append(note) }
-            if let perfume, !c.perfumes.contains(perfume), c.perfumes.count < 5 { c.perfumes.append(perfume) }
-            let t = tier == "unspecified" ? (typicalTier[note] ?? "heart") : tier
-            c.tierVotes[t, default: 0] += weight
-            candidates[m.id] = c
+    /// `repair: false` skips the compliance repair (benchmarks compare with it).
+    public func compose(_ request: RecipeRequest, context: [RetrievedPerfume], repair: Bool = true) -> Recipe {
+        var rng = SplitMix64(seed: request.effectiveSeed)
+        let st = palette.structure
+        let asked = request.intensity.map(Vocabulary.fold)
+        let intensity: String = ["light", "moderate", "strong"].first { $0 == asked } ?? "moderate"
+        let product = request.product ?? .fineFragrance
+        let concentration = request.concentration ?? st.concentration[intensity] ?? .edp
+        let family = request.family.map(Vocabulary.fold)
+        let avoided = Set(request.avoid.compactMap { palette.find($0)?.id })
+
+        // Evidence for accords.
+        var ev: [String: Evidence] = [:]
+        func vote(_ phrase: String, _ w: Double, perfume: String?) {
+            guard let a = palette.accord(for: phrase) else { return }
+            var e = ev[a.name] ?? Evidence()
+            e.score += w
+            if !e.notes.contains(phrase), e.notes.count < 6 { e.notes.append(phrase) }
+            if let perfume, !e.perfumes.contains(perfume), e.perfumes.count < 5 { e.perfumes.append(perfume) }
+            ev[a.name] = e
         }
         for p in context {
             let s = max(p.similarity, 0.05)
-            for (tier, notes) in p.notes {
-                for (rank, note) in notes.enumerated() {
-                    add(note: note, tier: tier, weight: s * (tierWeight[tier] ?? 0.7) / (1 + 0.15 * Double(rank)), perfume: p.id)
-                }
+            for (tier, notes) in p.notes.sorted(by: { $0.key < $1.key }) {
+                for (r, n) in notes.enumerated() { vote(n, s * (tier == "unspecified" ? 0.7 : 1) / (1 + 0.15 * Double(r)), perfume: p.id) }
             }
+            for (r, a) in p.accords.enumerated() { vote(a, s * 1.5 / (1 + 0.3 * Double(r)), perfume: p.id) }
         }
-        // The family's own notes, so it is present even when retrieval found little of it.
-        if let family, let seeds = rules.family_seeds[family] {
-            for note in seeds { add(note: note, tier: typicalTier[note] ?? "heart", weight: 0.3, perfume: nil) }
+        let strongest = max(ev.values.map(\.score).max() ?? 1, 1)
+        let lead = family.map { palette.familyAccords($0) }?.map(\.name) ?? []
+        for (i, a) in lead.enumerated() {
+            ev[a, default: Evidence()].score += strongest * Swift.max(1.2 - 0.25 * Double(i), 0.4) + 0.5
         }
-        if let family {
-            for (id, var c) in candidates where rules.material(c.material, carries: family) {
-                c.weight *= rules.family_boost
-                candidates[id] = c
-            }
+        if let mood = request.mood, let a = palette.accord(for: mood) { ev[a.name, default: Evidence()].score += strongest * 0.5 + 0.3 }
+        if let season = request.season.map(Vocabulary.fold), let lean = st.seasons[season] {
+            for (a, f) in lean where ev[a] != nil { ev[a]!.score *= f }
         }
+        let ranked = ev.filter { palette.accords[$0.key] != nil && $0.value.score > 0 }
+            .sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key < $1.key }.map(\.key)
 
-        // Each material goes to the tier most of its notes sit in; the heaviest per tier stay.
-        var byTier: [String: [Candidate]] = ["top": [], "heart": [], "base": []]
-        for c in candidates.values.sorted(by: { $0.weight != $1.weight ? $0.weight > $1.weight : $0.material.id < $1.material.id }) {
-            let tier = c.tierVotes.filter { $0.key != "unspecified" }.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? "heart"
-            if byTier[tier]!.count < rules.counts[tier, default: 4] { byTier[tier]!.append(c) }
+        // Accords per tier: the family's first, then by evidence, within each tier's quota.
+        var chosen: [String: [String]] = ["top": [], "heart": [], "base": []]
+        func take(_ name: String, quota: Bool = true) {
+            guard let a = palette.accords[name], !chosen[a.role]!.contains(name) else { return }
+            let q = st.accords_per_tier[a.role] ?? [1, 3]
+            if !quota || (chosen[a.role]!.count < q[1] && chosen.values.map(\.count).reduce(0, +) < 8) { chosen[a.role]!.append(name) }
         }
-        // The requested family also sits in the heart (the largest share in most budgets).
-        if let family {
-            let used = Set(byTier.values.flatMap { $0.map(\.material.id) })
-            var spare = candidates.values.filter { !used.contains($0.material.id) && rules.material($0.material, carries: family) }
-                .sorted { $0.weight != $1.weight ? $0.weight > $1.weight : $0.material.id < $1.material.id }
-            while byTier["heart"]!.filter({ rules.material($0.material, carries: family) }).count < 2, !spare.isEmpty {
-                let c = spare.removeFirst()
-                if byTier["heart"]!.count >= rules.counts["heart", default: 5],
-                   let weakest = byTier["heart"]!.indices.filter({ !rules.material(byTier["heart"]![$0].material, carries: family) })
-                       .min(by: { byTier["heart"]![$0].weight < byTier["heart"]![$1].weight }) {
-                    byTier["heart"]!.remove(at: weakest)
-                }
-                byTier["heart"]!.append(c)
+        for name in lead.prefix(3) + ranked { take(name) }
+        for (tier, defaults) in [("top", st.top_defaults), ("heart", st.heart_defaults), ("base", st.base_defaults)] {
+            for d in defaults where chosen[tier]!.count < (st.accords_per_tier[tier]?[0] ?? 1) { take(d, quota: false) }
+        }
+        if !chosen["base"]!.contains(where: { palette.accords[$0]!.families.contains("musk") }) {
+            if chosen["base"]!.count >= (st.accords_per_tier["base"]?[1] ?? 4), let weakest = chosen["base"]!.last(where: { !lead.contains($0) }) {
+                chosen["base"]!.removeAll { $0 == weakest }
             }
+            take("musk", quota: false)
         }
-        // A fixative in the base.
-        let fixatives = rules.fixatives.compactMap { catalog.find(id: $0, name: nil) }.filter { !$0.prohibited }
-        if !byTier["base"]!.contains(where: { rules.fixatives.contains($0.material.id) }), !fixatives.isEmpty {
-            let f = fixatives[Int(rng.next() % UInt64(fixatives.count))]
-            var c = Candidate(material: f, weight: (byTier["base"]!.map(\.weight).min() ?? 1) * 0.8)
-            c.notes = ["fixative"]
-            if byTier["base"]!.count >= rules.counts["base", default: 5] { byTier["base"]!.removeLast() }
-            byTier["base"]!.append(c)
-        }
+        var jitter: [String: Double] = [:]
+        for name in palette.accords.keys.sorted() { jitter[name] = 0.85 + 0.3 * rng.nextUnit() }
 
-        // Shares: the tier budget split by weight (seeded jitter ±10%), IFRA limits held, 0.1% steps.
-        let budget = rules.budgets[intensity] ?? ["top": 20, "heart": 45, "base": 35]
-        var jitter: [String: [Double]] = [:]
-        for tier in ["top", "heart", "base"] { jitter[tier] = byTier[tier]!.map { _ in 0.9 + 0.2 * rng.nextUnit() } }
-        func build(emphasis: Double) -> Recipe {
-            var tiers: [String: [Recipe.Ingredient]] = [:]
-            for tier in ["top", "heart", "base"] {
-                let list = byTier[tier]!
-                guard !list.isEmpty else { continue }
-                let weights = zip(list, jitter[tier]!).map { c, j in
-                    c.weight.squareRoot() * j * (family.map { rules.material(c.material, carries: $0) } == true ? emphasis : 1)
-                }
-                let shares = Self.split(budget[tier] ?? 30, weights: weights, caps: list.map { $0.material.maxPercentOfConcentrate(at: concentration) })
-                    .map { ($0 * 10).rounded(.down) / 10 }
-                tiers[tier] = zip(list, shares).filter { $0.1 > 0 }.map { c, pct in
-                    let why = c.notes == ["fixative"] ? "fixative: holds the base"
-                        : "for \(c.notes.prefix(3).joined(separator: ", ")) in \(c.perfumes.count) retrieved perfume\(c.perfumes.count == 1 ? "" : "s")"
-                    return Recipe.Ingredient(materialId: c.material.id, name: c.material.name, percent: pct, notes: c.notes, perfumes: c.perfumes, why: why)
-                }
-            }
-            var recipe = Recipe(name: Self.name(request), concentration: concentration, top: tiers["top"] ?? [], heart: tiers["heart"] ?? [],
-                                base: tiers["base"] ?? [], generator: "composer", contextPerfumes: context.map(\.id), seed: request.effectiveSeed)
-            topUp(&recipe)
-            return recipe
+        var spare = ranked.filter { name in !chosen.values.contains { $0.contains(name) } }
+        var recipe = Recipe(name: Self.name(request), concentration: concentration, top: [], heart: [], base: [], generator: "composer",
+                            contextPerfumes: context.map(\.id), seed: request.effectiveSeed, product: product)
+        for _ in 0..<8 {
+            recipe = build(chosen: chosen, lead: lead, family: family, intensity: intensity, evidence: ev, jitter: jitter, avoided: avoided, into: recipe)
+            guard recipe.ingredients.count < st.min_ingredients, !spare.isEmpty else { break }
+            take(spare.removeFirst(), quota: false)
         }
-        // The requested family must lead: weigh its materials up until it holds the largest share.
-        var emphasis = 1.0
-        var recipe = build(emphasis: emphasis)
-        if let family, rules.family_materials[family] != nil {
-            let rivals = Array(rules.family_materials.keys)
-            for _ in 0..<10 where rules.dominantFamily(recipe, catalog: catalog, among: rivals, prefer: family) != family {
-                emphasis *= 1.6
-                recipe = build(emphasis: emphasis)
-            }
-        }
+        if repair { recipe.adjustments += compliance.repair(&recipe, avoid: avoided) }
+        Self.finish(&recipe, palette: palette)
+        recipe.fillProduct()
         return recipe
     }
 
-    /// Splits `total` by weight; a share over its cap is cut to it and the rest goes to the others.
-    static func split(_ total: Double, weights: [Double], caps: [Double?]) -> [Double] {
-        var shares = [Double](repeating: 0, count: weights.count)
-        var open = Set(weights.indices)
-        var left = total
-        while !open.isEmpty && left > 1e-9 {
-            let sum = open.reduce(0) { $0 + weights[$1] }
-            var capped = false
-            for i in open {
-                let want = sum > 0 ? left * weights[i] / sum : left / Double(open.count)
-                if let cap = caps[i], shares[i] + want > cap {
-                    left -= cap - shares[i]
-                    shares[i] = cap
-                    open.remove(i)
-                    capped = true
-                }
+    /// Shares per accord (emphasis on the family's until it leads), accords into materials,
+    /// dose limits; the recipe before compliance.
+    func build(chosen: [String: [String]], lead: [String], family: String?, intensity: String, evidence ev: [String: Evidence],
+               jitter: [String: Double], avoided: Set<String>, into base: Recipe) -> Recipe {
+        let st = palette.structure
+        var budget = st.budgets[intensity] ?? ["top": 18, "heart": 38, "base": 44]
+        let strongest = max(ev.values.map(\.score).max() ?? 1, 1)
+        let tag = family.flatMap { f in palette.accords.values.contains { $0.families.contains(f) } ? f : nil }
+        var emphasis = 1.0
+        var shares: [(name: String, tier: String, percent: Double)] = []
+        for _ in 0..<12 {
+            shares = []
+            for tier in ["top", "heart", "base"] {
+                let names = chosen[tier]!
+                let weights = names.map { n in pow(max(ev[n]?.score ?? 0, strongest * 0.15), 0.6) * (jitter[n] ?? 1) * (lead.contains(n) ? emphasis : 1) }
+                let total = weights.reduce(0, +)
+                for (n, w) in zip(names, weights) where total > 0 { shares.append((n, tier, (budget[tier] ?? 30) * w / total)) }
             }
-            if !capped {
-                for i in open { shares[i] += sum > 0 ? left * weights[i] / sum : left / Double(open.count) }
-                left = 0
+            guard !lead.isEmpty else { break }
+            var byTag: [String: Double] = [:]
+            for s in shares { for f in palette.accords[s.name]!.families { byTag[f, default: 0] += s.percent } }
+            let leadShare = tag.map { byTag[$0] ?? 0 } ?? shares.filter { lead.contains($0.name) }.reduce(0) { $0 + $1.percent }
+            let rivals = byTag.filter { $0.key != tag && !(lead.compactMap { palette.accords[$0] }.flatMap(\.families).contains($0.key)) }.values.max() ?? 0
+            if leadShare >= rivals { break }
+            emphasis *= 1.5
+            // A top- or base-led family also moves budget to its tier (a cologne is top-heavy).
+            if let leadTier = palette.accords[lead[0]]?.role {
+                for t in ["top", "heart", "base"] where t != leadTier && (budget[t] ?? 0) > 15 { budget[t]! -= 2; budget[leadTier, default: 0] += 2 }
             }
         }
-        return shares
+
+        // Accords into materials.
+        var lines: [String: Line] = [:]
+        var order: [String] = []
+        var recipe = base
+        recipe.adjustments = []
+        recipe.accords = shares.map { Recipe.AccordShare(name: $0.name, tier: $0.tier, percent: Self.round2($0.percent)) }
+        for s in shares {
+            let a = palette.accords[s.name]!
+            var parts: [(Palette.Material, Double)] = []
+            for p in a.parts {
+                guard let m = palette.material(id: p.id) else { continue }
+                if avoided.contains(m.id) {
+                    if let sub = palette.substitutes(for: m, limit: 1, allowed: { !avoided.contains($0.id) }).first?.material {
+                        parts.append((sub, p.parts))
+                        if !recipe.adjustments.contains(where: { $0.material == m.name }) {
+                            recipe.adjustments.append(.init(action: "substituted", material: m.name, from: 0, to: 0, substitute: sub.name, reason: "asked to avoid \(m.name)"))
+                        }
+                    }
+                    continue
+                }
+                parts.append((m, p.parts))
+            }
+            let total = parts.reduce(0) { $0 + $1.1 }
+            for (m, p) in parts where total > 0 {
+                if lines[m.id] == nil { lines[m.id] = Line(material: m, tier: m.role); order.append(m.id) }
+                lines[m.id]!.percent += s.percent * p / total
+                if !lines[m.id]!.accords.contains(s.name) { lines[m.id]!.accords.append(s.name) }
+            }
+        }
+        // Doses: below half its lowest typical dose a material does nothing (dropped); over its
+        // ceiling (a natural's typical dose, an aroma chemical's max, the palette's max share) the
+        // excess goes to the rest in proportion.
+        for id in order where lines[id]!.percent < lines[id]!.material.use[0] * 0.5 { lines[id] = nil }
+        order.removeAll { lines[$0] == nil }
+        func holdCeilings() {
+            for _ in 0..<50 {
+                for id in order {
+                    let cap = min(lines[id]!.material.ceiling, st.max_share)
+                    if lines[id]!.percent > cap { lines[id]!.percent = cap }
+                }
+                let missing = 100 - order.reduce(0) { $0 + lines[$1]!.percent }
+                let open = order.filter { lines[$0]!.percent < min(lines[$0]!.material.ceiling, st.max_share) - 1e-9 }
+                let room = open.reduce(0) { $0 + lines[$1]!.percent }
+                guard missing > 1e-6, room > 0 else { return }
+                for id in open { lines[id]!.percent += missing * lines[id]!.percent / room }
+            }
+        }
+        holdCeilings()
+        // Too many: the smallest go, the rest take their share.
+        if order.count > st.max_ingredients {
+            let keep = Set(order.sorted { lines[$0]!.percent != lines[$1]!.percent ? lines[$0]!.percent > lines[$1]!.percent : $0 < $1 }.prefix(st.max_ingredients))
+            order.removeAll { !keep.contains($0) }
+            holdCeilings()
+        }
+        var tiers: [String: [Recipe.Ingredient]] = ["top": [], "heart": [], "base": []]
+        for id in order {
+            let l = lines[id]!
+            let e = l.accords.compactMap { ev[$0] }
+            let notes = Array(e.flatMap(\.notes).prefix(4))
+            let perfumes = Array(Set(e.flatMap(\.perfumes))).sorted().prefix(5)
+            let accordNames = l.accords.map { $0.replacingOccurrences(of: "_", with: " ") }
+            let why = "\(accordNames.joined(separator: ", ")) accord" + (notes.isEmpty ? "" : " (for \(notes.joined(separator: ", "))\(perfumes.isEmpty ? "" : " in \(perfumes.count) retrieved perfume\(perfumes.count == 1 ? "" : "s")"))")
+            tiers[l.tier]!.append(Recipe.Ingredient(materialId: l.material.cas, name: l.material.name, percent: l.percent, notes: notes, perfumes: Array(perfumes),
+                                                    why: why, cas: l.material.cas, natural: l.material.natural, accord: l.accords.joined(separator: ",")))
+        }
+        for t in ["top", "heart", "base"] { recipe.setTier(t, tiers[t]!.sorted { $0.percent != $1.percent ? $0.percent > $1.percent : $0.name < $1.name }) }
+        return recipe
     }
 
-    /// Rounding leaves the sum a little under 100: the largest unrestricted ingredient takes the rest.
-    func topUp(_ r: inout Recipe) {
-        let total = r.ingredients.reduce(0) { $0 + $1.percent }
-        let missing = ((100 - total) * 10).rounded() / 10
+    /// 0.01% steps (a perfumer weighs to 0.01 g in 100 g); the largest unrestricted material
+    /// takes what rounding left over, so the concentrate sums to exactly 100.
+    public static func finish(_ r: inout Recipe, palette: Palette) {
+        for t in ["top", "heart", "base"] {
+            r.setTier(t, r.tier(t).map { var i = $0; i.percent = round2(i.percent); return i }.filter { $0.percent > 0 }
+                .sorted { $0.percent != $1.percent ? $0.percent > $1.percent : $0.name < $1.name })
+        }
+        let missing = round2(100 - r.ingredients.reduce(0) { $0 + $1.percent })
         guard missing != 0 else { return }
-        var best: (String, Int, Double)?
-        for (tier, list) in r.tiers {
-            for (i, ing) in list.enumerated() where best == nil || ing.percent > best!.2 {
-                if let m = catalog.find(id: ing.materialId, name: nil), m.ifraLimit != nil || m.prohibited { continue }
-                best = (tier, i, ing.percent)
+        let unrestricted: Set<String> = ["hedione", "ethylene_brassylate", "galaxolide", "phenylethyl_alcohol", "dihydromyrcenol", "linalool", "sandalore", "cedryl_acetate"]
+        var best: (String, Int, Double)?, any: (String, Int, Double)?
+        for t in ["top", "heart", "base"] {
+            for (i, ing) in r.tier(t).enumerated() {
+                if any == nil || ing.percent > any!.2 { any = (t, i, ing.percent) }
+                if let m = palette.find(ing.materialId), unrestricted.contains(m.id), best == nil || ing.percent > best!.2 { best = (t, i, ing.percent) }
             }
         }
-        guard let (tier, i, _) = best else { return }
-        func bump(_ list: inout [Recipe.Ingredient]) { list[i].percent = ((list[i].percent + missing) * 10).rounded() / 10 }
-        switch tier {
-        case "top": bump(&r.top)
-        case "heart": bump(&r.heart)
-        default: bump(&r.base)
-        }
+        best = best ?? any
+        guard let (t, i, _) = best else { return }
+        var list = r.tier(t)
+        list[i].percent = round2(list[i].percent + missing)
+        r.setTier(t, list)
     }
+
+    static func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
 
     static func name(_ r: RecipeRequest) -> String {
         let words = [r.season, r.mood, r.family].compactMap { $0 }.map { $0.prefix(1).uppercased() + $0.dropFirst() }

@@ -27,24 +27,24 @@ public final class RecipeGenerator: Sendable {
     let perfumesCollection: String
     let materialsCollection: String
     let vocabulary: Vocabulary
-    let rules: RecipeRules
     let briefParser: QueryParser
-    let noteTiers: [String: String]
-    private let parts = Mutex<(catalog: MaterialCatalog, notes: NoteMaterials)?>(nil)
+    public let palette: Palette
+    public let complianceData: ComplianceData
+    private let parts = Mutex<MaterialCatalog?>(nil)
     /// The LLM path, when configured.
     public let llm: LLMRecipes?
 
     /// `lexicon`: the one query understanding uses (with `query.lexicon`'s additions), so a
     /// brief reads the way a search does; the bundled one when nil.
     public init(database: Database, perfumes: String = "perfumes", materials: String = "materials", llm: LLMRecipes? = nil,
-                lexicon: Lexicon? = nil) throws {
+                lexicon: Lexicon? = nil, palette: Palette? = nil) throws {
         self.llm = llm
         self.database = database
         perfumesCollection = perfumes
         materialsCollection = materials
         vocabulary = try Vocabulary.bundled()
-        rules = try RecipeRules.bundled()
-        noteTiers = try NoteTiers.bundled(vocabulary: vocabulary)
+        self.palette = try palette ?? Palette.bundled()
+        complianceData = try ComplianceData.bundled()
         briefParser = QueryParser(lexicon: try lexicon ?? Lexicon.bundled(vocabulary: vocabulary), fields: ["seasons", "families", "gender", "intensity"])
     }
 
@@ -70,9 +70,9 @@ public final class RecipeGenerator: Sendable {
         return r
     }
 
-    /// The materials the composer and validator know: the data directory's materials collection,
-    /// or the bundled catalogue while that is not loaded.
-    public func catalog() throws -> (catalog: MaterialCatalog, notes: NoteMaterials) {
+    /// The materials the validator knows beyond the palette: the data directory's materials
+    /// collection, or the bundled catalogue while that is not loaded.
+    public func catalog() throws -> MaterialCatalog {
         if let p = parts.withLock({ $0 }) { return p }
         var catalog: MaterialCatalog
         if database.collectionNames.contains(materialsCollection), let c = try? database.collection(materialsCollection), c.count > 0 {
@@ -84,18 +84,22 @@ public final class RecipeGenerator: Sendable {
         } else {
             catalog = MaterialCatalog(rows: try BundledCatalogue.rows(.material))
         }
-        let p = (catalog, NoteMaterials(catalog: catalog))
-        parts.withLock { $0 = p }
-        return p
+        parts.withLock { $0 = catalog }
+        return catalog
+    }
+
+    /// The compliance engine over the palette and the catalogue.
+    public func compliance() throws -> RecipeCompliance {
+        RecipeCompliance(palette: palette, engine: ComplianceEngine(data: complianceData), catalog: try catalog())
     }
 
     public func validate(_ recipe: Recipe) throws -> RecipeValidator.Report {
-        RecipeValidator(catalog: try catalog().catalog).validate(recipe)
+        RecipeValidator(compliance: try compliance()).validate(recipe)
     }
 
-    public func generate(_ request: RecipeRequest) throws -> Result {
+    public func generate(_ request: RecipeRequest, repair: Bool = true) throws -> Result {
         let request = understood(request)
-        let (catalog, notes) = try catalog()
+        let compliance = try compliance()
         guard database.collectionNames.contains(perfumesCollection) else {
             throw Failure(code: "NOT_FOUND", description: "no '\(perfumesCollection)' collection to retrieve perfumes from (load the catalogue first)")
         }
@@ -118,14 +122,16 @@ public final class RecipeGenerator: Sendable {
             let records = try c.records(result.hits.map(\.id))
             context = zip(result.hits, records).compactMap { hit, r in
                 guard case .tiered(let t)? = r?.attributes["notes"], !t.isEmpty else { return nil }
-                return RetrievedPerfume(id: hit.id, similarity: Double(hit.score), notes: t)
+                var accords: [String] = []
+                if case .strings(let a)? = r?.attributes["accords"] { accords = a }
+                return RetrievedPerfume(id: hit.id, similarity: Double(hit.score), notes: t, accords: accords)
             }
             used = filter
             if context.count >= 8 { break }
         }
-        let composer = RecipeComposer(rules: rules, catalog: catalog, typicalTier: noteTiers, materialFor: { notes.material(for: $0) })
-        let recipe = composer.compose(request, context: Array(context.prefix(16)))
-        return Result(recipe: recipe, validation: RecipeValidator(catalog: catalog).validate(recipe), retrievalFilter: used, retrieved: context.count)
+        let composer = RecipeComposer(palette: palette, compliance: compliance)
+        let recipe = composer.compose(request, context: Array(context.prefix(16)), repair: repair)
+        return Result(recipe: recipe, validation: RecipeValidator(compliance: compliance).validate(recipe), retrievalFilter: used, retrieved: context.count)
     }
 
     /// With an LLM configured: the composer's retrieval and recipe first (the context, and the
@@ -139,27 +145,23 @@ public final class RecipeGenerator: Sendable {
             base.fallbackReason = "the LLM circuit breaker is open"
             return base
         }
-        let (catalog, notes) = try catalog()
-        // Offer the composer's materials and the other materials of the retrieved notes.
-        var offered: [MaterialFacts] = base.recipe.ingredients.compactMap { catalog.find(id: $0.materialId, name: nil) }
+        let compliance = try compliance()
         let context = try retrievedContext(for: base.recipe)
-        for p in context {
-            for note in p.notes.values.flatMap({ $0 }) {
-                if offered.count >= 30 { break }
-                if let m = notes.material(for: note), !m.prohibited, !offered.contains(where: { $0.id == m.id }) { offered.append(m) }
-            }
-        }
-        let concentration = base.recipe.concentration
-        let validator = RecipeValidator(catalog: catalog)
-        var messages = llm.prompt(request, context: context, offered: offered, concentration: concentration)
+        let validator = RecipeValidator(compliance: compliance)
+        var messages = llm.prompt(request, context: context, palette: palette, compliance: compliance, base: base.recipe)
         var failure = ""
         for attempt in 0..<2 {
             do {
                 let text = try await llm.client.chat(messages, schema: LLMRecipes.schema, role: "orchestrator")
-                var recipe = try LLMRecipes.parse(text, catalog: catalog, fallbackConcentration: concentration)
+                var recipe = try LLMRecipes.parse(text, compliance: compliance, like: base.recipe)
                 recipe.generator = "llm:\(llm.client.model(for: "orchestrator"))"
                 recipe.contextPerfumes = base.recipe.contextPerfumes
                 recipe.seed = nil
+                // Whatever the model wrote goes through the same engine and repair as the composer's.
+                LLMRecipes.normalise(&recipe)
+                recipe.adjustments = compliance.repair(&recipe, avoid: Set(request.avoid.compactMap { palette.find($0)?.id }))
+                RecipeComposer.finish(&recipe, palette: palette)
+                recipe.fillProduct()
                 let report = validator.validate(recipe)
                 if report.valid {
                     llm.breaker.recordSuccess()
@@ -186,7 +188,9 @@ public final class RecipeGenerator: Sendable {
         let c = try database.collection(perfumesCollection)
         return try zip(recipe.contextPerfumes, c.records(recipe.contextPerfumes)).compactMap { id, r in
             guard case .tiered(let t)? = r?.attributes["notes"] else { return nil }
-            return RetrievedPerfume(id: id, similarity: 1, notes: t)
+            var accords: [String] = []
+            if case .strings(let a)? = r?.attributes["accords"] { accords = a }
+            return RetrievedPerfume(id: id, similarity: 1, notes: t, accords: accords)
         }
     }
 

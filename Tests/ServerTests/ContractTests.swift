@@ -189,6 +189,8 @@ final class ContractTests: HTTPTestCase {
                   json: #"{"requests": [{"mood": "fresh"}, {"season": "spring"}]}"#, expect: 200)
         let written = try JSONSerialization.data(withJSONObject: recipe["recipe"] ?? [:])
         _ = check(c, "POST", "/api/v1/recipes/validate", route: "/api/v1/recipes/validate", json: String(decoding: written, as: UTF8.self), expect: 200)
+        _ = check(c, "POST", "/api/v1/recipes/substitutes", route: "/api/v1/recipes/substitutes", json: #"{"material": "Coumarin", "product": "body_lotion"}"#, expect: 200)
+        _ = check(c, "POST", "/api/v1/recipes/substitutes", route: "/api/v1/recipes/substitutes", json: #"{"material": "unobtainium"}"#, expect: 404)
         _ = check(c, "GET", "/api/v1/circuit-breaker/status", route: "/api/v1/circuit-breaker/status", expect: 200)
         _ = check(c, "POST", "/api/v1/admin/reload", route: "/api/v1/admin/reload", expect: 200)
         _ = check(c, "GET", "/api/v1/slowlog?count=3", route: "/api/v1/slowlog", expect: 200)

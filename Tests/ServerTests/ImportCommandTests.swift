@@ -266,18 +266,43 @@ final class CatalogueTests: HTTPTestCase {
         XCTAssertEqual((results[1]["error"] as? [String: Any])?["code"] as? String, "UNKNOWN_FIELD", "one bad item, not all-or-nothing")
         XCTAssertNotNil(results[2]["recipe"])
 
+        // The reply declares allergens and says what the product is; the recipe validates as written.
+        let validation = try XCTUnwrap(r.json["validation"] as? [String: Any])
+        XCTAssertFalse((validation["allergens"] as? [[String: Any]] ?? []).isEmpty, r.text)
+        XCTAssertEqual(((validation["compliance"] as? [String: Any])?["product"] as? [String: Any])?["ifra_category"] as? String, "4")
+        XCTAssertGreaterThanOrEqual((validation["composition"] as? [String: Any])?["aroma_chemicals_percent"] as? Double ?? 0, 60)
+        let again = c.http("POST", "/api/v1/recipes/validate", json: String(decoding: try JSONSerialization.data(withJSONObject: recipe), as: UTF8.self))
+        XCTAssertEqual((again.json["validation"] as? [String: Any])?["valid"] as? Bool, true, again.text)
+        // Another product: a body lotion (category 5A) at its usual share, in a lotion base.
+        let lotion = c.http("POST", "/api/v1/generate/recipe", json: #"{"fragrance_family": "floral", "product": "body lotion"}"#)
+        XCTAssertEqual(((lotion.json["recipe"] as? [String: Any])?["product"] as? [String: Any])?["ifra_category"] as? String, "5A", lotion.text)
+        XCTAssertEqual(((lotion.json["recipe"] as? [String: Any])?["carrier"] as? [[String: Any]])?.first?["name"] as? String, "lotion base")
+
         // A person's formula: bergamot oil at 10% of an EdP concentrate is 1.6% of the product, over IFRA's 0.4%.
         let mine = #"{"concentration": "EdP", "top": [{"name": "Bergamot oil", "percent": 10}], "heart": [{"material_id": "8007-01-0", "percent": 50}], "base": [{"name": "Sandalwood oil", "percent": 40}]}"#
         let v = c.http("POST", "/api/v1/recipes/validate", json: mine)
         let report = try XCTUnwrap(v.json["validation"] as? [String: Any], v.text)
         XCTAssertEqual(report["valid"] as? Bool, false)
-        XCTAssertEqual((report["problems"] as? [[String: Any]])?.first?["code"] as? String, "IFRA_LIMIT")
+        let breach = try XCTUnwrap((report["compliance"] as? [String: Any])?["breaches"] as? [[String: Any]]).first { $0["substance"] as? String == "Bergamot oil expressed" }
+        XCTAssertEqual(breach?["code"] as? String, "IFRA_LIMIT", v.text)
+        XCTAssertEqual(breach?["limit"] as? Double, 0.4)
+
+        // Substitutes: the same operation on both protocols.
+        let body = #"{"material": "Coumarin", "product": "body_lotion", "limit": 4}"#
+        let subs = c.http("POST", "/api/v1/recipes/substitutes", json: body)
+        XCTAssertEqual(subs.status, 200, subs.text)
+        XCTAssertEqual((subs.json["substitutes"] as? [[String: Any]])?.count, 4, subs.text)
+        XCTAssertNotNil((subs.json["material"] as? [String: Any])?["legal_max_percent"] as? Double, "coumarin is restricted in a lotion")
 
         let t = try TestClient(port: tcpPort)
         let line = t.call("GENERATE " + seed)
         XCTAssertEqual(line.first, "*1", "\(line)")
         XCTAssertTrue(line.last?.contains(#""generator":"composer""#) ?? false)
         XCTAssertTrue(t.call(#"GENERATE {"fragrance_family": 5}"#).first?.hasPrefix("-ERR BAD_TYPE") ?? false)
+        let tcpSubs = t.call("SUBSTITUTES " + body)
+        XCTAssertEqual(tcpSubs.first, "*1")
+        let decoded = try JSONSerialization.jsonObject(with: Data((tcpSubs.last ?? "").utf8)) as? NSDictionary
+        XCTAssertEqual(decoded, subs.json as NSDictionary, "SUBSTITUTES answers what POST /api/v1/recipes/substitutes does")
     }
 
     func testARestartDoesNotLoadAgain() async throws {

@@ -15,7 +15,7 @@ final class FakeOllama: Sendable {
     let lastRequest = Mutex<String>("")
     private let running = Mutex<Task<Void, Error>?>(nil)
 
-    static let goodRecipe = #"{"name": "Fake Floral", "concentration": "EdP", "top": [{"material_id": "8007-75-8", "percent": 2}, {"material_id": "8008-31-9", "percent": 18}], "heart": [{"material_id": "8007-01-0", "percent": 40}], "base": [{"material_id": "8006-87-9", "percent": 40}]}"#
+    static let goodRecipe = #"{"name": "Fake Floral", "concentration": "EdP", "top": [{"material_id": "8007-75-8", "percent": 2}, {"material_id": "linalool", "percent": 10}, {"material_id": "dihydromyrcenol", "percent": 6}], "heart": [{"material_id": "hedione", "percent": 25}, {"material_id": "phenylethyl_alcohol", "percent": 12}, {"material_id": "Citronellol", "percent": 5}], "base": [{"material_id": "iso_e_super", "percent": 15}, {"material_id": "galaxolide", "percent": 15}, {"material_id": "105-95-3", "percent": 10}]}"#
 
     func start() async throws -> Int {
         let router = Router()
@@ -165,15 +165,27 @@ final class LLMRecipeTests: HTTPTestCase {
         XCTAssertTrue(fake.lastRequest.withLock { $0 }.contains(#""model":"fake-orchestrator""#), "the orchestrator role's model writes recipes")
         XCTAssertEqual((good.json["validation"] as? [String: Any])?["valid"] as? Bool, true)
         XCTAssertFalse((good.json["context_perfumes"] as? [String] ?? []).isEmpty, "the LLM's recipe cites its context too")
-        XCTAssertTrue(fake.lastRequest.withLock { $0 }.contains("8007-75-8"), "the prompt offers catalogue materials with their ids")
+        XCTAssertTrue(fake.lastRequest.withLock { $0 }.contains("bergamot_oil | Bergamot oil (bergapten-free) | 8007-75-8"), "the prompt offers the palette with ids and CAS")
 
-        // Over the IFRA limit: one repair round, then the composer.
-        fake.mode.withLock { $0 = .reply(FakeOllama.goodRecipe.replacingOccurrences(of: #""percent": 2}"#, with: #""percent": 12}"#)
-                                            .replacingOccurrences(of: #""percent": 18}"#, with: #""percent": 8}"#)) }
-        let before = fake.calls.load(ordering: .relaxed)
+        // Over the IFRA limit (bergamot 12% of an EdP concentrate is 1.9% of the product; IFRA: 0.4%): the
+        // same compliance repair as the composer's caps it, and the LLM's recipe stands, saying what changed.
+        fake.mode.withLock { $0 = .reply(FakeOllama.goodRecipe.replacingOccurrences(of: #""8007-75-8", "percent": 2}"#, with: #""8007-75-8", "percent": 12}"#)
+                                            .replacingOccurrences(of: #""linalool", "percent": 10}"#, with: #""linalool", "percent": 2}"#)
+                                            .replacingOccurrences(of: #""dihydromyrcenol", "percent": 6}"#, with: #""dihydromyrcenol", "percent": 4}"#)) }
+        var before = fake.calls.load(ordering: .relaxed)
+        let capped = c.http("POST", "/api/v1/generate/recipe", json: req)
+        XCTAssertEqual(capped.json["generator"] as? String, "llm:fake-orchestrator", capped.text)
+        XCTAssertEqual((capped.json["validation"] as? [String: Any])?["valid"] as? Bool, true)
+        let adjustments = (capped.json["recipe"] as? [String: Any])?["adjustments"] as? [[String: Any]] ?? []
+        XCTAssertTrue(adjustments.contains { ($0["material"] as? String ?? "").hasPrefix("Bergamot") && ($0["reason"] as? String ?? "").contains("IFRA") }, capped.text)
+        XCTAssertEqual(fake.calls.load(ordering: .relaxed) - before, 1)
+
+        // A material nobody knows: one repair round, then the composer.
+        fake.mode.withLock { $0 = .reply(FakeOllama.goodRecipe.replacingOccurrences(of: #""hedione""#, with: #""999-99-9""#)) }
+        before = fake.calls.load(ordering: .relaxed)
         let repaired = c.http("POST", "/api/v1/generate/recipe", json: req)
         XCTAssertEqual(repaired.json["generator"] as? String, "composer")
-        XCTAssertTrue((repaired.json["fallback_reason"] as? String ?? "").contains("IFRA"), repaired.text)
+        XCTAssertTrue((repaired.json["fallback_reason"] as? String ?? "").contains("999-99-9"), repaired.text)
         XCTAssertEqual(fake.calls.load(ordering: .relaxed) - before, 2, "asked once, repaired once")
 
         for mode in [FakeOllama.Mode.httpError(503), .stall(2)] {

@@ -95,6 +95,10 @@ public struct HTTPAPI: Sendable {
             let recipe = try RecipeJSON.recipe(o)
             return try await api.reply { try api.service.validate(recipe) }
         },
+        Route(method: .post, path: "/api/v1/recipes/substitutes", command: "SUBSTITUTES") { api, req, _ in
+            let request = try RecipeJSON.substitutes(try JSONBody(try await api.body(req), allowed: RecipeJSON.substitutesFields).object)
+            return try await api.reply { try api.service.substitutes(request) }
+        },
         Route(method: .get, path: "/api/v1/circuit-breaker/status", command: "BREAKER") { api, _, _ in
             JSONReply(api.service.breakerStatus()).response()
         },

@@ -8,7 +8,28 @@ import RAG
 /// Recipe requests and submitted recipes from JSON objects, for both protocols (GENERATE and
 /// VALIDATE take the same objects as the HTTP bodies). Errors name the field.
 enum RecipeJSON {
-    static let requestFields: Set<String> = ["fragrance_family", "mood", "intensity", "gender", "season", "brief", "concentration", "seed"]
+    static let requestFields: Set<String> = ["fragrance_family", "mood", "intensity", "gender", "season", "brief", "concentration", "seed", "product", "avoid"]
+
+    /// `product`: a product name or an IFRA category ("5A"); BAD_VALUE lists the names.
+    static func product(_ v: Any?, field: String) throws -> ProductType? {
+        guard let v, !(v is NSNull) else { return nil }
+        // A recipe this server wrote carries its product as an object: its name is enough.
+        guard let s = (v as? String) ?? ((v as? [String: Any])?["name"] as? String) else {
+            throw ProtocolError(.badType, "'product' must be a product name (or an object with one)", field: field)
+        }
+        guard let p = ProductType(word: s) else {
+            throw ProtocolError(.badValue, "unknown product '\(s)'\(suggestion(s, among: ProductType.names)) (known: \(ProductType.names.joined(separator: ", ")), or an IFRA category such as 5A)", field: field)
+        }
+        return p
+    }
+
+    static func concentration(_ v: Any?, field: String) throws -> Recipe.Concentration? {
+        guard let v, !(v is NSNull) else { return nil }
+        guard let s = v as? String, let c = Recipe.Concentration(word: s) else {
+            throw ProtocolError(.badValue, "'concentration' must be EdC, EdT, EdP or Parfum", field: field)
+        }
+        return c
+    }
 
     /// A request from the seed's structured form (and/or a free-text brief); checks each field.
     static func request(_ o: [String: Any], field prefix: String?) throws -> RecipeRequest {
@@ -33,11 +54,13 @@ enum RecipeJSON {
         r.gender = try string("gender", Gender.requestWords)
         r.season = try string("season", RequestWords.seasonNames).map { RequestWords.seasons[$0] ?? $0 }
         r.brief = try string("brief", max: 500)
-        if let c = o["concentration"] {
-            guard let s = c as? String, let v = Recipe.Concentration.allCases.first(where: { $0.rawValue.lowercased() == s.lowercased() }) else {
-                throw ProtocolError(.badValue, "'concentration' must be EdC, EdT, EdP or Parfum", field: name("concentration"))
+        r.concentration = try concentration(o["concentration"], field: name("concentration"))
+        r.product = try product(o["product"], field: name("product"))
+        if let a = o["avoid"], !(a is NSNull) {
+            guard let list = a as? [Any], list.allSatisfy({ $0 is String }), list.count <= 50 else {
+                throw ProtocolError(.badType, "'avoid' must be a list of at most 50 material names, ids or CAS numbers", field: name("avoid"))
             }
-            r.concentration = v
+            r.avoid = list.map { $0 as! String }
         }
         if let s = o["seed"] {
             guard let n = s as? NSNumber, !isJSONBool(n), n.doubleValue >= 0, n.doubleValue == n.doubleValue.rounded() else {
@@ -53,20 +76,26 @@ enum RecipeJSON {
 
     /// A recipe a person wrote: materials by `material_id` or `name`, percents of the concentrate.
     static func recipe(_ o: [String: Any]) throws -> Recipe {
-        let known: Set<String> = ["name", "concentration", "top", "heart", "base", "generator", "context_perfumes", "seed"]
+        let known: Set<String> = ["name", "concentration", "top", "heart", "base", "generator", "context_perfumes", "seed", "product", "fragrance_percent",
+                                  "carrier", "accords", "adjustments"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw ProtocolError(.unknownField, "unknown field '\(unknown)'\(suggestion(unknown, among: Array(known))) (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
         }
-        let cText = (o["concentration"] as? String) ?? "EdP"
-        guard let c = Recipe.Concentration.allCases.first(where: { $0.rawValue.lowercased() == cText.lowercased() }) else {
-            throw ProtocolError(.badValue, "'concentration' must be EdC, EdT, EdP or Parfum", field: "concentration")
+        let c = try concentration(o["concentration"], field: "concentration") ?? .edp
+        let product = try product(o["product"], field: "product") ?? .fineFragrance
+        var share: Double?
+        if let f = o["fragrance_percent"], !(f is NSNull) {
+            guard let n = f as? NSNumber, !isJSONBool(n), n.doubleValue > 0, n.doubleValue <= 100 else {
+                throw ProtocolError(.badValue, "'fragrance_percent' must be a number above 0 and at most 100 (the concentrate's % of the product)", field: "fragrance_percent")
+            }
+            share = n.doubleValue
         }
         func tier(_ k: String) throws -> [Recipe.Ingredient] {
             guard let v = o[k] else { return [] }
             guard let list = v as? [Any] else { throw ProtocolError(.badType, "'\(k)' must be a list of ingredients", field: k) }
             return try list.enumerated().map { i, item in
                 guard let d = item as? [String: Any] else { throw ProtocolError(.badType, "each ingredient must be an object", field: "\(k)[\(i)]") }
-                let id = d["material_id"] as? String ?? ""
+                let id = d["material_id"] as? String ?? d["cas"] as? String ?? ""
                 let name = d["name"] as? String ?? ""
                 guard !id.isEmpty || !name.isEmpty else { throw ProtocolError(.missingField, "an ingredient needs material_id or name", field: "\(k)[\(i)]") }
                 guard let n = d["percent"] as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite else {
@@ -76,6 +105,34 @@ enum RecipeJSON {
             }
         }
         return Recipe(name: o["name"] as? String ?? "submitted", concentration: c, top: try tier("top"), heart: try tier("heart"),
-                      base: try tier("base"), generator: o["generator"] as? String ?? "user")
+                      base: try tier("base"), generator: o["generator"] as? String ?? "user", product: product, fragrancePercent: share)
+    }
+
+    static let substitutesFields: Set<String> = ["material", "product", "concentration", "fragrance_percent", "limit"]
+
+    /// SUBSTITUTES' and POST /api/v1/recipes/substitutes' body.
+    static func substitutes(_ o: [String: Any]) throws -> SubstitutesRequest {
+        if let unknown = o.keys.sorted().first(where: { !substitutesFields.contains($0) }) {
+            throw ProtocolError(.unknownField, "unknown field '\(unknown)'\(suggestion(unknown, among: Array(substitutesFields))) (known: \(substitutesFields.sorted().joined(separator: ", ")))", field: unknown)
+        }
+        guard let m = o["material"] as? String, !m.trimmingCharacters(in: .whitespaces).isEmpty, m.count <= 200 else {
+            throw ProtocolError(.missingField, "'material' must name a material: a palette id, CAS number or name (at most 200 characters)", field: "material")
+        }
+        var r = SubstitutesRequest(material: m)
+        r.product = try product(o["product"], field: "product") ?? .fineFragrance
+        r.concentration = try concentration(o["concentration"], field: "concentration") ?? .edp
+        if let f = o["fragrance_percent"], !(f is NSNull) {
+            guard let n = f as? NSNumber, !isJSONBool(n), n.doubleValue > 0, n.doubleValue <= 100 else {
+                throw ProtocolError(.badValue, "'fragrance_percent' must be a number above 0 and at most 100", field: "fragrance_percent")
+            }
+            r.fragrancePercent = n.doubleValue
+        }
+        if let l = o["limit"], !(l is NSNull) {
+            guard let n = l as? NSNumber, !isJSONBool(n), n.doubleValue == n.doubleValue.rounded(), (1...50).contains(n.intValue) else {
+                throw ProtocolError(.badValue, "'limit' must be an integer from 1 to 50", field: "limit")
+            }
+            r.limit = n.intValue
+        }
+        return r
     }
 }

@@ -27,6 +27,38 @@ public struct RecipeReply: Encodable, Sendable {
 
 public struct ValidationReply: Encodable, Sendable { var validation: RecipeValidator.Report }
 
+public struct SubstitutesRequest: Sendable, Equatable {
+    public var material: String
+    public var product: ProductType = .fineFragrance
+    public var concentration: Recipe.Concentration = .edp
+    public var fragrancePercent: Double?
+    public var limit = 5
+}
+
+/// A material as the palette knows it, with what the product allows of it.
+public struct PaletteMaterialReply: Encodable, Sendable {
+    var id: String, name: String, cas: String, natural: Bool, role: String, family: String, facets: [String]
+    var typical: [Double]
+    /// The most a formula may hold, % of the concentrate: the palette's ceiling or the product's legal limit, whichever is lower.
+    var maxPercent: Double
+    /// Nil when no IFRA standard or EU limit restricts it in this product.
+    @Nullable var legalMaxPercent: Double?
+    var similarity: Double?
+    var reason: String?
+    enum CodingKeys: String, CodingKey {
+        case id, name, cas, natural, role, family, facets, typical, similarity, reason
+        case maxPercent = "max_percent", legalMaxPercent = "legal_max_percent"
+    }
+}
+
+public struct SubstitutesReply: Encodable, Sendable {
+    var material: PaletteMaterialReply
+    var product: ProductType
+    var fragrancePercent: Double
+    var substitutes: [PaletteMaterialReply]
+    enum CodingKeys: String, CodingKey { case material, product, substitutes, fragrancePercent = "fragrance_percent" }
+}
+
 public struct BreakerReply: Encodable, Sendable {
     public struct SettingsBody: Encodable, Sendable {
         var failureThreshold: Int, openSeconds: Double, halfOpenSuccesses: Int
@@ -69,6 +101,30 @@ extension FragranceService {
                            contextPerfumes: result.recipe.contextPerfumes,
                            retrieval: .init(filter: result.retrievalFilter, perfumes: result.retrieved),
                            tookMs: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6, fallbackReason: result.fallbackReason)
+    }
+
+    /// Compliant materials of similar odour for a material (restricted, over its limit, or
+    /// unwanted), best first, each with why it is similar and what the product allows.
+    public func substitutes(_ r: SubstitutesRequest) throws -> SubstitutesReply {
+        let g = try recipeGenerator()
+        let palette = g.palette
+        guard let m = palette.find(r.material) else {
+            throw ProtocolError(.notFound, "'\(r.material)' is not in the palette\(suggestion(r.material, among: palette.materials.map(\.name)))")
+        }
+        let compliance = try g.compliance()
+        let share = r.fragrancePercent ?? (r.product.name == "fine_fragrance" ? r.concentration.percent : r.product.typicalFragrancePercent)
+        func reply(_ x: Palette.Material, similarity: Double? = nil, reason: String? = nil) -> PaletteMaterialReply {
+            let legal = compliance.maxPercent(x, product: r.product, fragrancePercent: share)
+            return PaletteMaterialReply(id: x.id, name: x.name, cas: x.cas, natural: x.natural, role: x.role, family: x.family, facets: x.facets,
+                                        typical: x.use, maxPercent: (min(x.ceiling, legal ?? .infinity) * 1000).rounded() / 1000,
+                                        legalMaxPercent: legal.map { ($0 * 1000).rounded() / 1000 }, similarity: similarity, reason: reason)
+        }
+        let subs = palette.substitutes(for: m, limit: r.limit) { c in
+            let cap = compliance.maxPercent(c, product: r.product, fragrancePercent: share)
+            return cap.map { $0 >= c.use[0] } ?? true
+        }
+        return SubstitutesReply(material: reply(m), product: r.product, fragrancePercent: share,
+                                substitutes: subs.map { reply($0.material, similarity: $0.similarity, reason: $0.reason) })
     }
 
     public func validate(_ recipe: Recipe) throws -> ValidationReply {

@@ -188,6 +188,10 @@ public struct CommandRouter: Sendable {
             let o = try r.jsonObject(args, "VALIDATE needs a recipe object, e.g. VALIDATE {\"concentration\": \"EdP\", \"top\": [{\"name\": \"bergamot\", \"percent\": 20}], …}")
             return .lines([ReplyJSON.text(try r.service.validate(try RecipeJSON.recipe(o)))])
         },
+        "SUBSTITUTES": { r, args in
+            let o = try r.jsonObject(args, "SUBSTITUTES needs a JSON object, e.g. SUBSTITUTES {\"material\": \"Coumarin\", \"product\": \"body_lotion\"}")
+            return .lines([ReplyJSON.text(try r.service.substitutes(try RecipeJSON.substitutes(o)))])
+        },
         "BREAKER": { r, _ in .lines([ReplyJSON.text(r.service.breakerStatus())]) },
         "SNAPSHOT": { r, args in .ok(try r.service.snapshot(try r.name(args)).file) },
         "RESTORE": { r, args in
