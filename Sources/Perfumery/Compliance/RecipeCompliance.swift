@@ -109,7 +109,10 @@ public struct RecipeCompliance: Sendable {
                             let room = min(sub.ceiling, maxPercent(sub, product: r.product, fragrancePercent: fp).map { $0 * 0.95 } ?? .infinity)
                             let existing = r.ingredients.first { paletteMaterial($0)?.id == sub.id }?.percent ?? 0
                             let give = Self.floor2(min(old - new, max(0, room - existing)))
-                            if give > 0 {
+                            // A new line only while the formula has room for one (at most max_ingredients).
+                            let inRecipe = r.ingredients.contains { paletteMaterial($0)?.id == sub.id } || list.contains { paletteMaterial($0)?.id == sub.id }
+                            let lines = r.ingredients.count - r.tier(tier).count + list.filter { $0.percent > 0 }.count
+                            if give > 0, inRecipe || lines < palette.structure.max_ingredients {
                                 if let j = list.firstIndex(where: { paletteMaterial($0)?.id == sub.id }) { list[j].percent += give }
                                 else {
                                     list.append(Recipe.Ingredient(materialId: sub.cas, name: sub.name, percent: give, notes: list[idx].notes, perfumes: list[idx].perfumes,
