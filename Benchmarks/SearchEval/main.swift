@@ -47,7 +47,8 @@ print("\(queries.count) queries (\(queries.filter { $0.lang == "ko" }.count) Kor
 // Latency first, k = 10, in process, one query at a time: round 1 of the first setting embeds
 // every query; later rounds and settings hit the query-embedding cache.
 _ = try search.search(PerfumeSearch.Query(text: "warm-up: loads the model once", k: 1), in: c)
-for (label, understand) in [("hybrid + understanding", true), ("hybrid, every word to BM25 (no understanding)", false)] {
+for (label, understand, shaped) in [("hybrid + understanding", true, false), ("hybrid + understanding + prior + collapse (served)", true, true),
+                                    ("hybrid, every word to BM25 (no understanding)", false, false)] {
     print("\(label), k=10:")
     for round in 1...rounds + 1 {
         // The last round clears the query-embedding cache: every query is embedded again, with
@@ -57,6 +58,8 @@ for (label, understand) in [("hybrid + understanding", true), ("hybrid, every wo
         for q in queries {
             var query = PerfumeSearch.Query(text: q.text, k: 10, mode: .hybrid)
             query.understand = understand
+            query.qualityPrior = shaped ? PerfumeSearch.Query.defaultPrior : 0
+            query.collapse = shaped
             let t = DispatchTime.now().uptimeNanoseconds
             _ = try search.search(query, in: c)
             ms.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
@@ -94,13 +97,16 @@ func recall(_ ids: [String], _ g: [String: Int], at k: Int = 50) -> Double? {
 func meanOf(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 func percentile(_ xs: [Double], _ p: Double) -> Double { let s = xs.sorted(); return s[min(s.count - 1, Int(Double(s.count) * p))] }
 
-struct Setting { var name: String; var mode: PerfumeSearch.Mode; var understand: Bool }
+struct Setting { var name: String; var mode: PerfumeSearch.Mode; var understand: Bool; var prior = 0.0; var collapse = false }
 let settings = [
     Setting(name: "vector only", mode: .similarity, understand: false),
     Setting(name: "keyword only (BM25)", mode: .keyword, understand: false),
     Setting(name: "hybrid (RRF k=60)", mode: .hybrid, understand: false),
     Setting(name: "vector + understanding", mode: .similarity, understand: true),
     Setting(name: "hybrid + understanding", mode: .hybrid, understand: true),
+    Setting(name: "hybrid + understanding + quality prior 0.3", mode: .hybrid, understand: true, prior: 0.3),
+    Setting(name: "hybrid + understanding + collapse", mode: .hybrid, understand: true, collapse: true),
+    Setting(name: "hybrid + understanding + prior + collapse (served)", mode: .hybrid, understand: true, prior: 0.3, collapse: true),
 ]
 print("\n| setting | nDCG@10 all | nDCG@10 en | nDCG@10 ko | recall@50 all | recall@50 en | recall@50 ko | ko − en twin nDCG |")
 print("|---|---|---|---|---|---|---|---|")
@@ -112,6 +118,8 @@ for s in settings {
         func ids(_ k: Int) -> [String] {
             var query = PerfumeSearch.Query(text: q.text, k: k, mode: s.mode)
             query.understand = s.understand
+            query.qualityPrior = s.prior
+            query.collapse = s.collapse
             return (try? search.search(query, in: c).hits.map(\.id)) ?? []   // keyword-only: no word in the index → nothing
         }
         n[q.id] = ndcg(ids(10), grades[q.id]!)

@@ -27,6 +27,9 @@ public struct SearchOptions: Sendable, Equatable {
     public var order: String?
     public var after: String?
     public var limit = 20
+    /// QUERY: the quality prior's weight (0 turns it off) and whether near-duplicates collapse.
+    public var prior: Double?
+    public var collapse: Bool?
 
     public init() {}
 
@@ -74,6 +77,13 @@ public struct SearchOptions: Sendable, Equatable {
             case "EXPLAIN": explain = true
             case "MODE": mode = try value().text.lowercased()
             case "RAW": raw = true
+            case "PRIOR": prior = try decimal()
+            case "COLLAPSE":
+                switch try value().text.lowercased() {
+                case "on", "true", "yes": collapse = true
+                case "off", "false", "no": collapse = false
+                case let other: throw ProtocolError(.badValue, "COLLAPSE must be on or off, got '\(other)'", field: "collapse")
+                }
             case "VECTOR":
                 guard case .json(let j) = try value() else {
                     throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers, last on the line")

@@ -26,6 +26,11 @@ public final class PerfumeSearch: Sendable {
         public var keywordWeight = 1.0
         public var preferenceWeight = 1.0
         public var candidates = 100
+        /// The quality prior's weight (0 off); off by itself when the query filters on rating or votes.
+        public var qualityPrior = Query.defaultPrior
+        /// Collapse near-duplicates into one hit.
+        public var collapse = false
+        public static let defaultPrior = 0.3
 
         public init(text: String? = nil, vector: [Float]? = nil, filter: String? = nil, k: Int = 10, mode: Mode = .hybrid) {
             self.text = text
@@ -56,6 +61,12 @@ public final class PerfumeSearch: Sendable {
         public var preferenceArmSkipped = false
         public var embedded: String?
         public var keywords: String?
+        /// Hit id -> the near-duplicate ids it stands for.
+        public var collapsed: [String: [String]] = [:]
+        public var priors: [String: ResultShaping.Prior] = [:]
+        /// The prior's weight as applied, and why it was off.
+        public var priorWeight = 0.0
+        public var priorOff: String?
     }
 
     public let lexicon: Lexicon
@@ -118,10 +129,37 @@ public final class PerfumeSearch: Sendable {
         if q.mode == .keyword, request.keywords?.isEmpty ?? true, request.preferences.isEmpty {
             throw StoreError(.badRequest, "a keyword search needs query text with at least one word")
         }
+        // The prior is the user's to override: a filter on rating or votes says they chose that order.
+        var weight = q.qualityPrior
+        var priorOff: String?
+        let fields = Set(c.config.schema.fields.map(\.name))
+        if weight > 0, !fields.contains("rating") && !fields.contains("votes") { weight = 0; priorOff = "the collection has no rating or votes" }
+        if weight > 0, let f = request.filter, f.lowercased().split(whereSeparator: { !$0.isLetter && $0 != "_" }).contains(where: { $0 == "rating" || $0 == "votes" }) {
+            weight = 0
+            priorOff = "the filter is on rating or votes"
+        }
+        if q.qualityPrior == 0 { priorOff = "turned off" }
+        // Shaping reorders and drops: fetch more than k so the k kept are the best.
+        let shaping = weight > 0 || q.collapse
+        if shaping {
+            request.k = min(q.k + max(q.k, 20), max(q.candidates, q.k))
+            request.candidates = max(request.candidates, request.k)
+        }
         let r = try c.hybridSearch(request, planner: planner)
-        return Result(hits: r.hits, parsed: parsed, like: like, filter: request.filter, arms: r.arms, plan: r.plan,
-                      preferenceFilter: r.preferenceFilter, preferenceArmSkipped: r.preferenceArmSkipped,
-                      embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
+        var result = Result(hits: r.hits, parsed: parsed, like: like, filter: request.filter, arms: r.arms, plan: r.plan,
+                            preferenceFilter: r.preferenceFilter, preferenceArmSkipped: r.preferenceArmSkipped,
+                            embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
+        result.priorWeight = weight
+        result.priorOff = priorOff
+        if shaping {
+            let records = try c.records(r.hits.map(\.id), includeVector: q.collapse)
+            let shaped = ResultShaping.shape(r.hits, records: records, weight: weight, collapse: q.collapse)
+            result.hits = Array(shaped.hits.prefix(q.k))
+            let kept = Set(result.hits.map(\.id))
+            result.collapsed = shaped.collapsed.filter { kept.contains($0.key) }
+            result.priors = shaped.priors.filter { kept.contains($0.key) }
+        }
+        return result
     }
 
     /// The perfume a "like …" phrase names: every word in its name or brand. The exact name

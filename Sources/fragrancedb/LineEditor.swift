@@ -5,9 +5,15 @@ import Foundation
 /// to drop the line. (No readline/libedit dependency: neither is a Debian package we require.)
 final class LineEditor {
     private var history: [String] = []
-    private let completions: [String]
+    /// The first word completes from the commands; later words from the keywords and collections
+    /// (so a keyword such as COLLAPSE never makes COLL<Tab> ambiguous).
+    private let commands: [String]
+    private let words: [String]
 
-    init(completions: [String]) { self.completions = completions }
+    init(commands: [String], words: [String]) {
+        self.commands = commands
+        self.words = words
+    }
 
     func read(prompt: String) -> String? {
         guard isatty(STDIN_FILENO) != 0 else {
@@ -50,7 +56,8 @@ final class LineEditor {
             case 0x09:         // Tab
                 let start = buffer[..<cursor].lastIndex(of: " ").map { $0 + 1 } ?? 0
                 let word = String(buffer[start..<cursor])
-                let matches = completions.filter { $0.lowercased().hasPrefix(word.lowercased()) }
+                let first = buffer[..<start].allSatisfy { $0 == " " }
+                let matches = (first ? commands : words).filter { $0.lowercased().hasPrefix(word.lowercased()) }
                 if matches.count == 1 {
                     let rest = Array(matches[0].dropFirst(word.count)) + [" "]
                     buffer.insert(contentsOf: rest, at: cursor)

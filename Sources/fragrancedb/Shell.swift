@@ -36,13 +36,14 @@ struct Shell: AsyncParsableCommand {
     func interactive(_ client: FragranceClient) async throws {
         print("fragrancedb shell — connected to \(host):\(port). \\help for commands, \\q to quit.")
         // Commands and keywords from the protocol's own table, then the collections.
-        var names = CommandTable.words + ["\\help", "\\q"]
+        let commands = CommandTable.all.map(\.name) + ["\\help", "\\q"]
+        var names = Array(Set(CommandTable.all.flatMap(\.keywords))).sorted() + CommandTable.all.map(\.name)
         if case .lines(let rows)? = try? await client.pipeline(["COLLECTIONS"]).first {
             names += rows.compactMap { row in
                 (try? JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any])?["name"] as? String
             }
         }
-        let editor = LineEditor(completions: names)
+        let editor = LineEditor(commands: commands, words: names)
         while let line = editor.read(prompt: "fragrancedb> ") {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed == "\\q" || trimmed.uppercased() == "QUIT" { break }

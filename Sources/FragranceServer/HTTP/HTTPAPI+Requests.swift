@@ -12,7 +12,8 @@ extension HTTPAPI {
     /// `POST /api/v1/search/semantic` and `/hybrid`: the seed's request shape.
     func queryInput(_ buffer: ByteBuffer, hybrid: Bool) throws -> QueryInput {
         let body = try JSONBody(buffer, allowed: Set(["query", "vector", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain",
-                                                      "exact", "understand", "fusion", "rrf_k", "weights", "candidates", "include_records"]).union(JSONBody.pagingKeys))
+                                                      "exact", "understand", "fusion", "rrf_k", "weights", "candidates", "include_records",
+                                                      "quality_prior", "collapse"]).union(JSONBody.pagingKeys))
         var q = QueryInput()
         q.vector = try body.floats("vector")
         q.text = try body.string("query", required: q.vector == nil)
@@ -23,6 +24,13 @@ extension HTTPAPI {
         q.understand = try body.bool("understand") ?? true
         q.candidates = try body.int("candidates")
         q.includeRecords = try body.bool("include_records") ?? true
+        q.collapse = try body.bool("collapse")
+        if body.has("quality_prior") {
+            guard let n = body.object["quality_prior"] as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite else {
+                throw APIError(.badType, "'quality_prior' must be a number from 0 to 1", field: "quality_prior")
+            }
+            q.qualityPrior = n.doubleValue
+        }
         q.paging = try body.paging()
         q.collection = try body.string("collection")
         q.filter = try body.filterInput()

@@ -27,7 +27,15 @@ public struct QueryInput: Sendable {
     /// Candidates each arm contributes before fusion; nil: max(100, k).
     public var candidates: Int?
     public var paging = SearchPaging()
+    /// The quality prior's weight, 0…1 (nil: 0.3; 0: off).
+    public var qualityPrior: Double?
+    /// Collapse near-duplicates (nil: on for understood queries).
+    public var collapse: Bool?
     public init() {}
+}
+
+public struct PriorBody: Encodable, Sendable {
+    var rating: Double, votes: Double, completeness: Double, prior: Double, factor: Double
 }
 
 public struct HitExplain: Encodable, Sendable {
@@ -38,7 +46,9 @@ public struct HitExplain: Encodable, Sendable {
     @Nullable var matchedFilter: String?
     var matchedPreferences: [String]
     var matchedNotes: [String]?, matchedAccords: [String]?
+    var qualityPrior: PriorBody?
     enum CodingKeys: String, CodingKey {
+        case qualityPrior = "quality_prior"
         case fusedScore = "fused_score", fusedRank = "fused_rank", vectorScore = "vector_score", vectorRank = "vector_rank"
         case keywordScore = "keyword_score", keywordRank = "keyword_rank", preferenceScore = "preference_score", preferenceRank = "preference_rank"
         case matchedFilter = "matched_filter", matchedPreferences = "matched_preferences", matchedNotes = "matched_notes", matchedAccords = "matched_accords"
@@ -56,8 +66,10 @@ public struct QueryHit: Encodable, Sendable {
     var explain: HitExplain?
     /// Always there (not encoded): the line protocol reads ranks and preferences from it.
     var detail: HitExplain
+    /// Near-duplicates this hit stands for (same name and notes, or the same vector).
+    var collapsed: [String]?
 
-    enum CodingKeys: String, CodingKey { case rank, id, score, distance, record, explain }
+    enum CodingKeys: String, CodingKey { case rank, id, score, distance, record, explain, collapsed }
 }
 
 public struct ParsedBody: Encodable, Sendable {
@@ -125,9 +137,18 @@ public struct QueryReply: Encodable, Sendable {
     /// Present with explain, null when the preference arm had no filter.
     var preferenceFilter: Nullable<String>?
     var preferenceArmSkipped: Bool?
+    /// With explain: the quality prior's weight as applied (0 when off) and why it was off, and whether hits collapsed.
+    var shaping: ShapingBody?
+
+    public struct ShapingBody: Encodable, Sendable {
+        var qualityPrior: Double
+        var priorOff: String?
+        var collapse: Bool
+        enum CodingKeys: String, CodingKey { case collapse, qualityPrior = "quality_prior", priorOff = "prior_off" }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case query, collection, total, results, filter, arms, scoring, parsed, plan, fusion, weights, offset, facets
+        case query, collection, total, results, filter, arms, scoring, parsed, plan, fusion, weights, offset, facets, shaping
         case searchType = "search_type", topK = "top_k", tookMs = "took_ms", preferenceFilter = "preference_filter",
              preferenceArmSkipped = "preference_arm_skipped"
     }
@@ -140,6 +161,9 @@ extension FragranceService {
         try checkK(input.k, field: "top_k")
         try checkEf(input.ef)
         if let n = input.candidates { try checkK(n, field: "candidates") }
+        if let w = input.qualityPrior, !(0...1).contains(w) {
+            throw ProtocolError(.badValue, "the quality prior's weight must be from 0 to 1, got \(w)", field: "quality_prior")
+        }
         let fetch = try checkPaging(input.paging, k: input.k, kField: "top_k")
         guard input.text != nil || input.vector != nil else {
             throw ProtocolError(.missingField, "give the query text (or a vector)", field: "query")
@@ -206,6 +230,8 @@ extension FragranceService {
         q.vectorWeight = input.vectorWeight
         q.keywordWeight = input.keywordWeight
         q.preferenceWeight = input.preferenceWeight
+        q.qualityPrior = input.qualityPrior ?? PerfumeSearch.Query.defaultPrior
+        q.collapse = input.collapse ?? (input.understand && input.text != nil)
         let result = try search.search(q, in: c)
         if let plan = result.plan { metrics?.search(plan) }
         let needRecords = input.includeRecords || input.explain
@@ -220,9 +246,12 @@ extension FragranceService {
                 e.matchedNotes = m.notes
                 e.matchedAccords = m.accords
             }
+            if let p = result.priors[h.id] {
+                e.qualityPrior = PriorBody(rating: p.rating, votes: p.votes, completeness: p.completeness, prior: p.prior, factor: p.factor)
+            }
             return QueryHit(rank: i + 1, id: h.id, score: h.score, distance: h.vector.map { 1 - $0.score },
                             record: input.includeRecords ? records[i].map { RecordBody(record: $0, includeId: false) } : nil,
-                            explain: input.explain ? e : nil, detail: e)
+                            explain: input.explain ? e : nil, detail: e, collapsed: result.collapsed[h.id])
         }
         reply.filter = result.filter
         reply.arms = result.arms
@@ -234,6 +263,7 @@ extension FragranceService {
             reply.weights = .init(vector: input.vectorWeight, keyword: input.keywordWeight, preference: input.preferenceWeight)
             reply.preferenceFilter = Nullable(wrappedValue: result.preferenceFilter)
             reply.preferenceArmSkipped = result.preferenceArmSkipped
+            reply.shaping = .init(qualityPrior: result.priorWeight, priorOff: result.priorOff, collapse: q.collapse)
         }
     }
 }

@@ -90,20 +90,22 @@ extension CommandRouter {
         input.explain = o.explain
         input.includeRecords = o.records
         input.paging = Self.paging(o)
+        input.qualityPrior = o.prior
+        input.collapse = o.collapse
         guard let mode = PerfumeSearch.Mode(rawValue: o.mode ?? "hybrid") else {
             throw ProtocolError(.badValue, "MODE must be similarity, keyword or hybrid, got '\(o.mode ?? "")'", field: "search_type")
         }
         input.mode = mode
         let result = try service.query(input)
         struct HitLine: Encodable {
-            var id: String, score: Double, matchedPreferences: [String], vectorRank: Int?, keywordRank: Int?, record: RecordBody?
+            var id: String, score: Double, matchedPreferences: [String], vectorRank: Int?, keywordRank: Int?, record: RecordBody?, collapsed: [String]?
             enum CodingKeys: String, CodingKey {
-                case id, score, record, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
+                case id, score, record, collapsed, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
             }
         }
         var lines = result.results.map {
             ReplyJSON.text(HitLine(id: $0.id, score: $0.score, matchedPreferences: $0.detail.matchedPreferences,
-                                   vectorRank: $0.detail.vectorRank, keywordRank: $0.detail.keywordRank, record: $0.record))
+                                   vectorRank: $0.detail.vectorRank, keywordRank: $0.detail.keywordRank, record: $0.record, collapsed: $0.collapsed))
         }
         if let facets = result.facets { lines.append(ReplyJSON.text(FacetsLine(facets: facets))) }
         if o.explain {

@@ -1,0 +1,62 @@
+import Foundation
+import XCTest
+@testable import FragranceServer
+
+/// Issue #22's quality prior and collapsing, over real sockets with the real model: ten
+/// soliflores with the same name and notes must not crowd out a well-described, well-known
+/// perfume, and 5.0 from 2 votes is not a classic.
+final class ShapingTests: HTTPTestCase {
+    func load(_ c: TestClient) {
+        XCTAssertEqual(c.http("POST", "/api/v1/collections", json: #"{"name":"perfumes","embedder":"minilm","schema":"perfume"}"#).status, 201)
+        var lines: [String] = []
+        for (i, brand) in ["Atelier A", "Bottega B", "Casa C", "Dom D"].enumerated() {
+            lines.append(#"{"id":"s\#(i)","name":"Rose","brand":"\#(brand)","notes":{"unspecified":["Rose"]}}"#)
+        }
+        lines.append(#"{"id":"classic","name":"Rose Absolue","brand":"Maison","gender":"female","rating":4.3,"votes":2500,"accords":["rose","floral","musky"],"notes":{"top":["Bergamot"],"heart":["Rose","Peony"],"base":["Musk"]}}"#)
+        lines.append(#"{"id":"lucky","name":"Rosy","brand":"New","rating":5.0,"votes":2,"notes":{"unspecified":["Rose"]}}"#)
+        lines.append(#"{"id":"other","name":"Citrus Day","brand":"Maison","notes":{"top":["Lemon"],"base":["Musk"]}}"#)
+        let bulk = c.http("POST", "/api/v1/collections/perfumes/records", json: lines.joined(separator: "\n") + "\n", headers: ["Content-Type": "application/x-ndjson"])
+        XCTAssertEqual(bulk.json["inserted"] as? Int, 7, bulk.text)
+    }
+
+    func ids(_ r: HTTPReply) -> [String] { (r.json["results"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } }
+
+    func testSparseDuplicatesCollapseAndTheWellKnownLead() throws {
+        let c = try client()
+        load(c)
+        let r = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "top_k": 5}"#)
+        XCTAssertEqual(r.status, 200, r.text)
+        let hits = ids(r)
+        XCTAssertEqual(hits.first, "classic", r.text)
+        let soliflores = hits.filter { $0.hasPrefix("s") }
+        XCTAssertEqual(soliflores.count, 1, "the four 'Rose' soliflores are one hit: \(hits)")
+        let holder = (r.json["results"] as? [[String: Any]] ?? []).first { ($0["id"] as? String) == soliflores.first }
+        XCTAssertEqual((holder?["collapsed"] as? [String])?.count, 3, r.text)
+        XCTAssertLessThan(hits.firstIndex(of: "classic")!, hits.firstIndex(of: "lucky") ?? 99, "5.0 from 2 votes is not a classic")
+        let explain = ((r.json["results"] as? [[String: Any]])?.first?["explain"] as? [String: Any])?["quality_prior"] as? [String: Any]
+        XCTAssertGreaterThan(explain?["factor"] as? Double ?? 0, 1, r.text)
+        XCTAssertEqual((r.json["shaping"] as? [String: Any])?["collapse"] as? Bool, true)
+
+        // Both off: the duplicates come back one by one, and no prior is applied.
+        let plain = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "top_k": 7, "collapse": false, "quality_prior": 0}"#)
+        XCTAssertEqual(ids(plain).filter { $0.hasPrefix("s") }.count, 4, plain.text)
+        XCTAssertEqual((plain.json["shaping"] as? [String: Any])?["quality_prior"] as? Double, 0)
+        XCTAssertNil(((plain.json["results"] as? [[String: Any]])?.first?["explain"] as? [String: Any])?["quality_prior"])
+        // A filter on rating is the user's own order: the prior steps aside and says why.
+        let rated = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "filter": "rating >= 4"}"#)
+        XCTAssertEqual((rated.json["shaping"] as? [String: Any])?["prior_off"] as? String, "the filter is on rating or votes", rated.text)
+        // Out of range is refused by name.
+        let bad = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "quality_prior": 2}"#)
+        XCTAssertEqual(bad.status, 400)
+        XCTAssertEqual((bad.json["error"] as? [String: Any])?["field"] as? String, "quality_prior")
+
+        // The same operation over TCP.
+        let t = try TestClient(port: tcpPort)
+        let lines = t.call(#"QUERY perfumes "rose" K 5"#)
+        XCTAssertTrue(lines.dropFirst().first?.contains(#""id":"classic""#) ?? false, "\(lines)")
+        XCTAssertEqual(lines.filter { $0.contains(#""collapsed":["#) }.count, 1, "\(lines)")
+        XCTAssertEqual(t.call(#"QUERY perfumes "rose" K 7 COLLAPSE off PRIOR 0"#).filter { $0.contains(#""id":"s"#) }.count, 4)
+        XCTAssertTrue(t.call(#"QUERY perfumes "rose" PRIOR 2"#).first?.hasPrefix("-ERR BAD_VALUE") ?? false)
+        XCTAssertTrue(t.call(#"QUERY perfumes "rose" COLLAPSE maybe"#).first?.hasPrefix("-ERR BAD_VALUE") ?? false)
+    }
+}
