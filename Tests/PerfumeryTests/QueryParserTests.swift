@@ -178,4 +178,28 @@ final class QueryParserTests: XCTestCase {
             }
         }
     }
+
+    /// Issue #22: words for a use or a place call for notes and accords (never BM25 as a name),
+    /// in English and Korean, and the adjective forms of accords and notes are understood.
+    func testConceptWordsAndAdjectivesBecomePreferences() {
+        for text in ["beach perfume", "해변 향수", "something for the beach"] {
+            let q = parser.parse(text)
+            let t = q.terms.first { $0.name.contains("accords: salty") }
+            XCTAssertEqual(t?.role, .prefer, "\(text): \(q.terms.map(\.name))")
+            XCTAssertTrue(t?.name.contains("notes: coconut") ?? false, "\(text)")
+            XCTAssertFalse(q.keywordText.contains("beach") || q.keywordText.contains("해변"), "\(text): '\(q.keywordText)' goes to BM25")
+            XCTAssertTrue(q.unknownWords.isEmpty || !q.unknownWords.contains("beach"), "\(q.unknownWords)")
+        }
+        XCTAssertTrue(parser.parse("business meeting").terms.contains { $0.name.contains("accords: soapy") })
+        XCTAssertTrue(parser.parse("office scent").terms.contains { $0.name == "time_of_day: day" }, "a word that had a meaning keeps it alone")
+        XCTAssertTrue(parser.parse("gym").terms.contains { $0.name.contains("accords: fresh") })
+        XCTAssertTrue(parser.parse("운동 후에 뿌릴 향수").terms.contains { $0.name.contains("accords: fresh") }, "\(parser.parse("운동 후에 뿌릴 향수").terms.map(\.name))")
+        XCTAssertTrue(parser.parse("dinner").terms.contains { $0.name.contains("accords: amber") })
+        for (word, meaning) in [("minty", "notes: mint"), ("honeyed", "accords: honey"), ("lemony", "notes: lemon"), ("smoky", "accords: smoky"),
+                                ("powdery", "accords: powdery"), ("leathery", "accords: leather"), ("boozy", "accords:")] {
+            let q = parser.parse("something \(word)")
+            XCTAssertTrue(q.terms.contains { $0.name.contains(meaning) && $0.role == .prefer }, "\(word): \(q.terms.map(\.name))")
+            XCTAssertFalse(q.keywordText.contains(word), "\(word) goes to BM25")
+        }
+    }
 }
