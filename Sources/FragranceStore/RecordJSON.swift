@@ -29,15 +29,20 @@ extension Record {
         self = r
     }
 
-    /// Parses one JSON record or an array of them.
-    public static func decodeList(json text: String) throws -> [Record] {
+    /// Strict JSON with the vectors lifted out by the scanner (numbered by object in an array).
+    static func parsedLifted(_ text: String) throws -> (value: Any, vectors: [Int: [Float]]) {
         let data = Data(text.utf8)
         if let problem = data.withUnsafeBytes({ StrictJSON.problem($0) }) { throw StoreError(.badJSON, "not valid JSON: \(problem)") }
         let lifted = VectorScanner.lift(data)
         guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? data, options: [.fragmentsAllowed]) else {
             throw StoreError(.badJSON, "not valid JSON")
         }
-        let vectors = lifted?.vectors ?? [:]
+        return (value, lifted?.vectors ?? [:])
+    }
+
+    /// Parses one JSON record or an array of them.
+    public static func decodeList(json text: String) throws -> [Record] {
+        let (value, vectors) = try parsedLifted(text)
         guard let list = value as? [Any] else { return [try Record(jsonObject: value, vector: vectors[0])] }
         var objects = 0   // the scanner numbers the array's objects, skipping other elements
         return try list.map { element in
@@ -50,13 +55,7 @@ extension Record {
     /// Like `decodeList`, one result per element: a bad element is its own error, not the
     /// list's (bulk writes item by item). Text that is not JSON at all still throws.
     public static func decodeItems(json text: String) throws -> [(id: String?, record: Result<Record, StoreError>)] {
-        let data = Data(text.utf8)
-        if let problem = data.withUnsafeBytes({ StrictJSON.problem($0) }) { throw StoreError(.badJSON, "not valid JSON: \(problem)") }
-        let lifted = VectorScanner.lift(data)
-        guard let value = try? JSONSerialization.jsonObject(with: lifted?.rest ?? data, options: [.fragmentsAllowed]) else {
-            throw StoreError(.badJSON, "not valid JSON")
-        }
-        let vectors = lifted?.vectors ?? [:]
+        let (value, vectors) = try parsedLifted(text)
         let list = value as? [Any] ?? [value]
         var objects = 0
         return list.map { element in
