@@ -81,8 +81,7 @@ for repair in [true, false] {
         }) { declared += 1 }
         if v.composition.aromaChemicalsPercent >= 40 { aroma += 1 }
         if (15...40).contains(v.composition.ingredients) { sized += 1 }
-        if let f = r.family, let lead0 = generator.palette.familyAccords(f).first?.name,
-           let top = result.recipe.accords.filter({ $0.tier == generator.palette.accords[lead0]?.role }).max(by: { $0.percent < $1.percent }), top.name == lead0 || result.recipe.accords.contains(where: { $0.name == lead0 }) { lead += 1 }
+        if let f = r.family, let lead0 = generator.palette.familyAccords(f).first?.name, result.recipe.accords.contains(where: { $0.name == lead0 }) { lead += 1 }
         chem.append(v.composition.aromaChemicalsPercent)
         counts.append(Double(v.composition.ingredients))
         counted += 1

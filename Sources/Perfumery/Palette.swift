@@ -59,6 +59,8 @@ public struct Palette: Sendable {
     let byId: [String: Int]
     let byCAS: [String: Int]
     let byName: [String: Int]
+    /// Material id -> the accords that use it.
+    let accordsOf: [String: Set<String>]
 
     public static func bundled() throws -> Palette {
         guard let url = Bundle.module.url(forResource: "palette", withExtension: "json") else {
@@ -131,6 +133,9 @@ public struct Palette: Sendable {
         self.byId = byId
         self.byCAS = byCAS
         self.byName = byName
+        var of: [String: Set<String>] = [:]
+        for a in accords.values { for p in a.parts { of[p.id, default: []].insert(a.name) } }
+        accordsOf = of
     }
 
     static func describe(_ error: Error) -> String {
@@ -185,14 +190,13 @@ public struct Palette: Sendable {
     /// common; `allowed` filters (compliance, exclusions). Best first, stable.
     public func substitutes(for m: Material, limit: Int = 5, allowed: (Material) -> Bool = { _ in true }) -> [Substitute] {
         let own = Set(m.facets + [m.family])
-        let accordsOf = { (id: String) in Set(self.accords.values.filter { $0.parts.contains { $0.id == id } }.map(\.name)) }
-        let mine = accordsOf(m.id)
+        let mine = accordsOf[m.id] ?? []
         var out: [Substitute] = []
         for c in materials where c.id != m.id && allowed(c) {
             let theirs = Set(c.facets + [c.family])
             let shared = own.intersection(theirs)
             let jaccard = Double(shared.count) / Double(own.union(theirs).count)
-            let common = mine.intersection(accordsOf(c.id))
+            let common = mine.intersection(accordsOf[c.id] ?? [])
             let score = (c.family == m.family ? 0.4 : 0) + 0.35 * jaccard + (c.role == m.role ? 0.1 : 0) + (common.isEmpty ? 0 : 0.15)
             guard score >= 0.25 else { continue }
             var why: [String] = []

@@ -109,7 +109,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         self.name = name
         self.concentration = concentration
         self.product = product
-        self.fragrancePercent = fragrancePercent ?? (product.hydroalcoholic && product.name == "fine_fragrance" ? concentration.percent : product.typicalFragrancePercent)
+        self.fragrancePercent = fragrancePercent ?? product.defaultFragrancePercent(concentration)
         self.top = top
         self.heart = heart
         self.base = base

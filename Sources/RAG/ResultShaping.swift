@@ -89,11 +89,14 @@ public enum ResultShaping {
         for s in scored {
             var h = s.hit
             h.score = s.score
-            if collapse, let r = s.record, let holder = keys(r).lazy.compactMap({ owner[$0] }).first {
-                collapsed[holder, default: []].append(h.id)
-                continue
+            if collapse, let r = s.record {
+                let ks = keys(r)
+                if let holder = ks.lazy.compactMap({ owner[$0] }).first {
+                    collapsed[holder, default: []].append(h.id)
+                    continue
+                }
+                for k in ks { owner[k] = h.id }
             }
-            if collapse, let r = s.record { for k in keys(r) { owner[k] = h.id } }
             kept.append(h)
         }
         return (kept, collapsed, priors)

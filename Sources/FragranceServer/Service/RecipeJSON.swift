@@ -23,6 +23,15 @@ enum RecipeJSON {
         return p
     }
 
+    /// `fragrance_percent`: the concentrate's % of the product, above 0 and at most 100.
+    static func fragrancePercent(_ v: Any?) throws -> Double? {
+        guard let v, !(v is NSNull) else { return nil }
+        guard let n = v as? NSNumber, !isJSONBool(n), n.doubleValue > 0, n.doubleValue <= 100 else {
+            throw ProtocolError(.badValue, "'fragrance_percent' must be a number above 0 and at most 100 (the concentrate's % of the product)", field: "fragrance_percent")
+        }
+        return n.doubleValue
+    }
+
     static func concentration(_ v: Any?, field: String) throws -> Recipe.Concentration? {
         guard let v, !(v is NSNull) else { return nil }
         guard let s = v as? String, let c = Recipe.Concentration(word: s) else {
@@ -83,13 +92,7 @@ enum RecipeJSON {
         }
         let c = try concentration(o["concentration"], field: "concentration") ?? .edp
         let product = try product(o["product"], field: "product") ?? .fineFragrance
-        var share: Double?
-        if let f = o["fragrance_percent"], !(f is NSNull) {
-            guard let n = f as? NSNumber, !isJSONBool(n), n.doubleValue > 0, n.doubleValue <= 100 else {
-                throw ProtocolError(.badValue, "'fragrance_percent' must be a number above 0 and at most 100 (the concentrate's % of the product)", field: "fragrance_percent")
-            }
-            share = n.doubleValue
-        }
+        let share = try fragrancePercent(o["fragrance_percent"])
         func tier(_ k: String) throws -> [Recipe.Ingredient] {
             guard let v = o[k] else { return [] }
             guard let list = v as? [Any] else { throw ProtocolError(.badType, "'\(k)' must be a list of ingredients", field: k) }
@@ -121,12 +124,7 @@ enum RecipeJSON {
         var r = SubstitutesRequest(material: m)
         r.product = try product(o["product"], field: "product") ?? .fineFragrance
         r.concentration = try concentration(o["concentration"], field: "concentration") ?? .edp
-        if let f = o["fragrance_percent"], !(f is NSNull) {
-            guard let n = f as? NSNumber, !isJSONBool(n), n.doubleValue > 0, n.doubleValue <= 100 else {
-                throw ProtocolError(.badValue, "'fragrance_percent' must be a number above 0 and at most 100", field: "fragrance_percent")
-            }
-            r.fragrancePercent = n.doubleValue
-        }
+        r.fragrancePercent = try fragrancePercent(o["fragrance_percent"])
         if let l = o["limit"], !(l is NSNull) {
             guard let n = l as? NSNumber, !isJSONBool(n), n.doubleValue == n.doubleValue.rounded(), (1...50).contains(n.intValue) else {
                 throw ProtocolError(.badValue, "'limit' must be an integer from 1 to 50", field: "limit")

@@ -112,7 +112,7 @@ extension FragranceService {
             throw ProtocolError(.notFound, "'\(r.material)' is not in the palette\(suggestion(r.material, among: palette.materials.map(\.name)))")
         }
         let compliance = try g.compliance()
-        let share = r.fragrancePercent ?? (r.product.name == "fine_fragrance" ? r.concentration.percent : r.product.typicalFragrancePercent)
+        let share = r.fragrancePercent ?? r.product.defaultFragrancePercent(r.concentration)
         func reply(_ x: Palette.Material, similarity: Double? = nil, reason: String? = nil) -> PaletteMaterialReply {
             let legal = compliance.maxPercent(x, product: r.product, fragrancePercent: share)
             return PaletteMaterialReply(id: x.id, name: x.name, cas: x.cas, natural: x.natural, role: x.role, family: x.family, facets: x.facets,

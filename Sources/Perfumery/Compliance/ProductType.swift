@@ -104,6 +104,12 @@ public struct ProductType: Sendable, Equatable, Codable {
 
     public static var names: [String] { known.map(\.name) }
 
+    /// The concentrate's % of the product when nobody says: the concentration's for a fine
+    /// fragrance, the product's usual share otherwise.
+    public func defaultFragrancePercent(_ c: Recipe.Concentration) -> Double {
+        name == "fine_fragrance" ? c.percent : typicalFragrancePercent
+    }
+
     /// Allergens above this % of the product are declared.
     public var labelThreshold: Double { exposure == .leaveOn ? 0.001 : 0.01 }
 
