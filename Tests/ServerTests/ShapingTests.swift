@@ -49,6 +49,11 @@ final class ShapingTests: HTTPTestCase {
         let bad = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "quality_prior": 2}"#)
         XCTAssertEqual(bad.status, 400)
         XCTAssertEqual((bad.json["error"] as? [String: Any])?["field"] as? String, "quality_prior")
+        for body in [#"{"query": "rose", "quality_prior": "high"}"#, #"{"query": "rose", "collapse": "yes"}"#] {
+            let wrong = c.http("POST", "/api/v1/search/hybrid", json: body)
+            XCTAssertEqual(wrong.status, 400, body)
+            XCTAssertEqual((wrong.json["error"] as? [String: Any])?["code"] as? String, "BAD_TYPE", wrong.text)
+        }
 
         // The same operation over TCP.
         let t = try TestClient(port: tcpPort)
