@@ -1,12 +1,18 @@
 // Search quality and hybrid latency over the bundled catalogue (issue #8).
 //   swift build -c release --product search-eval
-//   .build/release/search-eval --data DIR [--model-dir D] [--queries Benchmarks/SearchEval/queries.jsonl] [--rounds 3]
+//   .build/release/search-eval --data DIR [--model-dir D] [--queries Benchmarks/SearchEval/queries.jsonl]
+//       [--people Benchmarks/SearchEval/people.jsonl] [--rounds 3]
 // DIR holds the `perfumes` collection (e.g. `fragrancedb import --bundled perfumes --data DIR`).
 // Judgments: a perfume's grade for a query is 2 when it meets every criterion of the query
 // (filters over the catalogue's facts, see make_queries.py), 1 when it meets at least half of
 // two or more, 0 otherwise or when it meets an `exclude`. nDCG@10 uses gain 2^grade − 1 and
 // the ideal order over the whole catalogue; recall@50 is the share of grade-2 perfumes in the
 // top 50, out of min(50, their number).
+// The people set (issue #22, make_people.py) is graded the same way from its own facts, and then
+// as a person reads a result list: a relevant perfume rated by at least 100 people gains a grade
+// (well known), one with no notes at all is held to grade 1 (nothing says what it smells of),
+// and a near-duplicate of a hit above it (the same name, letters and digits only, and the same
+// notes) gains nothing, in the ideal order too.
 import Embedding
 import Foundation
 import FragranceStore
@@ -14,12 +20,17 @@ import Perfumery
 import RAG
 
 var data = "data", model = "models/all-MiniLM-L6-v2", queriesPath = "Benchmarks/SearchEval/queries.jsonl", rounds = 3
+var peoplePath = "Benchmarks/SearchEval/people.jsonl", peopleOnly = false, showDev = false
 var it = CommandLine.arguments.dropFirst().makeIterator()
 while let a = it.next() {
     switch a {
     case "--data": data = it.next() ?? data
     case "--model-dir": model = it.next() ?? model
     case "--queries": queriesPath = it.next() ?? queriesPath
+    case "--people": peoplePath = it.next() ?? peoplePath
+    // Only the people set's quality table, and the dev queries' top hits (for building; never the test split).
+    case "--people-only": peopleOnly = true
+    case "--show-dev": showDev = true
     case "--rounds": rounds = Int(it.next() ?? "") ?? rounds
     default: print("unknown argument \(a)"); exit(64)
     }
@@ -28,12 +39,18 @@ while let a = it.next() {
 struct EvalQuery {
     var id: String, lang: String, text: String, twin: String?
     var criteria: [String], exclude: [String]
+    var split: String?
 }
-let queries: [EvalQuery] = try String(contentsOfFile: queriesPath, encoding: .utf8).split(separator: "\n").map { line in
-    let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-    return EvalQuery(id: o["id"] as! String, lang: o["lang"] as! String, text: o["text"] as! String, twin: o["twin"] as? String,
-                     criteria: o["criteria"] as! [String], exclude: o["exclude"] as? [String] ?? [])
+func load(_ path: String) throws -> [EvalQuery] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+        let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        return EvalQuery(id: o["id"] as! String, lang: o["lang"] as! String, text: o["text"] as! String, twin: o["twin"] as? String,
+                         criteria: (o["criteria"] ?? o["topic"]) as! [String], exclude: (o["exclude"] ?? o["avoid"]) as? [String] ?? [],
+                         split: o["split"] as? String)
+    }
 }
+let queries = try load(queriesPath)
+let people = try load(peoplePath)
 
 TextEmbedder.setMathThreads(1)
 var options = Database.Options.perfumery
@@ -47,8 +64,9 @@ print("\(queries.count) queries (\(queries.filter { $0.lang == "ko" }.count) Kor
 // Latency first, k = 10, in process, one query at a time: round 1 of the first setting embeds
 // every query; later rounds and settings hit the query-embedding cache.
 _ = try search.search(PerfumeSearch.Query(text: "warm-up: loads the model once", k: 1), in: c)
-for (label, understand, shaped) in [("hybrid + understanding", true, false), ("hybrid + understanding + prior + collapse (served)", true, true),
-                                    ("hybrid, every word to BM25 (no understanding)", false, false)] {
+let timed = [("hybrid + understanding", true, false), ("hybrid + understanding + prior + collapse (served)", true, true),
+             ("hybrid, every word to BM25 (no understanding)", false, false)]
+for (label, understand, shaped) in peopleOnly ? [] : timed {
     print("\(label), k=10:")
     for round in 1...rounds + 1 {
         // The last round clears the query-embedding cache: every query is embedded again, with
@@ -69,9 +87,8 @@ for (label, understand, shaped) in [("hybrid + understanding", true, false), ("h
     }
 }
 
-// Judgments.
-var grades: [String: [String: Int]] = [:]
-for q in queries {
+// Judgments: id -> grade, for the ids with a grade above 0.
+func judge(_ q: EvalQuery) throws -> [String: Int] {
     var met: [String: Int] = [:]
     for f in q.criteria { for id in try c.ids(matching: f) { met[id, default: 0] += 1 } }
     var excluded = Set<String>()
@@ -80,13 +97,44 @@ for q in queries {
     for (id, n) in met where !excluded.contains(id) {
         if n == q.criteria.count { g[id] = 2 } else if q.criteria.count >= 2 && 2 * n >= q.criteria.count { g[id] = 1 }
     }
-    grades[q.id] = g
+    return g
+}
+var grades: [String: [String: Int]] = [:]
+for q in queries { grades[q.id] = try judge(q) }
+
+// The people set's reading of a list: well known +1, no notes at most 1, duplicates 0.
+let wellKnown = Set(try c.ids(matching: "votes >= 100"))
+var topical: [String: [String: Int]] = [:], peopleGrades: [String: [String: Int]] = [:]
+var sameAs: [String: String] = [:]   // graded id -> its duplicate key
+for q in people {
+    let g = try judge(q)
+    if g.isEmpty { print("people query \(q.id) has no relevant perfume"); exit(1) }
+    topical[q.id] = g
+    let ids = Array(g.keys)
+    var out: [String: Int] = [:]
+    for (id, r) in zip(ids, try c.records(ids)) {
+        guard let r else { continue }
+        var grade = g[id]! + (wellKnown.contains(id) ? 1 : 0)
+        var notes: [String] = []
+        if case .tiered(let t)? = r.attributes["notes"] { notes = Set(t.values.flatMap { $0 }.map { $0.lowercased() }).sorted() }
+        if notes.isEmpty { grade = min(grade, 1) }
+        out[id] = grade
+        if sameAs[id] == nil, case .string(let name)? = r.attributes["name"] {
+            sameAs[id] = String(name.lowercased().filter { $0.isLetter || $0.isNumber }) + "|" + notes.joined(separator: ",")
+        }
+    }
+    peopleGrades[q.id] = out
 }
 
-func ndcg(_ ids: [String], _ g: [String: Int], at k: Int = 10) -> Double {
+func ndcg(_ ids: [String], _ g: [String: Int], at k: Int = 10, distinct sameAs: [String: String]? = nil) -> Double {
     func gain(_ grade: Int) -> Double { pow(2, Double(grade)) - 1 }
-    let dcg = ids.prefix(k).enumerated().reduce(0.0) { $0 + gain(g[$1.element] ?? 0) / log2(Double($1.offset) + 2) }
-    let ideal = g.values.sorted(by: >).prefix(k).enumerated().reduce(0.0) { $0 + gain($1.element) / log2(Double($1.offset) + 2) }
+    var seen = Set<String>()
+    func fresh(_ id: String) -> Bool { sameAs?[id].map { seen.insert($0).inserted } ?? true }
+    let dcg = ids.prefix(k).enumerated().reduce(0.0) { $0 + (fresh($1.element) ? gain(g[$1.element] ?? 0) : 0) / log2(Double($1.offset) + 2) }
+    // The ideal list: the best grade of each distinct perfume.
+    var best: [String: Int] = [:]
+    for (id, grade) in g { let key = sameAs?[id] ?? id; best[key] = max(best[key] ?? 0, grade) }
+    let ideal = best.values.sorted(by: >).prefix(k).enumerated().reduce(0.0) { $0 + gain($1.element) / log2(Double($1.offset) + 2) }
     return ideal > 0 ? dcg / ideal : 0
 }
 func recall(_ ids: [String], _ g: [String: Int], at k: Int = 50) -> Double? {
@@ -108,6 +156,38 @@ let settings = [
     Setting(name: "hybrid + understanding + collapse", mode: .hybrid, understand: true, collapse: true),
     Setting(name: "hybrid + understanding + prior + collapse (served)", mode: .hybrid, understand: true, prior: 0.3, collapse: true),
 ]
+func run(_ s: Setting, _ text: String, _ k: Int) -> [HybridHit] {
+    var query = PerfumeSearch.Query(text: text, k: k, mode: s.mode)
+    query.understand = s.understand
+    query.qualityPrior = s.prior
+    query.collapse = s.collapse
+    return (try? search.search(query, in: c).hits) ?? []   // keyword-only: no word in the index → nothing
+}
+
+// The people set: nDCG@10 as a person reads the list (well known, described, distinct), and
+// from the topic alone (every relevant record counts, duplicates too), per language and split.
+print("\npeople set: \(people.count) queries (\(people.filter { $0.lang == "ko" }.count) Korean), dev and test halves")
+print("\n| setting | nDCG@10 en | nDCG@10 ko | dev en | dev ko | test en | test ko | topic only en | topic only ko |")
+print("|---|---|---|---|---|---|---|---|---|")
+for s in settings {
+    var n: [String: Double] = [:], t: [String: Double] = [:]
+    for q in people {
+        let hits = run(s, q.text, 10).map(\.id)
+        n[q.id] = ndcg(hits, peopleGrades[q.id]!, distinct: sameAs)
+        t[q.id] = ndcg(hits, topical[q.id]!)
+        if showDev, q.split == "dev", s.name.hasSuffix("(served)") {
+            print(String(format: "%@ %.3f %@", q.id, n[q.id]!, q.text))
+            for id in hits { print("   \(peopleGrades[q.id]![id] ?? 0) \(id) \(sameAs[id] ?? "")") }
+        }
+    }
+    func m(_ lang: String, _ split: String?, _ d: [String: Double]) -> Double {
+        meanOf(people.filter { $0.lang == lang && (split == nil || $0.split == split) }.compactMap { d[$0.id] })
+    }
+    print(String(format: "| %@ | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |", s.name, m("en", nil, n), m("ko", nil, n),
+                 m("en", "dev", n), m("ko", "dev", n), m("en", "test", n), m("ko", "test", n), m("en", nil, t), m("ko", nil, t)))
+}
+if peopleOnly { exit(0) }
+
 print("\n| setting | nDCG@10 all | nDCG@10 en | nDCG@10 ko | recall@50 all | recall@50 en | recall@50 ko | ko − en twin nDCG |")
 print("|---|---|---|---|---|---|---|---|")
 var perQuery: [String: [String: Double]] = [:]
@@ -115,13 +195,7 @@ for s in settings {
     var n: [String: Double] = [:], r: [String: Double] = [:]
     for q in queries {
         // As a user asks: k = 10 for nDCG@10, k = 50 for recall@50 (the arms adapt to k).
-        func ids(_ k: Int) -> [String] {
-            var query = PerfumeSearch.Query(text: q.text, k: k, mode: s.mode)
-            query.understand = s.understand
-            query.qualityPrior = s.prior
-            query.collapse = s.collapse
-            return (try? search.search(query, in: c).hits.map(\.id)) ?? []   // keyword-only: no word in the index → nothing
-        }
+        func ids(_ k: Int) -> [String] { run(s, q.text, k).map(\.id) }
         n[q.id] = ndcg(ids(10), grades[q.id]!)
         r[q.id] = recall(ids(50), grades[q.id]!)
     }
