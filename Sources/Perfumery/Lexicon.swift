@@ -32,6 +32,8 @@ public struct Lexicon: Sendable {
     var yearsBefore: Set<String> = [], yearsAfter: Set<String> = [], koYearsBefore: Set<String> = [], koYearsAfter: Set<String> = []
     /// Korean particles and endings, longest first.
     var koreanEndings: [String] = []
+    /// Concept word → what it ranks down ("office" → heavy orientals), as its own avoid term.
+    private(set) var demotions: [String: Set<Meaning>] = [:]
 
     public init() {}
 
@@ -70,7 +72,7 @@ public struct Lexicon: Sendable {
         guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw StoreError(.badRequest, "\(name) is not a JSON object")
         }
-        let known: Set<String> = ["about", "fields", "descriptors", "brands", "years", "stopwords", "negation", "only", "like", "years_words", "ko_endings"]
+        let known: Set<String> = ["about", "fields", "descriptors", "brands", "years", "stopwords", "negation", "only", "like", "years_words", "ko_endings", "demote"]
         if let unknown = o.keys.first(where: { !known.contains($0) }) {
             throw StoreError(.badRequest, "\(name): unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -113,6 +115,19 @@ public struct Lexicon: Sendable {
         for (word, range) in try table("years") {
             guard let r = range as? [Any], r.count == 2 else { throw StoreError(.badRequest, "\(name): years.\(word) must be [from, to] (null for open)") }
             addPhrase(word, .years(r[0] as? Int, r[1] as? Int))
+        }
+        if let demote = try table("demote")["words"] {
+            guard let demote = demote as? [String: Any] else { throw StoreError(.badRequest, "\(name): demote.words must map words to lists of field:value") }
+            for (word, list) in demote {
+                for pair in try words(list, "demote.words.\(word)") {
+                    guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex, pair.index(after: colon) != pair.endIndex else {
+                        throw StoreError(.badRequest, "\(name): demote.words.\(word): '\(pair)' is not field:value")
+                    }
+                    let key = Lexicon.normalise(word)
+                    demotions[key, default: []].insert(.value(field: String(pair[..<colon]), value: String(pair[pair.index(after: colon)...])))
+                    if Lexicon.isKorean(key), key.contains(" ") { demotions[key.replacingOccurrences(of: " ", with: ""), default: []].insert(.value(field: String(pair[..<colon]), value: String(pair[pair.index(after: colon)...]))) }
+                }
+            }
         }
         stopwords.formUnion(try words(o["stopwords"], "stopwords").map(Lexicon.normalise))
         func markers(_ key: String, _ sub: String) throws -> Set<String> {

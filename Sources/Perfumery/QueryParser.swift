@@ -150,9 +150,15 @@ public struct QueryParser: Sendable {
 
             if let m = match(toks, i) {
                 let role: ParsedQuery.Role? = m.ending.flatMap(endingRole) ?? pending
-                if let j = add(m.meanings, words: toks[i..<i + m.length].joined(separator: " "), role: role) {
+                let words = toks[i..<i + m.length].joined(separator: " ")
+                if let j = add(m.meanings, words: words, role: role) {
                     group = joinNext ? group + [j] : [j]
                     if let e = m.ending, let r = endingRole(e) { apply(r, to: group) }
+                }
+                // A concept's own demotion ("office": not heavy orientals) is a separate avoid
+                // term, so it subtracts instead of widening the preference's OR.
+                if role == nil || role == .prefer, let down = lexicon.demotions[m.key].map(meaningsOnFields), !down.isEmpty {
+                    _ = add(down, words: words, role: .avoid)
                 }
                 joinNext = m.ending.map { ["이나", "나", "랑", "이랑", "과", "와"].contains($0) } ?? false
                 i += m.length
@@ -191,7 +197,7 @@ public struct QueryParser: Sendable {
         return nil
     }
 
-    private struct Match { var length: Int; var meanings: Set<Lexicon.Meaning>; var ending: String? }
+    private struct Match { var length: Int; var meanings: Set<Lexicon.Meaning>; var ending: String?; var key = "" }
 
     /// The longest lexicon or brand phrase at `i`; a Korean last word may carry an ending
     /// (상큼하고 = 상큼 + 하고), an English one a plural -s.
@@ -201,20 +207,21 @@ public struct QueryParser: Sendable {
         for len in stride(from: longest, through: 1, by: -1) {
             let head = toks[i..<i + len - 1].joined(separator: " ")
             let last = toks[i + len - 1]
+            var key = ""
             func lookup(_ lastWord: String) -> Set<Lexicon.Meaning>? {
-                let key = head.isEmpty ? lastWord : head + " " + lastWord
+                key = head.isEmpty ? lastWord : head + " " + lastWord
                 var m = meaningsOnFields(lexicon.meanings(of: key))
                 if let b = brands[key], m.isEmpty, fields?.contains("brand") ?? true { m.insert(.brand(b)) }
                 return m.isEmpty ? nil : m
             }
-            if let m = lookup(last) { return Match(length: len, meanings: m, ending: nil) }
+            if let m = lookup(last) { return Match(length: len, meanings: m, ending: nil, key: key) }
             if Lexicon.isKorean(last) {
                 for e in lexicon.koreanEndings where last.count > e.count && last.hasSuffix(e) {
-                    if let m = lookup(String(last.dropLast(e.count))) { return Match(length: len, meanings: m, ending: e) }
+                    if let m = lookup(String(last.dropLast(e.count))) { return Match(length: len, meanings: m, ending: e, key: key) }
                 }
             } else if last.count > 3, last.hasSuffix("s") {
                 let stems = last.hasSuffix("ies") ? [String(last.dropLast(3)) + "y"] : last.hasSuffix("es") ? [String(last.dropLast(2)), String(last.dropLast())] : [String(last.dropLast())]
-                for s in stems { if let m = lookup(s) { return Match(length: len, meanings: m, ending: nil) } }
+                for s in stems { if let m = lookup(s) { return Match(length: len, meanings: m, ending: nil, key: key) } }
             }
         }
         return nil
@@ -375,7 +382,9 @@ public struct QueryParser: Sendable {
         let active = q.terms.filter { $0.role == .prefer || $0.role == .require || $0.role == .describe }
         var embed = active.map(\.english).filter { !$0.isEmpty }
         let latinUnknown = q.unknownWords.filter { !Lexicon.isKorean($0) && Int($0) == nil }
-        embed += q.unknownWords
+        // Unknown Korean words are not embedded: the model is English, and Hangul it cannot
+        // read only moves the vector away from what the understood words asked for.
+        embed += latinUnknown
         if embed.isEmpty {
             embed = active.map { $0.english.isEmpty ? $0.name.replacingOccurrences(of: "_", with: " ") : $0.english } + ["perfume"]
         }

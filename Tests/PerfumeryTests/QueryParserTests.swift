@@ -202,4 +202,34 @@ final class QueryParserTests: XCTestCase {
             XCTAssertFalse(q.keywordText.contains(word), "\(word) goes to BM25")
         }
     }
+
+    func testConceptsRankDownWhatDoesNotSuitThemAsASeparateTerm() {
+        for text in ["something for the office", "출근할 때 뿌릴 향수"] {
+            let q = parser.parse(text)
+            let down = q.terms.first { $0.role == .avoid }
+            XCTAssertNotNil(down, "\(text): \(q.terms.map { "\($0.role) \($0.name)" })")
+            XCTAssertTrue(down?.name.contains("accords: oud") ?? false, "\(text): \(down?.name ?? "")")
+            // Its own term: it subtracts, and the day preference is not widened by an OR.
+            XCTAssertTrue(q.terms.contains { $0.role == .prefer && $0.name == "time_of_day: day" }, "\(q.terms.map(\.name))")
+            XCTAssertTrue(q.preferences.contains { $0.weight < 0 && $0.filter.contains("oud") }, "\(q.preferences)")
+        }
+        // Negated, the concept is not asked for, so nothing is ranked down on its behalf.
+        XCTAssertFalse(parser.parse("not for the office").terms.contains { $0.role == .avoid && $0.name.contains("oud") })
+        // Weather is a season; bedtime is night; unknown Korean words are not embedded.
+        XCTAssertTrue(parser.parse("for hot humid weather").terms.contains { $0.name == "seasons: summer" })
+        XCTAssertTrue(parser.parse("추운 날").terms.contains { $0.name == "seasons: winter" })
+        XCTAssertTrue(parser.parse("calming lavender for bedtime").terms.contains { $0.name == "time_of_day: night" })
+        let ko = parser.parse("타닥타닥 바닐라")
+        XCTAssertEqual(ko.unknownWords, ["타닥타닥"])
+        XCTAssertFalse(ko.embedText.contains("타닥타닥"), ko.embedText)
+    }
+
+    func testAMalformedDemotionIsRefusedByName() {
+        var lexicon = Lexicon()
+        XCTAssertThrowsError(try lexicon.add(json: Data(#"{"demote": {"words": {"office": ["oud"]}}}"#.utf8), name: "mine.json")) {
+            XCTAssertTrue("\($0)".contains("demote.words.office: 'oud' is not field:value"), "\($0)")
+        }
+        XCTAssertThrowsError(try lexicon.add(json: Data(#"{"demote": {"words": ["office"]}}"#.utf8), name: "mine.json"))
+    }
 }
+
