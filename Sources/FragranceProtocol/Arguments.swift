@@ -30,6 +30,8 @@ public struct SearchOptions: Sendable, Equatable {
     /// QUERY: the quality prior's weight (0 turns it off) and whether near-duplicates collapse.
     public var prior: Double?
     public var collapse: Bool?
+    /// QUERY: MMR's λ (DIVERSITY λ), nil off.
+    public var diversity: Double?
 
     public init() {}
 
@@ -78,6 +80,7 @@ public struct SearchOptions: Sendable, Equatable {
             case "MODE": mode = try value().text.lowercased()
             case "RAW": raw = true
             case "PRIOR": prior = try decimal()
+            case "DIVERSITY": diversity = try decimal()
             case "COLLAPSE":
                 switch try value().text.lowercased() {
                 case "on", "true", "yes": collapse = true

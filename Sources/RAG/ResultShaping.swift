@@ -101,4 +101,47 @@ public enum ResultShaping {
         }
         return (kept, collapsed, priors)
     }
+
+    /// How alike two hits are for diversity, 0…1: half the cosine of their vectors, a quarter
+    /// for the same house, a quarter for the overlap (Jaccard) of their accords.
+    public static func similarity(_ a: Record, _ b: Record) -> Double {
+        var cosine = 0.0
+        if let x = a.vector, let y = b.vector, x.count == y.count, !x.isEmpty {
+            var dot: Float = 0, nx: Float = 0, ny: Float = 0
+            for i in x.indices { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i] }
+            if nx > 0, ny > 0 { cosine = Double(dot / (nx.squareRoot() * ny.squareRoot())) }
+        }
+        var house = 0.0
+        if case .string(let p)? = a.attributes["brand"], case .string(let q)? = b.attributes["brand"], !p.isEmpty, p.lowercased() == q.lowercased() { house = 1 }
+        var overlap = 0.0
+        if case .strings(let p)? = a.attributes["accords"], case .strings(let q)? = b.attributes["accords"] {
+            let x = Set(p.map { $0.lowercased() }), y = Set(q.map { $0.lowercased() })
+            if !x.union(y).isEmpty { overlap = Double(x.intersection(y).count) / Double(x.union(y).count) }
+        }
+        return 0.5 * max(cosine, 0) + 0.25 * house + 0.25 * overlap
+    }
+
+    /// Maximal marginal relevance (Carbonell & Goldstein, 1998): picks k hits one at a time,
+    /// each the one with the best λ·relevance − (1 − λ)·(its similarity to the closest hit already
+    /// picked); relevance is the score over the best score. λ = 1 keeps the order, lower values
+    /// trade relevance for variety (houses, accord profiles, vectors). Cost: k × n similarities.
+    public static func diversify(_ hits: [HybridHit], records: [String: Record], lambda: Double, k: Int) -> [HybridHit] {
+        guard lambda < 1, hits.count > 1 else { return Array(hits.prefix(k)) }
+        let top = hits.map(\.score).max() ?? 0
+        var left = Array(hits.indices), picked: [Int] = []
+        var closest = [Double](repeating: 0, count: hits.count)   // max similarity to a picked hit
+        while picked.count < k, !left.isEmpty {
+            var best = 0, bestValue = -Double.infinity
+            for (j, i) in left.enumerated() {
+                let relevance = top > 0 ? hits[i].score / top : 0
+                let value = lambda * relevance - (1 - lambda) * closest[i]
+                if value > bestValue { bestValue = value; best = j }
+            }
+            let chosen = left.remove(at: best)
+            picked.append(chosen)
+            guard let r = records[hits[chosen].id] else { continue }
+            for i in left { if let o = records[hits[i].id] { closest[i] = max(closest[i], similarity(r, o)) } }
+        }
+        return picked.map { hits[$0] }
+    }
 }

@@ -64,4 +64,46 @@ final class ShapingTests: HTTPTestCase {
         XCTAssertTrue(t.call(#"QUERY perfumes "rose" PRIOR 2"#).first?.hasPrefix("-ERR BAD_VALUE") ?? false)
         XCTAssertTrue(t.call(#"QUERY perfumes "rose" COLLAPSE maybe"#).first?.hasPrefix("-ERR BAD_VALUE") ?? false)
     }
+
+    /// MMR (issue #22): five near-identical roses from one house lead a plain query; with
+    /// DIVERSITY the other houses come up, λ = 1 keeps the plain order, and both protocols agree.
+    func testDiversityBringsOtherHousesUp() throws {
+        let c = try client()
+        XCTAssertEqual(c.http("POST", "/api/v1/collections", json: #"{"name":"perfumes","embedder":"minilm","schema":"perfume"}"#).status, 201)
+        var lines: [String] = []
+        for i in 0..<5 {
+            lines.append(#"{"id":"m\#(i)","name":"Rose Rose \#(i)","brand":"Maison Rose","accords":["rose","floral"],"notes":{"top":["Rose"],"heart":["Rose"],"base":["Musk"]}}"#)
+        }
+        for (i, (brand, accords)) in [("Casa Verde", #"["green","rose"]"#), ("Dom Ambre", #"["amber","rose"]"#), ("Ostro", #"["citrus","rose"]"#)].enumerated() {
+            lines.append(#"{"id":"o\#(i)","name":"Rose of \#(brand)","brand":"\#(brand)","accords":\#(accords),"notes":{"top":["Bergamot"],"heart":["Rose"],"base":["Vetiver"]}}"#)
+        }
+        let bulk = c.http("POST", "/api/v1/collections/perfumes/records", json: lines.joined(separator: "\n") + "\n", headers: ["Content-Type": "application/x-ndjson"])
+        XCTAssertEqual(bulk.json["inserted"] as? Int, 8, bulk.text)
+
+        func houses(_ ids: [String]) -> Int { Set(ids.map { $0.hasPrefix("m") ? "m" : $0 }).count }
+        let base = #""query": "rose rose", "top_k": 4, "quality_prior": 0, "collapse": false"#
+        let plain = ids(c.http("POST", "/api/v1/search/hybrid", json: "{\(base)}"))
+        let mixed = c.http("POST", "/api/v1/search/hybrid", json: "{\(base), \"diversity\": 0.3}")
+        XCTAssertEqual(mixed.status, 200, mixed.text)
+        XCTAssertGreaterThanOrEqual(plain.filter { $0.hasPrefix("m") }.count, 3, "the one house leads without diversity: \(plain)")
+        XCTAssertGreaterThan(houses(ids(mixed)), houses(plain), "plain \(plain), diversified \(ids(mixed))")
+        XCTAssertGreaterThanOrEqual(houses(ids(mixed)), 3, "\(ids(mixed))")
+        XCTAssertEqual((mixed.json["shaping"] as? [String: Any])?["diversity"] as? Double, 0.3, mixed.text)
+        XCTAssertEqual(ids(c.http("POST", "/api/v1/search/hybrid", json: "{\(base), \"diversity\": 1}")), plain, "λ = 1 keeps the order")
+        let bad = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "diversity": 1.5}"#)
+        XCTAssertEqual(bad.status, 400)
+        XCTAssertEqual((bad.json["error"] as? [String: Any])?["field"] as? String, "diversity", bad.text)
+        XCTAssertEqual((c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose", "diversity": "some"}"#).json["error"] as? [String: Any])?["code"] as? String, "BAD_TYPE")
+
+        // The same operation over TCP: the same hits, the same error.
+        let t = try TestClient(port: tcpPort)
+        let tcp = t.call(#"QUERY perfumes "rose rose" K 4 PRIOR 0 COLLAPSE off DIVERSITY 0.3"#).dropFirst().compactMap { line -> String? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return o["id"] as? String
+        }
+        XCTAssertEqual(tcp, ids(mixed))
+        let err = t.call(#"QUERY perfumes "rose" DIVERSITY 1.5"#).first ?? ""
+        XCTAssertTrue(err.hasPrefix("-ERR BAD_VALUE") && err.contains("diversity"), err)
+    }
 }
+

@@ -13,7 +13,7 @@ extension HTTPAPI {
     func queryInput(_ buffer: ByteBuffer, hybrid: Bool) throws -> QueryInput {
         let body = try JSONBody(buffer, allowed: Set(["query", "vector", "top_k", "search_type", "filters", "filter", "collection", "ef", "explain",
                                                       "exact", "understand", "fusion", "rrf_k", "weights", "candidates", "include_records",
-                                                      "quality_prior", "collapse"]).union(JSONBody.pagingKeys))
+                                                      "quality_prior", "collapse", "diversity"]).union(JSONBody.pagingKeys))
         var q = QueryInput()
         q.vector = try body.floats("vector")
         q.text = try body.string("query", required: q.vector == nil)
@@ -30,6 +30,12 @@ extension HTTPAPI {
                 throw APIError(.badType, "'quality_prior' must be a number from 0 to 1", field: "quality_prior")
             }
             q.qualityPrior = n.doubleValue
+        }
+        if body.has("diversity") {
+            guard let n = body.object["diversity"] as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite else {
+                throw APIError(.badType, "'diversity' must be a number from 0 to 1 (MMR's lambda)", field: "diversity")
+            }
+            q.diversity = n.doubleValue
         }
         q.paging = try body.paging()
         q.collection = try body.string("collection")

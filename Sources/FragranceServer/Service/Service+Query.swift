@@ -27,10 +27,12 @@ public struct QueryInput: Sendable {
     /// Candidates each arm contributes before fusion; nil: max(100, k).
     public var candidates: Int?
     public var paging = SearchPaging()
-    /// The quality prior's weight, 0…1 (nil: 0.3; 0: off).
+    /// The quality prior's weight, 0…1 (nil: 1; 0: off).
     public var qualityPrior: Double?
     /// Collapse near-duplicates (nil: on for understood queries).
     public var collapse: Bool?
+    /// MMR's λ, 0…1 (nil: off; 1 keeps the order; lower trades relevance for variety).
+    public var diversity: Double?
     public init() {}
 }
 
@@ -144,7 +146,8 @@ public struct QueryReply: Encodable, Sendable {
         var qualityPrior: Double
         var priorOff: String?
         var collapse: Bool
-        enum CodingKeys: String, CodingKey { case collapse, qualityPrior = "quality_prior", priorOff = "prior_off" }
+        var diversity: Double?
+        enum CodingKeys: String, CodingKey { case collapse, diversity, qualityPrior = "quality_prior", priorOff = "prior_off" }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -163,6 +166,9 @@ extension FragranceService {
         if let n = input.candidates { try checkK(n, field: "candidates") }
         if let w = input.qualityPrior, !(0...1).contains(w) {
             throw ProtocolError(.badValue, "the quality prior's weight must be from 0 to 1, got \(w)", field: "quality_prior")
+        }
+        if let l = input.diversity, !(0...1).contains(l) {
+            throw ProtocolError(.badValue, "diversity (MMR's lambda) must be from 0 to 1, got \(l)", field: "diversity")
         }
         let fetch = try checkPaging(input.paging, k: input.k, kField: "top_k")
         guard input.text != nil || input.vector != nil else {
@@ -232,6 +238,7 @@ extension FragranceService {
         q.preferenceWeight = input.preferenceWeight
         q.qualityPrior = input.qualityPrior ?? PerfumeSearch.Query.defaultPrior
         q.collapse = input.collapse ?? (input.understand && input.text != nil)
+        q.diversity = input.diversity
         let result = try search.search(q, in: c)
         if let plan = result.plan { metrics?.search(plan) }
         let needRecords = input.includeRecords || input.explain
@@ -263,7 +270,7 @@ extension FragranceService {
             reply.weights = .init(vector: input.vectorWeight, keyword: input.keywordWeight, preference: input.preferenceWeight)
             reply.preferenceFilter = Nullable(wrappedValue: result.preferenceFilter)
             reply.preferenceArmSkipped = result.preferenceArmSkipped
-            reply.shaping = .init(qualityPrior: result.priorWeight, priorOff: result.priorOff, collapse: q.collapse)
+            reply.shaping = .init(qualityPrior: result.priorWeight, priorOff: result.priorOff, collapse: q.collapse, diversity: q.diversity)
         }
     }
 }

@@ -92,6 +92,7 @@ extension CommandRouter {
         input.paging = Self.paging(o)
         input.qualityPrior = o.prior
         input.collapse = o.collapse
+        input.diversity = o.diversity
         guard let mode = PerfumeSearch.Mode(rawValue: o.mode ?? "hybrid") else {
             throw ProtocolError(.badValue, "MODE must be similarity, keyword or hybrid, got '\(o.mode ?? "")'", field: "search_type")
         }
