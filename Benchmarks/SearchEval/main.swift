@@ -64,9 +64,9 @@ print("\(queries.count) queries (\(queries.filter { $0.lang == "ko" }.count) Kor
 // Latency first, k = 10, in process, one query at a time: round 1 of the first setting embeds
 // every query; later rounds and settings hit the query-embedding cache.
 _ = try search.search(PerfumeSearch.Query(text: "warm-up: loads the model once", k: 1), in: c)
-let timed = [("hybrid + understanding", true, false), ("hybrid + understanding + prior + collapse (served)", true, true),
-             ("hybrid, every word to BM25 (no understanding)", false, false)]
-for (label, understand, shaped) in peopleOnly ? [] : timed {
+let timed: [(String, Bool, Bool, Double?)] = [("hybrid + understanding", true, false, nil), ("hybrid + understanding + prior + collapse (served)", true, true, nil),
+             ("served + diversity (MMR λ 0.7)", true, true, 0.7), ("hybrid, every word to BM25 (no understanding)", false, false, nil)]
+for (label, understand, shaped, diversity) in peopleOnly ? [] : timed {
     print("\(label), k=10:")
     for round in 1...rounds + 1 {
         // The last round clears the query-embedding cache: every query is embedded again, with
@@ -78,6 +78,7 @@ for (label, understand, shaped) in peopleOnly ? [] : timed {
             query.understand = understand
             query.qualityPrior = shaped ? PerfumeSearch.Query.defaultPrior : 0
             query.collapse = shaped
+            query.diversity = diversity
             let t = DispatchTime.now().uptimeNanoseconds
             _ = try search.search(query, in: c)
             ms.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
@@ -145,7 +146,7 @@ func recall(_ ids: [String], _ g: [String: Int], at k: Int = 50) -> Double? {
 func meanOf(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 func percentile(_ xs: [Double], _ p: Double) -> Double { let s = xs.sorted(); return s[min(s.count - 1, Int(Double(s.count) * p))] }
 
-struct Setting { var name: String; var mode: PerfumeSearch.Mode; var understand: Bool; var prior = 0.0; var collapse = false }
+struct Setting { var name: String; var mode: PerfumeSearch.Mode; var understand: Bool; var prior = 0.0; var collapse = false; var diversity: Double? = nil }
 let settings = [
     Setting(name: "vector only", mode: .similarity, understand: false),
     Setting(name: "keyword only (BM25)", mode: .keyword, understand: false),
@@ -153,38 +154,63 @@ let settings = [
     Setting(name: "vector + understanding", mode: .similarity, understand: true),
     Setting(name: "hybrid + understanding", mode: .hybrid, understand: true),
     Setting(name: "hybrid + understanding + quality prior 0.3", mode: .hybrid, understand: true, prior: 0.3),
+    Setting(name: "hybrid + understanding + quality prior 1 (default)", mode: .hybrid, understand: true, prior: 1),
     Setting(name: "hybrid + understanding + collapse", mode: .hybrid, understand: true, collapse: true),
-    Setting(name: "hybrid + understanding + prior + collapse (served)", mode: .hybrid, understand: true, prior: 0.3, collapse: true),
-]
+    Setting(name: "hybrid + understanding + prior 0.3 + collapse", mode: .hybrid, understand: true, prior: 0.3, collapse: true),
+    Setting(name: "hybrid + understanding + prior 1 + collapse (served)", mode: .hybrid, understand: true, prior: 1, collapse: true),
+    Setting(name: "served + diversity (MMR λ 0.7)", mode: .hybrid, understand: true, prior: 1, collapse: true, diversity: 0.7),
+    Setting(name: "served + diversity (MMR λ 0.5)", mode: .hybrid, understand: true, prior: 1, collapse: true, diversity: 0.5),
+] + (ProcessInfo.processInfo.environment["FDB_GRID"] ?? "").split(separator: ",").map { w in
+    Setting(name: "grid prior \(w) + collapse", mode: .hybrid, understand: true, prior: Double(w)!, collapse: true)
+}
 func run(_ s: Setting, _ text: String, _ k: Int) -> [HybridHit] {
     var query = PerfumeSearch.Query(text: text, k: k, mode: s.mode)
     query.understand = s.understand
     query.qualityPrior = s.prior
     query.collapse = s.collapse
+    query.diversity = s.diversity
     return (try? search.search(query, in: c).hits) ?? []   // keyword-only: no word in the index → nothing
 }
 
 // The people set: nDCG@10 as a person reads the list (well known, described, distinct), and
 // from the topic alone (every relevant record counts, duplicates too), per language and split.
 print("\npeople set: \(people.count) queries (\(people.filter { $0.lang == "ko" }.count) Korean), dev and test halves")
-print("\n| setting | nDCG@10 en | nDCG@10 ko | dev en | dev ko | test en | test ko | topic only en | topic only ko |")
-print("|---|---|---|---|---|---|---|---|---|")
+// Variety: distinct houses in the top ten, and how alike the hits' accords are (mean pairwise Jaccard).
+func variety(_ ids: [String]) -> (houses: Double, sameAccords: Double) {
+    let records = ((try? c.records(ids)) ?? []).compactMap { $0 }
+    let houses = Set(records.map { r -> String in if case .string(let b)? = r.attributes["brand"] { return b.lowercased() }; return "?" + r.id })
+    let accords = records.map { r -> Set<String> in if case .strings(let a)? = r.attributes["accords"] { return Set(a) }; return [] }
+    var sum = 0.0, pairs = 0
+    for i in accords.indices { for j in accords.indices where j > i && !(accords[i].isEmpty && accords[j].isEmpty) {
+        sum += Double(accords[i].intersection(accords[j]).count) / Double(accords[i].union(accords[j]).count); pairs += 1
+    } }
+    return (Double(houses.count), pairs > 0 ? sum / Double(pairs) : 0)
+}
+print("\n| setting | nDCG@10 en | nDCG@10 ko | dev en | dev ko | test en | test ko | topic only en | topic only ko | houses in 10 | accord overlap |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for s in settings {
     var n: [String: Double] = [:], t: [String: Double] = [:]
+    var houses: [Double] = [], overlap: [Double] = []
     for q in people {
         let hits = run(s, q.text, 10).map(\.id)
+        let v = variety(hits)
+        houses.append(v.houses)
+        overlap.append(v.sameAccords)
         n[q.id] = ndcg(hits, peopleGrades[q.id]!, distinct: sameAs)
         t[q.id] = ndcg(hits, topical[q.id]!)
-        if showDev, q.split == "dev", s.name.hasSuffix("(served)") {
+        if showDev, q.split == "dev", s.name == settings.last!.name {
             print(String(format: "%@ %.3f %@", q.id, n[q.id]!, q.text))
+            let parsed = search.parser(for: c).parse(q.text)
+            print("   understood: " + parsed.terms.map { "\($0.role.rawValue) \($0.name)" }.joined(separator: "; ") + " | unknown: \(parsed.unknownWords) | embed: \(parsed.embedText)")
             for id in hits { print("   \(peopleGrades[q.id]![id] ?? 0) \(id) \(sameAs[id] ?? "")") }
         }
     }
     func m(_ lang: String, _ split: String?, _ d: [String: Double]) -> Double {
         meanOf(people.filter { $0.lang == lang && (split == nil || $0.split == split) }.compactMap { d[$0.id] })
     }
-    print(String(format: "| %@ | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |", s.name, m("en", nil, n), m("ko", nil, n),
-                 m("en", "dev", n), m("ko", "dev", n), m("en", "test", n), m("ko", "test", n), m("en", nil, t), m("ko", nil, t)))
+    print(String(format: "| %@ | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.2f |", s.name, m("en", nil, n), m("ko", nil, n),
+                 m("en", "dev", n), m("ko", "dev", n), m("en", "test", n), m("ko", "test", n), m("en", nil, t), m("ko", nil, t),
+                 meanOf(houses), meanOf(overlap)))
 }
 if peopleOnly { exit(0) }
 
