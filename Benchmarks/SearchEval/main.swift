@@ -146,7 +146,7 @@ func recall(_ ids: [String], _ g: [String: Int], at k: Int = 50) -> Double? {
 func meanOf(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 func percentile(_ xs: [Double], _ p: Double) -> Double { let s = xs.sorted(); return s[min(s.count - 1, Int(Double(s.count) * p))] }
 
-struct Setting { var name: String; var mode: PerfumeSearch.Mode; var understand: Bool; var prior = 0.0; var collapse = false; var diversity: Double? = nil }
+struct Setting { var name: String; var mode: PerfumeSearch.Mode; var understand: Bool; var prior = 0.0; var collapse = false; var diversity: Double? = nil; var popularity = true }
 let settings = [
     Setting(name: "vector only", mode: .similarity, understand: false),
     Setting(name: "keyword only (BM25)", mode: .keyword, understand: false),
@@ -157,6 +157,7 @@ let settings = [
     Setting(name: "hybrid + understanding + quality prior 1 (default)", mode: .hybrid, understand: true, prior: 1),
     Setting(name: "hybrid + understanding + collapse", mode: .hybrid, understand: true, collapse: true),
     Setting(name: "hybrid + understanding + prior 0.3 + collapse", mode: .hybrid, understand: true, prior: 0.3, collapse: true),
+    Setting(name: "hybrid + understanding + prior 1 + collapse, no popularity arm", mode: .hybrid, understand: true, prior: 1, collapse: true, popularity: false),
     Setting(name: "hybrid + understanding + prior 1 + collapse (served)", mode: .hybrid, understand: true, prior: 1, collapse: true),
     Setting(name: "served + diversity (MMR λ 0.7)", mode: .hybrid, understand: true, prior: 1, collapse: true, diversity: 0.7),
     Setting(name: "served + diversity (MMR λ 0.5)", mode: .hybrid, understand: true, prior: 1, collapse: true, diversity: 0.5),
@@ -169,6 +170,7 @@ func run(_ s: Setting, _ text: String, _ k: Int) -> [HybridHit] {
     query.qualityPrior = s.prior
     query.collapse = s.collapse
     query.diversity = s.diversity
+    query.popularity = s.popularity
     return (try? search.search(query, in: c).hits) ?? []   // keyword-only: no word in the index → nothing
 }
 

@@ -162,8 +162,15 @@ extension Collection {
     /// A page of the records `filter` allows (all without one), `limit` at most, in `order`,
     /// starting after the cursor `after` (a page's `next`).
     public func browse(filter: String?, order: BrowseOrder = .byId, after: String? = nil, limit: Int) throws -> BrowsePage {
+        let (ids, total, next) = try browseIds(filter: filter, order: order, after: after, limit: limit)
+        // Read outside the lock (records() takes it again); one deleted since is left out.
+        return BrowsePage(records: try records(ids).compactMap { $0 }, total: total, next: next)
+    }
+
+    /// A browse page's ids, the filter's total and the next cursor, without reading records.
+    func browseIds(filter: String?, order: BrowseOrder, after: String? = nil, limit: Int) throws -> (ids: [String], total: Int, next: String?) {
         let cursor = try after.map { try BrowseCursor(token: $0, order: order).key }
-        let (ids, total, next): ([String], Int, String?) = try lock.read {
+        return try lock.read {
             try checkOpen()
             let allowed = try filter.map { try evaluate($0).allowed } ?? attributes.live
             var sortValue: ((UInt32) -> AttributeIndex.SortValue?)?
@@ -199,8 +206,6 @@ extension Collection {
             let next = more ? best.last.map { BrowseCursor(order: order.description, key: $0).token } : nil
             return (best.map(\.id), allowed.count, next)
         }
-        // Read outside the lock (records() takes it again); one deleted since is left out.
-        return BrowsePage(records: try records(ids).compactMap { $0 }, total: total, next: next)
     }
 
     /// Value counts and numeric ranges of `facets` over the records `filter` allows.

@@ -52,6 +52,11 @@ public struct HybridRequest: Sendable {
     public var vectorWeight = 1.0
     public var keywordWeight = 1.0
     public var preferenceWeight = 1.0
+    /// A popularity arm: the records the preference arm searches under, most of this numeric
+    /// field first (what a shop lists for a category), `candidates` at most; nil: off. It needs
+    /// positive preferences: without them it would rank the whole catalogue by fame.
+    public var popularity: String?
+    public var popularityWeight = 1.0
 
     public init(vector: [Float]? = nil, text: String? = nil, keywords: String? = nil, filter: String? = nil, k: Int = 10) {
         self.vector = vector
@@ -75,6 +80,8 @@ public struct HybridHit: Sendable, Equatable {
     public var vector: ArmScore?
     public var keyword: ArmScore?
     public var preference: ArmScore?
+    /// The popularity arm's rank, and its score: how many of the arm's records it is ahead of, plus one.
+    public var popularity: ArmScore?
     /// Names of the preferences this record matches.
     public var matchedPreferences: [String]
 }
@@ -111,6 +118,7 @@ extension Collection {
         var preferenceHits: [SearchHit] = []
         var preferenceFilter: String?
         var preferenceSkipped = false
+        var armFilter: String?   // the preference arm's filter, even when the arm is skipped
         if let vector {
             let r = try search(SearchRequest(vector: vector, k: pool, ef: request.ef, filter: request.filter), planner: planner)
             vectorHits = r.hits
@@ -132,6 +140,7 @@ extension Collection {
                 let strict = joined("AND")
                 let strictCount = try evaluate(strict).allowed.count
                 preferenceFilter = positive.count > 1 && strictCount < request.k ? joined("OR") : strict
+                armFilter = preferenceFilter
                 // Skipped when the vector arm already holds k records that match every
                 // preference: the boosts rank them first, and a second search would add little.
                 let all = zip(request.preferences, sets).filter { $0.0.weight > 0 }.map(\.1)
@@ -149,12 +158,20 @@ extension Collection {
             arms.append("preference")
         }
 
+        var popularHits: [(String, Double)] = []
+        if let field = request.popularity, let armFilter, config.schema.field(field) != nil {
+            let ids = try browseIds(filter: armFilter, order: BrowseOrder(field: field, descending: true), limit: min(pool, 1_000)).ids
+            popularHits = ids.enumerated().map { ($0.element, Double(ids.count - $0.offset)) }
+            arms.append("popularity")
+        }
+
         var fused: [String: HybridHit] = [:]
         func entry(_ id: String) -> HybridHit { fused[id] ?? HybridHit(id: id, score: 0, matchedPreferences: []) }
         let lists: [(arm: WritableKeyPath<HybridHit, ArmScore?>, weight: Double, scores: [(String, Double)])] = [
             (\.vector, request.vectorWeight, vectorHits.map { ($0.id, Double($0.score)) }),
             (\.keyword, request.keywordWeight, keywordHits.map { ($0.id, $0.score) }),
             (\.preference, request.preferenceWeight, preferenceHits.map { ($0.id, Double($0.score)) }),
+            (\.popularity, request.popularityWeight, popularHits),
         ]
         for list in lists {
             let lo = list.scores.map(\.1).min() ?? 0, hi = list.scores.map(\.1).max() ?? 0

@@ -32,6 +32,9 @@ public final class PerfumeSearch: Sendable {
         public var collapse = false
         /// MMR's λ over the shaped hits (nil: off; 1 keeps the order, 0.7 is a mild mix).
         public var diversity: Double?
+        /// With the prior on, the most voted records matching the preferences join the fusion as
+        /// an arm of their own (off only to measure what it adds).
+        public var popularity = true
         /// 1.0 since the people set (Benchmarks/SearchEval/people.jsonl, dev half): 0.3 → 1.0 took
         /// its nDCG@10 from 0.568 to 0.635 (en) and 0.472 to 0.535 (ko); the facts set moved 0.879 → 0.877.
         public static let defaultPrior = 1.0
@@ -148,6 +151,12 @@ public final class PerfumeSearch: Sendable {
         if shaping {
             request.k = min(q.k + max(q.k, 20), max(q.candidates, q.k))
             request.candidates = max(request.candidates, request.k)
+        }
+        // With the prior on, the most voted records matching the preferences are candidates too:
+        // a well-known perfume the vectors rank 200th can still be fused, boosted and weighed.
+        if q.popularity, weight > 0, fields.contains("votes"), q.mode != .keyword {
+            request.popularity = "votes"
+            request.popularityWeight = weight
         }
         let r = try c.hybridSearch(request, planner: planner)
         var result = Result(hits: r.hits, parsed: parsed, like: like, filter: request.filter, arms: r.arms, plan: r.plan,

@@ -126,6 +126,48 @@ final class HybridSearchTests: XCTestCase {
         try db!.close()
     }
 
+    /// The popularity arm: the most voted records under the preference arm's filter join the
+    /// fusion, so a classic the vectors put far away is a candidate at all (issue #22). Without
+    /// the arm it is in no list, even with the preference arm skipped.
+    func testThePopularityArmBringsTheMostVotedMatchesIn() throws {
+        let db = try Database(directory: dir, options: .perfumery)
+        let c = try db.createCollection(CollectionConfig(name: "perfumes", dimension: 4, schema: .perfume))
+        var records = (0..<150).map { i -> Record in
+            var r = perfume("s\(i)", "Spring \(i)", axis: 0, seasons: ["spring"])
+            r.vector![1] = Float(i) / 500   // distinct, all near axis 0
+            r.attributes["votes"] = .int(Int64(i % 7))
+            return r
+        }
+        var classic = perfume("classic", "The Classic", axis: 2, seasons: ["spring"])
+        classic.attributes["votes"] = .int(5000)
+        var famousWinter = perfume("winter", "Winter Star", axis: 2, seasons: ["winter"])
+        famousWinter.attributes["votes"] = .int(9000)
+        records += [classic, famousWinter]
+        try c.upsert(records)
+
+        var request = HybridRequest(vector: [1, 0.05, 0.05, 0.05], k: 10)
+        request.candidates = 20
+        request.preferences = [Preference(name: "seasons: spring", filter: "seasons CONTAINS 'spring'", weight: 1)]
+        let without = try c.hybridSearch(request)
+        XCTAssertFalse(without.hits.contains { $0.id == "classic" })
+        XCTAssertFalse(without.arms.contains("popularity"))
+
+        request.popularity = "votes"
+        let with = try c.hybridSearch(request)
+        XCTAssertEqual(with.arms.last, "popularity")
+        let hit = try XCTUnwrap(with.hits.first { $0.id == "classic" }, "\(with.hits.map(\.id))")
+        XCTAssertEqual(hit.popularity?.rank, 1)
+        XCTAssertNil(hit.vector, "the vector arm never saw it")
+        XCTAssertFalse(with.hits.contains { $0.id == "winter" }, "the arm runs under the preferences: a famous winter perfume stays out")
+        // No preferences: no arm (it would rank the whole catalogue by fame).
+        request.preferences = []
+        XCTAssertFalse(try c.hybridSearch(request).arms.contains("popularity"))
+        // A field the schema lacks: no arm, no error.
+        request.preferences = [Preference(name: "seasons: spring", filter: "seasons CONTAINS 'spring'", weight: 1)]
+        request.popularity = "no_such_field"
+        XCTAssertFalse(try c.hybridSearch(request).arms.contains("popularity"))
+    }
+
     func testFusionPreferencesAndExclusions() throws {
         let db = try Database(directory: dir, options: .perfumery)
         let c = try collection(db)

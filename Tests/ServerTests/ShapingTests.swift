@@ -63,6 +63,19 @@ final class ShapingTests: HTTPTestCase {
         XCTAssertEqual(t.call(#"QUERY perfumes "rose" K 7 COLLAPSE off PRIOR 0"#).filter { $0.contains(#""id":"s"#) }.count, 4)
         XCTAssertTrue(t.call(#"QUERY perfumes "rose" PRIOR 2"#).first?.hasPrefix("-ERR BAD_VALUE") ?? false)
         XCTAssertTrue(t.call(#"QUERY perfumes "rose" COLLAPSE maybe"#).first?.hasPrefix("-ERR BAD_VALUE") ?? false)
+
+        // The popularity arm: with the prior on, the most voted records matching the
+        // preferences are an arm of their own, named in the reply and ranked in each hit,
+        // the same on both protocols; off with the prior.
+        let popular = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose perfume for women", "top_k": 5}"#)
+        XCTAssertTrue((popular.json["arms"] as? [String])?.contains("popularity") ?? false, popular.text)
+        let classic = (popular.json["results"] as? [[String: Any]])?.first { ($0["id"] as? String) == "classic" }
+        XCTAssertEqual((classic?["explain"] as? [String: Any])?["popularity_rank"] as? Int, 1, popular.text)
+        let tcpPopular = t.call(#"QUERY perfumes "rose perfume for women" K 5 EXPLAIN"#)
+        XCTAssertTrue(tcpPopular.contains { $0.contains(#""id":"classic""#) && $0.contains(#""popularity_rank":1"#) }, "\(tcpPopular)")
+        XCTAssertTrue(tcpPopular.last?.contains(#""popularity""#) ?? false, "\(tcpPopular)")
+        let unpopular = c.http("POST", "/api/v1/search/hybrid", json: #"{"query": "rose perfume for women", "top_k": 5, "quality_prior": 0}"#)
+        XCTAssertFalse((unpopular.json["arms"] as? [String])?.contains("popularity") ?? true, unpopular.text)
     }
 
     /// MMR (issue #22): five near-identical roses from one house lead a plain query; with

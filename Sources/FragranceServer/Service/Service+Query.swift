@@ -45,6 +45,7 @@ public struct HitExplain: Encodable, Sendable {
     var vectorScore: Double?, vectorRank: Int?
     var keywordScore: Double?, keywordRank: Int?
     var preferenceScore: Double?, preferenceRank: Int?
+    var popularityRank: Int?
     @Nullable var matchedFilter: String?
     var matchedPreferences: [String]
     var matchedNotes: [String]?, matchedAccords: [String]?
@@ -53,6 +54,7 @@ public struct HitExplain: Encodable, Sendable {
         case qualityPrior = "quality_prior"
         case fusedScore = "fused_score", fusedRank = "fused_rank", vectorScore = "vector_score", vectorRank = "vector_rank"
         case keywordScore = "keyword_score", keywordRank = "keyword_rank", preferenceScore = "preference_score", preferenceRank = "preference_rank"
+        case popularityRank = "popularity_rank"
         case matchedFilter = "matched_filter", matchedPreferences = "matched_preferences", matchedNotes = "matched_notes", matchedAccords = "matched_accords"
     }
 }
@@ -246,7 +248,7 @@ extension FragranceService {
         reply.results = result.hits.enumerated().map { i, h in
             var e = HitExplain(fusedScore: h.score, fusedRank: i + 1, vectorScore: h.vector?.score, vectorRank: h.vector?.rank,
                                keywordScore: h.keyword?.score, keywordRank: h.keyword?.rank,
-                               preferenceScore: h.preference?.score, preferenceRank: h.preference?.rank,
+                               preferenceScore: h.preference?.score, preferenceRank: h.preference?.rank, popularityRank: h.popularity?.rank,
                                matchedFilter: result.filter, matchedPreferences: h.matchedPreferences)
             if input.explain, let r = records[i] {
                 let m = search.matchedTerms(r, result.parsed)

@@ -99,14 +99,17 @@ extension CommandRouter {
         input.mode = mode
         let result = try service.query(input)
         struct HitLine: Encodable {
-            var id: String, score: Double, matchedPreferences: [String], vectorRank: Int?, keywordRank: Int?, record: RecordBody?, collapsed: [String]?
+            var id: String, score: Double, matchedPreferences: [String], vectorRank: Int?, keywordRank: Int?, popularityRank: Int?
+            var record: RecordBody?, collapsed: [String]?
             enum CodingKeys: String, CodingKey {
                 case id, score, record, collapsed, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
+                case popularityRank = "popularity_rank"
             }
         }
         var lines = result.results.map {
             ReplyJSON.text(HitLine(id: $0.id, score: $0.score, matchedPreferences: $0.detail.matchedPreferences,
-                                   vectorRank: $0.detail.vectorRank, keywordRank: $0.detail.keywordRank, record: $0.record, collapsed: $0.collapsed))
+                                   vectorRank: $0.detail.vectorRank, keywordRank: $0.detail.keywordRank, popularityRank: $0.detail.popularityRank,
+                                   record: $0.record, collapsed: $0.collapsed))
         }
         if let facets = result.facets { lines.append(ReplyJSON.text(FacetsLine(facets: facets))) }
         if o.explain {
