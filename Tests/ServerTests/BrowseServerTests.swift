@@ -27,6 +27,28 @@ final class BrowseServerTests: HTTPTestCase {
         XCTAssertEqual(tcp.call("UPSERT shop [" + records.joined(separator: ",") + "]"), ["+OK inserted=45 updated=0"])
     }
 
+    /// Query strings as forms and URLSearchParams write them: '+' for a space, encoded keys.
+    /// Before, the filter reached the grammar as "rating+>=+1" (BAD_FILTER at '+').
+    func testQueryStringsDecodeLikeForms() throws {
+        let http = try client()
+        let tcp = try TestClient(port: tcpPort)
+        fill(tcp)
+        let plus = http.http("GET", "/api/v1/collections/shop/records?filter=brand+%3D+%27Nuit%27+AND+rating+%3E%3D+1&%6Frder=rating%3Adesc&limit=50")
+        XCTAssertEqual(plus.status, 200, plus.text)
+        let percent = http.http("GET", "/api/v1/collections/shop/records?filter=\(q("brand = 'Nuit' AND rating >= 1"))&order=rating:desc&limit=50")
+        XCTAssertEqual(percent.status, 200, percent.text)
+        XCTAssertEqual(plus.json["count"] as? Int, percent.json["count"] as? Int)
+        XCTAssertEqual((plus.json["records"] as? [[String: Any]])?.map { $0["id"] as? String }, (percent.json["records"] as? [[String: Any]])?.map { $0["id"] as? String })
+        XCTAssertGreaterThan(plus.json["count"] as? Int ?? 0, 5)
+        // An encoded '+' is a plus sign.
+        XCTAssertEqual(tcp.call(#"UPSERT shop {"id": "plus", "vector": [1, 1], "brand": "Nuit+Jour"}"#), ["+OK inserted=1 updated=0"])
+        let literal = http.http("GET", "/api/v1/collections/shop/records?filter=brand+%3D+%27Nuit%2BJour%27")
+        XCTAssertEqual(literal.status, 200, literal.text)
+        XCTAssertEqual((literal.json["records"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, ["plus"])
+        let info = http.http("GET", "/api/v1/info?section=memory")
+        XCTAssertNotNil(info.json["memory"], info.text)
+    }
+
     func testScrollAndGetRecordsPageTheSameWayWithOneCursor() throws {
         let http = try client()
         let tcp = try TestClient(port: tcpPort)

@@ -98,23 +98,23 @@ extension HTTPAPI {
     /// `GET /api/v1/collections/{name}/records?filter=&order=&after=&limit=&fields=&facets=&facet_size=`
     /// (lists comma-separated; Hummingbird has percent-decoded the values).
     func browseInput(_ name: String, _ request: Request) throws -> BrowseInput {
-        let query = request.uri.queryParameters
+        let query = QueryForm(request.uri.query)
         let known: Set<String> = ["filter", "order", "after", "limit", "fields", "facets", "facet_size"]
-        if let unknown = query.map({ String($0.key) }).sorted().first(where: { !known.contains($0) }) {
+        if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
             throw APIError(.unknownField, "unknown query parameter '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))", field: unknown)
         }
         func integer(_ k: String) throws -> Int? {
-            guard let v = query[Substring(k)].map(String.init) else { return nil }
+            guard let v = query[k] else { return nil }
             guard let n = Int(v) else { throw APIError(.badType, "'\(k)' must be an integer, got '\(v)'", field: k) }
             return n
         }
         func list(_ k: String) -> [String]? {
-            query[Substring(k)].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            query[k].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         }
         var b = BrowseInput(collection: name)
-        b.filter = FilterInput(text: query["filter"].map(String.init))
-        b.order = query["order"].map(String.init)
-        b.after = query["after"].map(String.init)
+        b.filter = FilterInput(text: query["filter"])
+        b.order = query["order"]
+        b.after = query["after"]
         b.limit = try integer("limit") ?? 20
         b.fields = list("fields")
         b.facets = list("facets") ?? []
@@ -136,7 +136,7 @@ extension HTTPAPI {
             return try await reply { try self.service.upsert(name, records) }
         }
         let atomic: Bool
-        switch request.uri.queryParameters["atomic"].map(String.init) {
+        switch QueryForm(request.uri.query)["atomic"] {
         case nil, "false", "0": atomic = false
         case "true", "1": atomic = true
         case let other?: throw APIError(.badValue, "atomic must be true or false, got '\(other)'", field: "atomic")

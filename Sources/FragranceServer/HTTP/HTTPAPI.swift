@@ -111,12 +111,12 @@ public struct HTTPAPI: Sendable {
             return JSONReply(Root(uptimeSeconds: (api.service.activity.uptimeSeconds * 1000).rounded() / 1000)).response()
         },
         Route(method: .get, path: "/api/v1/info", command: "INFO") { api, req, _ in
-            let section = req.uri.queryParameters["section"].map(String.init)
+            let section = QueryForm(req.uri.query)["section"]
             return try await api.reply { try api.service.info(section: section) }
         },
         Route(method: .get, path: "/api/v1/slowlog", command: "SLOWLOG") { api, req, _ in
             var count = 10
-            if let v = req.uri.queryParameters["count"].map(String.init) {
+            if let v = QueryForm(req.uri.query)["count"] {
                 guard let n = Int(v) else { throw APIError(.badType, "'count' must be an integer, got '\(v)'", field: "count") }
                 count = n
             }
@@ -170,7 +170,7 @@ public struct HTTPAPI: Sendable {
         },
         Route(method: .get, path: "/api/v1/collections/{name}/records/{id}", command: "GET") { api, req, ctx in
             let name = try ctx.parameters.require("name"), id = try ctx.parameters.require("id")
-            let withVector = req.uri.queryParameters["vector"].map { $0 == "true" || $0 == "1" } ?? false
+            let withVector = QueryForm(req.uri.query)["vector"].map { $0 == "true" || $0 == "1" } ?? false
             return try await api.reply { RecordBody(record: try api.service.get(name, id: id), includeVector: withVector) }
         },
         Route(method: .delete, path: "/api/v1/collections/{name}/records/{id}", command: "DEL") { api, _, ctx in

@@ -257,3 +257,28 @@ extension FilterObject {
         self.init(clauses: clauses)
     }
 }
+
+/// A URL's query as HTML forms, browsers' URLSearchParams, Python's urlencode and curl
+/// --data-urlencode write it (application/x-www-form-urlencoded): '+' is a space and keys are
+/// percent-encoded too. Hummingbird's `queryParameters` decodes neither, so a filter sent as
+/// `filter=family+%3D+%27floral%27` reached the grammar with its '+'s.
+struct QueryForm: Sendable {
+    private(set) var pairs: [(key: String, value: String)] = []
+
+    init(_ query: String?) {
+        guard let query, !query.isEmpty else { return }
+        for part in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            pairs.append((Self.decode(kv[0]), kv.count > 1 ? Self.decode(kv[1]) : ""))
+        }
+    }
+
+    private static func decode(_ s: Substring) -> String {
+        let spaced = s.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced   // a stray '%' is kept as sent
+    }
+
+    /// The first value of `key`.
+    subscript(_ key: String) -> String? { pairs.first { $0.key == key }?.value }
+    var keys: [String] { pairs.map(\.key) }
+}
