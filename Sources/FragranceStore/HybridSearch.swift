@@ -96,6 +96,28 @@ public struct HybridResult: Sendable {
     public var preferenceFilter: String?
     /// True when the vector arm already held k records matching every preference.
     public var preferenceArmSkipped = false
+    /// How long each stage took (for the server's per-stage latency histograms).
+    public var times = StageTimes()
+}
+
+/// Seconds each stage of one search took; nil for a stage that did not run. The keyword stage
+/// includes evaluating the filter and the preferences' bitsets, which it shares a lock with.
+public struct StageTimes: Sendable, Equatable {
+    public var embed: Double?, vector: Double?, keyword: Double?, preference: Double?, popularity: Double?, fusion: Double?
+    /// Result shaping after fusion (prior, collapse, diversity), set by the caller that shapes.
+    public var shaping: Double?
+
+    public init() {}
+
+    /// The stages that ran, by name, in order.
+    public var ran: [(stage: String, seconds: Double)] {
+        [("embed", embed), ("vector", vector), ("keyword", keyword), ("preference", preference), ("popularity", popularity),
+         ("fusion", fusion), ("shaping", shaping)].compactMap { name, t in t.map { (name, $0) } }
+    }
+
+    /// Seconds since `start` (a `DispatchTime` uptime in nanoseconds).
+    public static func since(_ start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+    public static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 }
 
 extension Collection {
@@ -103,9 +125,12 @@ extension Collection {
         guard (1...10_000).contains(request.k) else { throw StoreError(.badRequest, "k must be 1 to 10000, got \(request.k)") }
         let pool = max(request.candidates, request.k + request.excluded.count)
         var vector = request.vector
+        var times = StageTimes()
+        var t = StageTimes.now
         if vector == nil, let text = request.text, !text.trimmingCharactersInWhitespace().isEmpty {
             guard text.utf8.count <= 65536 else { throw StoreError(.badRequest, "query text is over 64 KiB") }
             vector = try embed([text])[0]
+            times.embed = StageTimes.since(t)
         }
         let keywords = request.keywords.flatMap { Collection.keywordQuery($0) == nil ? nil : $0 }
         guard vector != nil || keywords != nil || !request.preferences.isEmpty else {
@@ -120,12 +145,15 @@ extension Collection {
         var preferenceSkipped = false
         var armFilter: String?   // the preference arm's filter, even when the arm is skipped
         if let vector {
+            t = StageTimes.now
             let r = try search(SearchRequest(vector: vector, k: pool, ef: request.ef, filter: request.filter), planner: planner)
             vectorHits = r.hits
             plan = r.plan
             arms.append("vector")
+            times.vector = StageTimes.since(t)
         }
         let positive = request.preferences.filter { $0.weight > 0 }
+        t = StageTimes.now
         let (keywordHits, matches): ([KeywordMatch], [Bitset]) = try lock.read {
             let allowed = try request.filter.map { try evaluate($0).allowed }
             let kw = try keywords.map { try keywordMatchesUnlocked($0, limit: pool, allowed: allowed) } ?? []
@@ -153,18 +181,24 @@ extension Collection {
             return (kw, sets)
         }
         if keywords != nil { arms.append("keyword") }
+        if keywords != nil || !request.preferences.isEmpty { times.keyword = StageTimes.since(t) }
         if let vector, let preferenceFilter {
+            t = StageTimes.now
             preferenceHits = try search(SearchRequest(vector: vector, k: pool, ef: request.ef, filter: preferenceFilter), planner: planner).hits
             arms.append("preference")
+            times.preference = StageTimes.since(t)
         }
 
         var popularHits: [(String, Double)] = []
         if let field = request.popularity, let armFilter, config.schema.field(field) != nil {
+            t = StageTimes.now
+            defer { times.popularity = StageTimes.since(t) }
             let ids = try browseIds(filter: armFilter, order: BrowseOrder(field: field, descending: true), limit: min(pool, 1_000)).ids
             popularHits = ids.enumerated().map { ($0.element, Double(ids.count - $0.offset)) }
             arms.append("popularity")
         }
 
+        t = StageTimes.now
         var fused: [String: HybridHit] = [:]
         func entry(_ id: String) -> HybridHit { fused[id] ?? HybridHit(id: id, score: 0, matchedPreferences: []) }
         let lists: [(arm: WritableKeyPath<HybridHit, ArmScore?>, weight: Double, scores: [(String, Double)])] = [
@@ -198,7 +232,8 @@ extension Collection {
             fused[id] = h
         }
         let hits = fused.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        times.fusion = StageTimes.since(t)
         return HybridResult(hits: Array(hits.prefix(request.k)), plan: plan, arms: arms, preferenceFilter: preferenceFilter,
-                            preferenceArmSkipped: preferenceSkipped)
+                            preferenceArmSkipped: preferenceSkipped, times: times)
     }
 }

@@ -74,6 +74,8 @@ public final class PerfumeSearch: Sendable {
         /// The prior's weight as applied, and why it was off.
         public var priorWeight = 0.0
         public var priorOff: String?
+        /// How long each stage took (embedding, each arm, fusion, shaping).
+        public var times = StageTimes()
     }
 
     public let lexicon: Lexicon
@@ -164,7 +166,10 @@ public final class PerfumeSearch: Sendable {
                             embedded: request.vector == nil ? request.text : nil, keywords: request.keywords)
         result.priorWeight = weight
         result.priorOff = priorOff
+        result.times = r.times
         if shaping {
+            let t = StageTimes.now
+            defer { result.times.shaping = StageTimes.since(t) }
             let records = try c.records(r.hits.map(\.id), includeVector: q.collapse || q.diversity != nil)
             let shaped = ResultShaping.shape(r.hits, records: records, weight: weight, collapse: q.collapse)
             if let lambda = q.diversity {

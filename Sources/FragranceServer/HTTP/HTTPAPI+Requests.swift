@@ -78,6 +78,7 @@ extension HTTPAPI {
         }
         var q = QueryInput()
         q.collection = name
+        q.measuredAs = "search"
         q.vector = try body.floats("vector")
         q.text = try body.string("text") ?? body.string("query")
         guard (q.text == nil) != (q.vector == nil) else {

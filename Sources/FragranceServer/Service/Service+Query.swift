@@ -12,6 +12,8 @@ import RAG
 public struct QueryInput: Sendable {
     /// nil: the server's default collection (`http.default_collection`).
     public var collection: String?
+    /// The operation /metrics counts it as: "search" for POST …/{name}/search (SEARCH's route).
+    var measuredAs = "query"
     public var text: String?
     public var vector: [Float]?
     public var filter = FilterInput.none
@@ -210,6 +212,7 @@ extension FragranceService {
     /// The store's search (`search(_:)`, the same operation as SEARCH) in the query's reply shape.
     private func plainQuery(_ input: QueryInput, _ c: FragranceStore.Collection, filter: String?, into reply: inout QueryReply) throws {
         var s = SearchInput(collection: c.config.name)
+        s.measuredAs = input.measuredAs
         // A vector wins over the text (the text is then only echoed as `query`).
         if let v = input.vector { s.vector = v } else { s.text = input.text }
         s.filter = FilterInput(text: filter)
@@ -241,8 +244,10 @@ extension FragranceService {
         q.qualityPrior = input.qualityPrior ?? PerfumeSearch.Query.defaultPrior
         q.collapse = input.collapse ?? (input.understand && input.text != nil)
         q.diversity = input.diversity
+        let start = StageTimes.now
         let result = try search.search(q, in: c)
-        if let plan = result.plan { metrics?.search(plan) }
+        if let plan = result.plan { metrics?.search(plan, collection: c.config.name) }
+        metrics?.searched(collection: c.config.name, operation: input.measuredAs, seconds: StageTimes.since(start), stages: result.times)
         let needRecords = input.includeRecords || input.explain
         let records = needRecords ? try c.records(result.hits.map(\.id)) : []
         reply.results = result.hits.enumerated().map { i, h in

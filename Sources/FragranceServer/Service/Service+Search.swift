@@ -16,6 +16,8 @@ public struct SearchInput: Sendable {
     public var explain = false
     public var includeRecords = false
     public var paging = SearchPaging()
+    /// The operation /metrics counts it as: "query" when QUERY answers with the plain search.
+    var measuredAs = "search"
     public init(collection: String) { self.collection = collection }
 }
 
@@ -62,8 +64,12 @@ extension FragranceService {
         let project = try projection(input.paging.fields, c)
         let request = input.vector.map { SearchRequest(vector: $0, k: fetch, ef: input.ef, filter: filter, exact: input.exact) }
             ?? SearchRequest(text: input.text!, k: fetch, ef: input.ef, filter: filter, exact: input.exact)
+        let start = StageTimes.now
         let result = try c.search(request)
-        metrics?.search(result.plan)
+        metrics?.search(result.plan, collection: c.config.name)
+        var stages = StageTimes()
+        if input.vector != nil { stages.vector = StageTimes.since(start) }   // with text, embedding and search are one call
+        metrics?.searched(collection: c.config.name, operation: input.measuredAs, seconds: StageTimes.since(start), stages: stages)
         let paging = input.paging
         let kept = result.hits.dropFirst(paging.offset).filter { hit in
             (paging.scoreThreshold.map { Double(hit.score) >= $0 } ?? true) && (paging.maxDistance.map { Double(hit.distance) <= $0 } ?? true)
