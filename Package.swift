@@ -68,7 +68,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Yams", package: "Yams"),
-        ], resources: [.copy("Resources/openapi.yaml")]),
+        ], resources: [.copy("Resources/openapi.yaml"), .copy("Resources/schemas"), .copy("Resources/web")]),
         .target(name: "FragranceClient", dependencies: [
             "FragranceProtocol",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -34,14 +34,21 @@ public struct APIDocument: Sendable {
             }
         }
         operations = ops
+        // The page renders /openapi.json in the browser (assets/docs.js); the table is what
+        // a reader without JavaScript (or curl) gets.
+        let title = esc(info["title"] as? String ?? "API") + " " + esc(info["version"] as? String ?? "")
         html = """
-        <!doctype html><html><head><meta charset="utf-8"><title>\(esc(info["title"] as? String ?? "API"))</title>
-        <style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}td,th{vertical-align:top;padding:.4rem;border-bottom:1px solid #ddd;text-align:left}code{font-size:.95em}</style>
-        </head><body><h1>\(esc(info["title"] as? String ?? "API")) \(esc(info["version"] as? String ?? ""))</h1>
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(title)</title><link rel="stylesheet" href="/assets/fdb.css"><link rel="icon" href="data:,"></head><body>
+        <header class="bar"><h1>\(title)</h1><nav><a href="/docs">API docs</a><a href="/console">Console</a><a href="/openapi.json">openapi.json</a></nav>
+        <span class="grow"></span><input id="filter" type="text" placeholder="filter operations" aria-label="filter operations">
+        <input id="token" type="password" placeholder="bearer token (if keys are set)" aria-label="bearer token"></header>
+        <main id="content"><noscript>
         <p>\(esc(info["description"] as? String ?? ""))</p>
         <p>Machine-readable: <a href="/openapi.json">/openapi.json</a>. Errors are <code>{"error": {"code", "message", "field"}}</code>.</p>
         <table><tr><th>method</th><th>path</th><th>role</th><th>what it does</th></tr>
-        \(rows)</table></body></html>
+        \(rows)</table></noscript></main>
+        <script src="/assets/docs.js"></script></body></html>
         """
     }
 
@@ -53,6 +60,17 @@ public struct APIDocument: Sendable {
         case let date as Date: return ISO8601DateFormatter().string(from: date)
         default: return v
         }
+    }
+}
+
+extension APIDocument {
+    /// The JSON Schemas the document and the README name, served at /schemas/<file>.
+    public static let schemaFiles = ["material.schema.json", "perfume.schema.json", "recipe.schema.json"]
+
+    /// One of `schemaFiles` from the bundle (nil for any other name: no path is ever built from the request).
+    public static func schema(_ file: String) -> Data? {
+        guard schemaFiles.contains(file), let dir = Bundle.module.url(forResource: "schemas", withExtension: nil) else { return nil }
+        return try? Data(contentsOf: dir.appendingPathComponent(file))
     }
 }
 

@@ -69,6 +69,30 @@ public struct HTTPAPI: Sendable {
             h[.contentType] = "application/json; charset=utf-8"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: try APIDocument.shared.json)))
         },
+        Route(method: .get, path: "/console", command: nil) { _, _, _ in
+            // The page is public; everything it shows comes from the API with the token typed into it.
+            guard let page = WebAssets.shared["console.html"] else { throw APIError(.notFound, "the console is not in this build") }
+            var h = HTTPFields()
+            h[.contentType] = page.contentType
+            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: page.data)))
+        },
+        Route(method: .get, path: "/assets/{file}", command: nil) { _, _, ctx in
+            let file = try ctx.parameters.require("file")
+            guard let asset = WebAssets.shared[file] else { throw APIError(.notFound, "no asset '\(file)'", field: "file") }
+            var h = HTTPFields()
+            h[.contentType] = asset.contentType
+            h[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: asset.data)))
+        },
+        Route(method: .get, path: "/schemas/{file}", command: nil) { _, _, ctx in
+            let file = try ctx.parameters.require("file")
+            guard let data = APIDocument.schema(file) else {
+                throw APIError(.notFound, "no schema '\(file)' (known: \(APIDocument.schemaFiles.joined(separator: ", ")))", field: "file")
+            }
+            var h = HTTPFields()
+            h[.contentType] = "application/schema+json"
+            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        },
         Route(method: .get, path: "/docs", command: nil) { _, _, _ in
             var h = HTTPFields()
             h[.contentType] = "text/html; charset=utf-8"

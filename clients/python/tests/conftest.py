@@ -1,81 +1,15 @@
-"""A real `fragrancedb serve` on free loopback ports for the client's tests.
+"""Real `fragrancedb serve` processes for the client's tests (fdb_server.py starts them).
 
-The binary is $FRAGRANCEDB_BIN, else the repository's .build/debug/fragrancedb (tools/test builds
-it); the model is $FRAGRANCEDB_MODEL_DIR, else the repository's models/ (tools/setup fetches it).
 The main server loads a slice of the bundled catalogue (perfumes and materials) so queries and
 recipes run on real data; each server is stopped when the session ends.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.request
-from pathlib import Path
+import re
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _binary() -> str:
-    path = os.environ.get("FRAGRANCEDB_BIN") or str(REPO / ".build" / "debug" / "fragrancedb")
-    if not os.access(path, os.X_OK):
-        pytest.exit(f"no fragrancedb binary at {path}: run `swift build` (or set FRAGRANCEDB_BIN)", returncode=2)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env: dict, ready_within: float):
-        self.data = Path(tempfile.mkdtemp(prefix="fdb-py-"))
-        self.tcp_port, self.http_port = _free_port(), _free_port()
-        self.url = f"http://127.0.0.1:{self.http_port}"
-        model = os.environ.get("FRAGRANCEDB_MODEL_DIR") or str(REPO / "models" / "all-MiniLM-L6-v2")
-        full_env = dict(os.environ, FRAGRANCEDB_LOG_LEVEL="error", **env)
-        self.log = open(self.data / "server.log", "wb")
-        self.process = subprocess.Popen(
-            [_binary(), "serve", "--data", str(self.data / "db"), "--port", str(self.tcp_port),
-             "--http-port", str(self.http_port), "--model-dir", model, "--config-dir", str(self.data / "no-config")],
-            env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + ready_within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"fragrancedb serve exited with {self.process.returncode}: {self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
-                    if json.load(r).get("status") == "ready":
-                        return
-            except Exception:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"fragrancedb serve was not ready within {ready_within} s: {self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return (self.data / "server.log").read_text(errors="replace")[-2000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.data, ignore_errors=True)
+from fdb_server import Server
 
 
 @pytest.fixture(scope="session")
@@ -99,5 +33,4 @@ def guarded_server():
 @pytest.fixture
 def collection_name(request):
     """A fresh collection name per test (tests share the session's server)."""
-    import re
     return "py_" + re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", request.node.name.lower()))[:40].strip("_")
