@@ -7,45 +7,49 @@ import Synchronization
 
 /// An async client for the line protocol (schemas/protocol.md): a small pool of connections,
 /// pipelined requests, a timeout per request, reconnection on the next call after a failure,
-/// and the server's `-ERR` codes as a Swift enum.
+/// typed (Decodable) records, hits, recipes and server info, and the server's `-ERR` codes as
+/// `FragranceClientError.server(ErrorCode, message)`. Its public surface has no NIO types.
 ///
 /// ```swift
 /// let client = FragranceClient(host: "127.0.0.1", port: 7700)
 /// let hits = try await client.search("perfumes", text: "fresh citrus summer fragrance for men",
-///                                    filter: "gender = 'male'", k: 5)
+///                                    filter: "gender = 'male'", k: 5, records: true)
 /// ```
 public final class FragranceClient: Sendable {
     public let host: String
     public let port: Int
-    public let timeout: TimeAmount
+    /// Per request: a reply that takes longer fails with `.timeout` and drops its connection.
+    public let timeout: Duration
     /// Sent with AUTH on every new connection, so a reconnect keeps its role.
     let token: String?
     let group: MultiThreadedEventLoopGroup
-    let ownsGroup: Bool
     private let slots: Int
     private let connections: Mutex<[Connection?]>
     private let next = Atomic<Int>(0)
 
-    public init(host: String = "127.0.0.1", port: Int = 7700, connections: Int = 2, timeout: TimeAmount = .seconds(30),
-                token: String? = nil, group: MultiThreadedEventLoopGroup? = nil) {
+    public init(host: String = "127.0.0.1", port: Int = 7700, connections: Int = 2, timeout: Duration = .seconds(30), token: String? = nil) {
         self.host = host
         self.token = token
         self.port = port
         self.timeout = timeout
-        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        ownsGroup = group == nil
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         slots = max(connections, 1)
         self.connections = Mutex(Array(repeating: nil, count: max(connections, 1)))
     }
 
-    /// Closes every connection (and the event loop the client made for itself).
+    var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = timeout.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// Closes every connection and the client's event loop.
     public func close() async {
         let open = connections.withLock { list -> [Connection] in
             defer { list = Array(repeating: nil, count: list.count) }
             return list.compactMap { $0 }
         }
         for c in open { try? await c.channel.close() }
-        if ownsGroup { try? await group.shutdownGracefully() }
+        try? await group.shutdownGracefully()
     }
 
     // MARK: - Raw requests
@@ -63,7 +67,7 @@ public final class FragranceClient: Sendable {
         }
         let c = try await connection()
         do {
-            return try await c.send(lines, timeout: timeout)
+            return try await c.send(lines, timeout: timeAmount)
         } catch {
             drop(c)
             throw error
@@ -86,7 +90,7 @@ public final class FragranceClient: Sendable {
         if let c = connections.withLock({ $0[i] }), c.channel.isActive { return c }
         let c = try await Connection.open(host: host, port: port, group: group)
         if let token {
-            guard let reply = try await c.send([Request.auth(token: token).line], timeout: timeout).first else { throw FragranceClientError.disconnected }
+            guard let reply = try await c.send([Request.auth(token: token).line], timeout: timeAmount).first else { throw FragranceClientError.disconnected }
             if case .error(let code, let message) = reply {
                 c.channel.close(promise: nil)
                 throw FragranceClientError.reply(code, message)
@@ -113,6 +117,8 @@ public final class FragranceClient: Sendable {
         public var id: String
         public var score: Double
         public var distance: Double
+        /// With `records: true` (or `fields`): the record, cut to `fields` when given.
+        public var record: StoredRecord?
     }
 
     public struct Plan: Decodable, Sendable {
@@ -132,12 +138,15 @@ public final class FragranceClient: Sendable {
         public var plan: Plan?
     }
 
-    /// Nearest records to a text (embedded by the server) or a vector.
+    /// Nearest records to a text (embedded by the server) or a vector; `records` (or `fields`)
+    /// brings each hit's record along.
     public func search(_ collection: String, text: String? = nil, vector: [Float]? = nil, filter: String? = nil,
-                       k: Int = 10, ef: Int? = nil, exact: Bool = false, explain: Bool = false) async throws -> SearchResult {
+                       k: Int = 10, ef: Int? = nil, exact: Bool = false, explain: Bool = false,
+                       records: Bool = false, fields: [String]? = nil) async throws -> SearchResult {
         guard text != nil || vector != nil else { throw FragranceClientError.badRequest("search needs a text or a vector") }
         var o = SearchOptions()
         (o.text, o.vector, o.filter, o.k, o.ef, o.exact, o.explain) = (text, text == nil ? vector : nil, filter, k, ef, exact, explain)
+        (o.records, o.fields) = (records, fields)
         let rows = try jsonLines(try await send(.search(collection: collection, options: o)))
         var result = SearchResult(hits: [], plan: nil)
         for row in rows {
@@ -159,8 +168,15 @@ public final class FragranceClient: Sendable {
         public var matchedPreferences: [String]
         public var vectorRank: Int?
         public var keywordRank: Int?
+        /// The hit's place among the most voted records matching the preferences (with the quality prior).
+        public var popularityRank: Int?
+        /// With `records: true`: the record.
+        public var record: StoredRecord?
+        /// The near-duplicates this hit stands for.
+        public var collapsed: [String]?
         enum CodingKeys: String, CodingKey {
-            case id, score, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
+            case id, score, record, collapsed, matchedPreferences = "matched_preferences", vectorRank = "vector_rank", keywordRank = "keyword_rank"
+            case popularityRank = "popularity_rank"
         }
     }
 
@@ -173,9 +189,9 @@ public final class FragranceClient: Sendable {
     /// Search as a user types it (`QUERY`): the server understands the text (English or
     /// Korean) and fuses its arms. `mode`: similarity, keyword or hybrid; `raw` skips understanding.
     public func query(_ collection: String, _ text: String, mode: String = "hybrid", filter: String? = nil, k: Int = 10,
-                      raw: Bool = false, explain: Bool = false) async throws -> QueryResult {
+                      raw: Bool = false, explain: Bool = false, records: Bool = false) async throws -> QueryResult {
         var o = SearchOptions()
-        (o.mode, o.filter, o.k, o.raw, o.explain) = (mode, filter, k, raw, explain)
+        (o.mode, o.filter, o.k, o.raw, o.explain, o.records) = (mode, filter, k, raw, explain, records)
         var result = QueryResult(hits: [], explanation: nil)
         for row in try jsonLines(try await send(.query(collection: collection, text: text, options: o))) {
             if row.hasPrefix("{\"arms\"") { result.explanation = row } else { result.hits.append(try decode(QueryHit.self, row)) }
@@ -183,14 +199,30 @@ public final class FragranceClient: Sendable {
         return result
     }
 
-    /// One page of a browse: each record as its JSON object text, how many records the filter
-    /// allows in all, and the cursor of the next page (nil on the last).
+    /// One page of a browse: the records, how many records the filter allows in all, and the
+    /// cursor of the next page (nil on the last).
     public struct Page: Sendable {
-        public var records: [String]
+        public var records: [StoredRecord]
         public var count: Int
         public var next: String?
-        /// With `facets`: the server's JSON array of counts.
-        public var facets: String?
+        /// With `facets`: the counts over every record the filter allows.
+        public var facets: [Facet]?
+    }
+
+    /// Counts of one field: values (strings, sets) or ranges [from, to) (numbers).
+    public struct Facet: Decodable, Sendable, Equatable {
+        public struct Value: Decodable, Sendable, Equatable { public var value: String; public var count: Int }
+        public struct Range: Decodable, Sendable, Equatable { public var from: Double; public var to: Double; public var count: Int }
+        public var field: String
+        public var values: [Value]?
+        public var others: Int?
+        public var ranges: [Range]?
+        public var missing: Int
+    }
+
+    public struct FacetCounts: Decodable, Sendable, Equatable {
+        public var count: Int
+        public var facets: [Facet]
     }
 
     /// Records under a filter in an order (`rating:desc`, `year`, `id`), a page at a time
@@ -201,25 +233,19 @@ public final class FragranceClient: Sendable {
         (o.filter, o.order, o.after, o.limit, o.fields, o.facets) = (filter, order, after, limit, fields, facets)
         var rows = try jsonLines(try await send(.scroll(collection: collection, options: o)))
         guard let last = rows.popLast() else { throw FragranceClientError.protocolViolation("SCROLL replied no tail line") }
-        struct Tail: Decodable { var count: Int; var next: String? }
+        struct Tail: Decodable { var count: Int; var next: String?; var facets: [Facet]? }
         let tail = try decode(Tail.self, last)
-        var facetsJSON: String?
-        if !facets.isEmpty, let o = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], let f = o["facets"],
-           let data = try? JSONSerialization.data(withJSONObject: f, options: [.sortedKeys]) {
-            facetsJSON = String(decoding: data, as: UTF8.self)
-        }
-        return Page(records: rows, count: tail.count, next: tail.next, facets: facetsJSON)
+        return Page(records: try rows.map { try decode(StoredRecord.self, $0) }, count: tail.count, next: tail.next, facets: tail.facets)
     }
 
-    /// Value counts (and ranges for numbers: `year:10`) of `fields` under a filter (`FACETS`),
-    /// as the server's JSON line `{"count", "facets": […]}`.
-    public func facets(_ collection: String, fields: [String], filter: String? = nil, size: Int = 10) async throws -> String {
+    /// Value counts (and ranges for numbers: `year:10`) of `fields` under a filter (`FACETS`).
+    public func facets(_ collection: String, fields: [String], filter: String? = nil, size: Int = 10) async throws -> FacetCounts {
         var o = SearchOptions()
         (o.filter, o.facetSize) = (filter, size)
         guard let row = try jsonLines(try await send(.facets(collection: collection, fields: fields, options: o))).first else {
             throw FragranceClientError.protocolViolation("FACETS replied no line")
         }
-        return row
+        return try decode(FacetCounts.self, row)
     }
 
     public struct WriteCount: Sendable, Equatable {
@@ -229,6 +255,7 @@ public final class FragranceClient: Sendable {
 
     /// Inserts or replaces records (any Encodable with `id`, optional `vector` and attribute
     /// fields), in pipelined batches of `batchSize`; each batch is all-or-nothing.
+    @discardableResult
     public func upsert<R: Encodable>(_ collection: String, _ records: [R], batchSize: Int = 500) async throws -> WriteCount {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -250,13 +277,12 @@ public final class FragranceClient: Sendable {
         return total
     }
 
-    /// A record as its JSON object text, or nil when it does not exist.
-    public func get(_ collection: String, id: String) async throws -> String? {
-        do { return try jsonLines(try await send(.get(collection: collection, id: id))).first }
+    /// A record, or nil when it does not exist (`record.decode(as:)` reads it into your type).
+    public func get(_ collection: String, id: String) async throws -> StoredRecord? {
+        do { return try jsonLines(try await send(.get(collection: collection, id: id))).first.map { try decode(StoredRecord.self, $0) } }
         catch FragranceClientError.server(.notFound, _) { return nil }
     }
 
-    @discardableResult
     /// Which of these ids the collection holds.
     public func existing(_ collection: String, ids: [String]) async throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
@@ -264,13 +290,44 @@ public final class FragranceClient: Sendable {
         return Set(try jsonLines(reply).map { try decode(String.self, $0) })
     }
 
-    /// Collection settings and figures, as the INFO command reports them.
+    /// A collection's dimension, nil when there is no such collection.
     public func collectionDimension(_ collection: String) async throws -> Int? {
-        struct Row: Decodable { var name: String; var dimension: Int }
-        let reply = try await send(.collections)
-        return try jsonLines(reply).map { try decode(Row.self, $0) }.first { $0.name == collection }?.dimension
+        try await collections().first { $0.name == collection }?.dimension
     }
 
+    /// Every collection (COLLECTIONS).
+    public func collections() async throws -> [CollectionSummary] {
+        try jsonLines(try await send(.collections)).map { try decode(CollectionSummary.self, $0) }
+    }
+
+    /// One collection's settings, fields and figures (DESCRIBE).
+    public func describe(_ collection: String) async throws -> CollectionInfo {
+        guard let row = try jsonLines(try await send(.describe(collection: collection))).first else {
+            throw FragranceClientError.protocolViolation("DESCRIBE replied no line")
+        }
+        return try decode(CollectionInfo.self, row)
+    }
+
+    /// INFO: version, uptime and every section, or one (server, clients, stats, memory, persistence, collections, model).
+    public func info(section: String? = nil) async throws -> ServerInfo {
+        guard let row = try jsonLines(try await send(.info(section: section))).first else {
+            throw FragranceClientError.protocolViolation("INFO replied no line")
+        }
+        return try decode(ServerInfo.self, row)
+    }
+
+    /// A perfume recipe held to its product's IFRA limits, with its validation (GENERATE).
+    public func generate(_ request: RecipeRequest) async throws -> RecipeResult {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = String(decoding: try encoder.encode(request), as: UTF8.self)
+        guard let row = try jsonLines(try await send(.generate(json: json))).first else {
+            throw FragranceClientError.protocolViolation("GENERATE replied no line")
+        }
+        return try decode(RecipeResult.self, row)
+    }
+
+    @discardableResult
     public func delete(_ collection: String, ids: [String]) async throws -> Int {
         guard case .ok(let text?) = try await send(.delete(collection: collection, ids: ids)),
               let n = Int(text.replacingOccurrences(of: "deleted=", with: "")) else {
@@ -291,12 +348,13 @@ public final class FragranceClient: Sendable {
     }
 
     /// Adds fields or turns inference on or off (see ALTER in schemas/protocol.md); the
-    /// collection's description as JSON.
-    public func alterCollection(_ name: String, change: String) async throws -> String {
+    /// collection as it now stands.
+    @discardableResult
+    public func alterCollection(_ name: String, change: String) async throws -> CollectionInfo {
         guard let row = try jsonLines(try await send(.alter(collection: name, change: change))).first else {
             throw FragranceClientError.protocolViolation("ALTER replied no description")
         }
-        return row
+        return try decode(CollectionInfo.self, row)
     }
 
     public func dropCollection(_ name: String) async throws {
@@ -310,7 +368,7 @@ public final class FragranceClient: Sendable {
 
     private func decode<T: Decodable>(_: T.Type, _ row: String) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(row.utf8)) }
-        catch { throw FragranceClientError.protocolViolation("unexpected reply line \(row.prefix(120))") }
+        catch { throw FragranceClientError.protocolViolation("unexpected reply line \(row.prefix(120)) (\(error))") }
     }
 }
 
@@ -320,6 +378,8 @@ public typealias ServerErrorCode = ErrorCode
 public enum FragranceClientError: Error, Sendable, CustomStringConvertible {
     /// The server answered `-ERR CODE message`.
     case server(ErrorCode, String)
+    /// The server answered with a code this client does not know (a newer server's).
+    case unknownServerError(code: String, message: String)
     case timeout
     case disconnected
     case badRequest(String)
@@ -328,6 +388,7 @@ public enum FragranceClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .server(let code, let message): return "\(code.rawValue) \(message)"
+        case .unknownServerError(let code, let message): return "\(code) \(message)"
         case .timeout: return "the server did not answer in time"
         case .disconnected: return "the connection closed before the reply"
         case .badRequest(let s): return s
@@ -335,10 +396,19 @@ public enum FragranceClientError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The server's code, whether this client knows it or not (nil for the client's own errors).
+    public var code: String? {
+        switch self {
+        case .server(let code, _): code.rawValue
+        case .unknownServerError(let code, _): code
+        default: nil
+        }
+    }
+
     /// The error an `-ERR` reply stands for; a code this client does not know (a newer
-    /// server's) is reported as such rather than guessed.
+    /// server's) keeps its code rather than being guessed.
     static func reply(_ code: String, _ message: String) -> FragranceClientError {
-        guard let known = ErrorCode(rawValue: code) else { return .protocolViolation("unknown error code \(code): \(message)") }
+        guard let known = ErrorCode(rawValue: code) else { return .unknownServerError(code: code, message: message) }
         return .server(known, message)
     }
 }

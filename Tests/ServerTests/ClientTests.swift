@@ -36,8 +36,9 @@ final class ClientTests: ServerTestCase {
         XCTAssertEqual(result.plan?.exact, true)
         XCTAssertEqual(result.hits.map(\.score), result.hits.map(\.score).sorted(by: >))
         for h in result.hits {
-            let row = try await client.get("p", id: h.id)
-            XCTAssertTrue(row?.contains(#""family":"floral""#) ?? false, row ?? "nil")
+            let record = try await client.get("p", id: h.id)
+            XCTAssertEqual(record?["family"]?.string, "floral", "\(String(describing: record))")
+            XCTAssertEqual(record?.id, h.id)
         }
         let missing = try await client.get("p", id: "nope")
         XCTAssertNil(missing)
@@ -141,5 +142,92 @@ final class ClientTests: ServerTestCase {
         } catch FragranceClientError.timeout {
         }
         await silent.close()
+    }
+
+    struct Stored: Decodable, Equatable { var id: String; var family: String; var year: Int? }
+
+    /// Issue #20: Decodable records and hits that carry them, browse and facets typed, the
+    /// collection list and description, INFO, GENERATE, and a code the client does not know kept.
+    func testTypedRecordsHitsRecipesAndInfo() async throws {
+        let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1, timeout: .seconds(60))
+        try await client.createCollection("p", definition: #"{"dimension": 2, "schema": {"fields": [{"name": "family", "type": "string"}, {"name": "year", "type": "int"}]}}"#)
+        // Unused results are fine where reading them is optional (@discardableResult).
+        try await client.upsert("p", [Perfume(id: "a", vector: [1, 0], family: "floral", year: 2001), Perfume(id: "b", vector: [0, 1], family: "woody", year: nil)])
+
+        let hits = try await client.search("p", vector: [1, 0.1], k: 2, records: true)
+        XCTAssertEqual(hits.hits.map(\.id), ["a", "b"])
+        XCTAssertEqual(hits.hits[0].record?["family"]?.string, "floral")
+        XCTAssertEqual(hits.hits[0].record?["year"]?.int, 2001)
+        XCTAssertEqual(try hits.hits[0].record?.decode(as: Stored.self), Stored(id: "a", family: "floral", year: 2001))
+        let cut = try await client.search("p", vector: [1, 0], k: 1, fields: ["year"])
+        XCTAssertEqual(cut.hits[0].record?.fields.keys.sorted(), ["year"])
+
+        let page = try await client.scroll("p", order: "id", limit: 1, facets: ["family"])
+        XCTAssertEqual(page.records.map(\.id), ["a"])
+        XCTAssertEqual(page.count, 2)
+        XCTAssertEqual(page.facets?.first?.values?.map(\.value).sorted(), ["floral", "woody"])
+        let counts = try await client.facets("p", fields: ["family", "year:10"])
+        XCTAssertEqual(counts.count, 2)
+        XCTAssertEqual(counts.facets[1].missing, 1)
+
+        let listed = try await client.collections()
+        XCTAssertEqual(listed.map(\.name), ["p"])
+        XCTAssertEqual(listed[0].records, 2)
+        let described = try await client.describe("p")
+        XCTAssertEqual(described.fields.map(\.name), ["family", "year"])
+        XCTAssertEqual(described.dimension, 2)
+        let altered = try await client.alterCollection("p", change: #"{"fields": [{"name": "price", "type": "float"}]}"#)
+        XCTAssertTrue(altered.fields.contains { $0.name == "price" && $0.type == "float" })
+
+        let info = try await client.info()
+        XCTAssertFalse(info.version.isEmpty)
+        XCTAssertGreaterThan(info.sections["memory"]?["rss_bytes"]?.number ?? 0, 0)
+        let memory = try await client.info(section: "memory")
+        XCTAssertEqual(memory.sections.keys.sorted(), ["memory"])
+
+        do {
+            _ = try await client.describe("nope")
+            XCTFail("expected NOT_FOUND")
+        } catch let e as FragranceClientError {
+            XCTAssertEqual(e.code, "NOT_FOUND")
+        }
+        XCTAssertEqual(FragranceClientError.reply("FROM_THE_FUTURE", "x").code, "FROM_THE_FUTURE")
+        await client.close()
+    }
+}
+
+/// GENERATE through the Swift client, on a whole server with a slice of the catalogue (the
+/// recipe generator needs perfumes and materials).
+final class ClientRecipeTests: HTTPTestCase {
+    override func configure(_ c: inout ServerConfiguration) {
+        c.loadCatalogue = true
+        c.catalogueLimit = 60
+    }
+
+    /// GENERATE through the client, on a server with a slice of the catalogue.
+    func testGenerateARecipe() async throws {
+        let http = try client()
+        var ready = http.http("GET", "/ready")
+        for _ in 0..<600 where ready.status != 200 {
+            try await Task.sleep(for: .milliseconds(200))
+            ready = http.http("GET", "/ready")
+        }
+        XCTAssertEqual(ready.status, 200, ready.text)
+        let client = FragranceClient(host: "127.0.0.1", port: tcpPort, connections: 1, timeout: .seconds(120))
+        let r = try await client.generate(RecipeRequest(fragranceFamily: "floral", season: "spring", product: "body_lotion"))
+        XCTAssertTrue(r.validation.valid)
+        XCTAssertTrue(r.validation.compliant)
+        XCTAssertEqual(r.validation.compliance["ifra_category"]?.string, "5A")
+        XCTAssertTrue((15...40).contains(r.recipe.ingredients.count), "\(r.recipe.ingredients.count)")
+        XCTAssertEqual(r.recipe.ingredients.reduce(0) { $0 + $1.percent }, 100, accuracy: 0.5)
+        XCTAssertEqual(r.generator, "composer")
+        XCTAssertFalse(r.contextPerfumes.isEmpty)
+        do {
+            _ = try await client.generate(RecipeRequest(fragranceFamily: "floral", intensity: "deafening"))
+            XCTFail("expected BAD_VALUE")
+        } catch FragranceClientError.server(let code, _) {
+            XCTAssertEqual(code, .badValue)
+        }
+        await client.close()
     }
 }
