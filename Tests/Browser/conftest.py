@@ -12,20 +12,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "clients" / "python" / "tests"))
-from fdb_server import Server  # noqa: E402
+from fdb_server import server  # noqa: E402,F401 (the fixture)
 
 os.environ.setdefault("SE_OFFLINE", "true")   # Selenium Manager must not try to download a driver
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
 SHOTS = Path(os.environ.get("FRAGRANCEDB_SCREENSHOTS", REPO / ".build" / "screenshots"))
-
-
-@pytest.fixture(scope="session")
-def server():
-    s = Server({"FRAGRANCEDB_CATALOGUE_LIMIT": "120"}, ready_within=600)
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="session")

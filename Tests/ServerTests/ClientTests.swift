@@ -206,12 +206,7 @@ final class ClientRecipeTests: HTTPTestCase {
 
     /// GENERATE through the client, on a server with a slice of the catalogue.
     func testGenerateARecipe() async throws {
-        let http = try client()
-        var ready = http.http("GET", "/ready")
-        for _ in 0..<600 where ready.status != 200 {
-            try await Task.sleep(for: .milliseconds(200))
-            ready = http.http("GET", "/ready")
-        }
+        let ready = try await self.ready(try client(), within: 300)
         XCTAssertEqual(ready.status, 200, ready.text)
         let client = FragranceClient(host: "127.0.0.1", port: tcpPort, connections: 1, timeout: .seconds(120))
         let r = try await client.generate(RecipeRequest(fragranceFamily: "floral", season: "spring", product: "body_lotion"))

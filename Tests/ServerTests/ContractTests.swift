@@ -112,11 +112,7 @@ final class ContractTests: HTTPTestCase {
         checker = SchemaChecker(root: doc)
         paths = doc["paths"] as? [String: Any] ?? [:]
         let c = try client()
-        var ready = c.http("GET", "/ready")
-        for _ in 0..<600 where ready.status != 200 {
-            try await Task.sleep(for: .milliseconds(100))
-            ready = c.http("GET", "/ready")
-        }
+        _ = try await ready(c)
         _ = check(c, "GET", "/health", route: "/health", expect: 200)
         _ = check(c, "GET", "/ready", route: "/ready", expect: 200)
         _ = check(c, "GET", "/api/v1/info", route: "/api/v1/info", expect: 200)

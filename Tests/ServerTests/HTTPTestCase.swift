@@ -84,4 +84,15 @@ class HTTPTestCase: XCTestCase {
     }
 
     func client() throws -> TestClient { try TestClient(port: httpPort) }
+
+    /// /ready once it answers 200 (a catalogue load takes a while in debug builds), or its last reply after `seconds`.
+    func ready(_ c: TestClient, within seconds: Double = 60) async throws -> HTTPReply {
+        var reply = c.http("GET", "/ready")
+        let deadline = Date().addingTimeInterval(seconds)
+        while reply.status != 200 && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            reply = c.http("GET", "/ready")
+        }
+        return reply
+    }
 }

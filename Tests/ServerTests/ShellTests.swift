@@ -58,41 +58,10 @@ final class ShellTests: ServerTestCase {
     func testInteractiveShellThroughAPseudoTerminal() throws {
         let shell = try binary()
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("util-linux script is missing") }
+        let dir = temporaryDirectory(name)
+        defer { try? FileManager.default.removeItem(at: dir) }
         // Keys: "PIN" + Tab (completes to PING), Enter; "COLL" + Tab, Enter; ↑ recalls COLLECTIONS; Ctrl-D.
-        let keys = "PIN\tz\u{7F}\r" + "COLL\t\r" + "\u{1B}[A\r" + "\u{04}"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        p.arguments = ["-qfec", "\(shell.path) shell --port \(port)", "/dev/null"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        let seen = Mutex(Data())
-        output.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            seen.withLock { $0.append(d) }
-        }
-        try p.run()
-        // Type only once the prompt is up, as a person would.
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, !seen.withLock({ String(decoding: $0, as: UTF8.self).contains("fragrancedb>") }) {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        for ch in keys.unicodeScalars {   // typed, not pasted
-            input.fileHandleForWriting.write(Data(String(ch).utf8))
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        let exitBy = Date().addingTimeInterval(15)
-        while p.isRunning && Date() < exitBy { Thread.sleep(forTimeInterval: 0.05) }
-        if p.isRunning {
-            p.terminate()
-            XCTFail("the shell did not exit on Ctrl-D")
-        }
-        p.waitUntilExit()
-        try input.fileHandleForWriting.close()
-        Thread.sleep(forTimeInterval: 0.2)
-        output.fileHandleForReading.readabilityHandler = nil
-        let out = seen.withLock { String(decoding: $0, as: UTF8.self) }
-        XCTAssertEqual(p.terminationStatus, 0, out)
+        let out = try interact(shell, history: dir.appendingPathComponent("history"), keys: "PIN\tz\u{7F}\r" + "COLL\t\r" + "\u{1B}[A\r" + "\u{04}")
         XCTAssertTrue(out.contains("fragrancedb>"), out)
         XCTAssertTrue(out.contains("PONG"), "Tab completed PIN to PING: \(out)")
         XCTAssertEqual(out.components(separatedBy: "(0 rows,").count - 1, 2, "COLLECTIONS ran twice (the second from history): \(out)")
@@ -167,7 +136,9 @@ final class ShellTests: ServerTestCase {
         XCTAssertTrue(second.contains("PONG"), second)
     }
 
-    /// Types `keys` into an interactive shell through a pseudo-terminal; returns what it showed.
+    /// Types `keys` into an interactive shell through a pseudo-terminal, as a person would (one
+    /// key at a time, waiting for the prompt after Enter); returns what it showed. It fails the
+    /// test if the shell does not exit by itself (the keys should end with Ctrl-D).
     func interact(_ shell: URL, history: URL, keys: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/script")

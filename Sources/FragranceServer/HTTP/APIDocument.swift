@@ -48,7 +48,7 @@ public struct APIDocument: Sendable {
         <p>Machine-readable: <a href="/openapi.json">/openapi.json</a>. Errors are <code>{"error": {"code", "message", "field"}}</code>.</p>
         <table><tr><th>method</th><th>path</th><th>role</th><th>what it does</th></tr>
         \(rows)</table></noscript></main>
-        <script src="/assets/docs.js"></script></body></html>
+        <script src="/assets/dom.js"></script><script src="/assets/docs.js"></script></body></html>
         """
     }
 

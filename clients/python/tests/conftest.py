@@ -9,15 +9,7 @@ import re
 
 import pytest
 
-from fdb_server import Server
-
-
-@pytest.fixture(scope="session")
-def server():
-    # 120 perfumes and 120 materials of the bundled catalogue, embedded by the real model.
-    s = Server({"FRAGRANCEDB_CATALOGUE_LIMIT": "120"}, ready_within=600)
-    yield s
-    s.stop()
+from fdb_server import Server, server  # noqa: F401 (the fixture)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -71,3 +73,12 @@ class Server:
                 self.process.wait()
         self.log.close()
         shutil.rmtree(self.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """A server with 120 perfumes and 120 materials of the bundled catalogue, embedded by the
+    real model (a conftest imports this fixture to offer it)."""
+    s = Server({"FRAGRANCEDB_CATALOGUE_LIMIT": "120"}, ready_within=600)
+    yield s
+    s.stop()

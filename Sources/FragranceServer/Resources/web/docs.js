@@ -4,17 +4,6 @@
 // with DOM calls and textContent: nothing from the document is parsed as HTML.
 "use strict";
 
-const el = (tag, attrs = {}, ...children) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null) e.setAttribute(k, v);
-  }
-  for (const c of children.flat()) if (c !== undefined && c !== null) e.append(c instanceof Node ? c : String(c));
-  return e;
-};
-
 let doc;
 const resolve = (s) => {
   let seen = 0;
