@@ -88,10 +88,17 @@ public struct SearchOptions: Sendable, Equatable {
                 case let other: throw ProtocolError(.badValue, "COLLAPSE must be on or off, got '\(other)'", field: "collapse")
                 }
             case "VECTOR":
-                guard case .json(let j) = try value() else {
-                    throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers, last on the line")
+                let v = try value()
+                if case .json(let j) = v {
+                    vector = try parseNumberArray(j)
+                } else if let binary = BinaryVector.decode(v.text) {
+                    switch binary {
+                    case .success(let f): vector = f
+                    case .failure(let why): throw ProtocolError(.badValue, "'vector' b64:…: \(why)", field: "vector")
+                    }
+                } else {
+                    throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers (last on the line) or b64:<base64 of little-endian float32>")
                 }
-                vector = try parseNumberArray(j)
             default: break
             }
         }
@@ -119,7 +126,8 @@ public struct SearchOptions: Sendable, Equatable {
         if let order { parts.append("ORDER \(quote(order))") }
         if let after { parts.append("AFTER \(quote(after))") }
         if limit != 20 { parts.append("LIMIT \(limit)") }
-        if let vector { parts.append("VECTOR [" + vector.map { "\($0)" }.joined(separator: ",") + "]") }
+        // The binary form: shorter, and read without parsing numbers.
+        if let vector { parts.append("VECTOR " + BinaryVector.encode(vector)) }
         return parts.joined(separator: " ")
     }
 }

@@ -1,4 +1,5 @@
 import FragranceCore
+import FragranceProtocol
 import Foundation
 
 // Records as flat JSON objects, the shape every interface uses:
@@ -15,8 +16,15 @@ extension Record {
         // Metatype tests: `v is NSNull` would bridge each value to an object first.
         if let lifted {
             r.vector = lifted
+        } else if let text = o["vector"] as? String, let binary = BinaryVector.decode(text) {
+            switch binary {
+            case .success(let f): r.vector = f
+            case .failure(let why): throw StoreError(.badRecord, "record '\(id)': \"vector\" b64:…: \(why)")
+            }
         } else if let v = o["vector"], !(type(of: v) is NSNull.Type) {
-            guard let list = v as? [Any] else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must be an array of numbers") }
+            guard let list = v as? [Any] else {
+                throw StoreError(.badRecord, "record '\(id)': \"vector\" must be an array of numbers or \"b64:<base64 of little-endian float32>\"")
+            }
             r.vector = try list.map { x -> Float in
                 guard let n = x as? NSNumber, !isJSONBool(n) else { throw StoreError(.badRecord, "record '\(id)': \"vector\" must hold only numbers") }
                 return n.floatValue
@@ -79,18 +87,20 @@ extension Record {
     }
 
     /// A JSON array of records, as `jsonText` writes each.
-    public static func jsonList(_ records: [Record], includeVectors: Bool) -> String {
+    /// `binaryVectors`: vectors in the binary form ("b64:…", BinaryVector), what the importer
+    /// sends a server: shorter than the numbers, and the server decodes them without parsing.
+    public static func jsonList(_ records: [Record], includeVectors: Bool, binaryVectors: Bool = false) -> String {
         var out = "["
         out.reserveCapacity(records.count * (includeVectors ? 4_500 : 500))
         for (i, r) in records.enumerated() {
             if i > 0 { out.append(",") }
-            r.write(includeVector: includeVectors && r.vector != nil, into: &out)
+            r.write(includeVector: includeVectors && r.vector != nil, binary: binaryVectors, into: &out)
         }
         out.append("]")
         return out
     }
 
-    func write(includeVector: Bool, into out: inout String) {
+    func write(includeVector: Bool, binary: Bool = false, into out: inout String) {
         var keys = attributes.keys.filter { $0 != "id" && $0 != "vector" }
         keys.append("id")
         if includeVector, vector != nil { keys.append("vector") }
@@ -102,6 +112,8 @@ extension Record {
             out.append(":")
             switch key {
             case "id": JSONWriter.string(id, into: &out)
+            case "vector" where binary:
+                JSONWriter.string(BinaryVector.encode(vector!), into: &out)
             case "vector":
                 out.append("[")
                 for (j, x) in vector!.enumerated() {

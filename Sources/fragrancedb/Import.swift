@@ -164,7 +164,7 @@ struct TCPSink: RecordSink {
     func existing(_ ids: [String]) async throws -> Set<String> { try await client.existing(collection, ids: ids) }
 
     func write(_ records: [Record], normalisedWith _: CollectionSchema) async throws {   // the server normalises what it receives
-        _ = try await client.send("UPSERT \(collection) " + Record.jsonList(records, includeVectors: true))
+        _ = try await client.send("UPSERT \(collection) " + Record.jsonList(records, includeVectors: true, binaryVectors: true))
     }
 }
 

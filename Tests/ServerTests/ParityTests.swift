@@ -107,7 +107,43 @@ final class ParityTests: HTTPTestCase {
              body: "{\"ids\": [" + (0...10_000).map { "\"i\($0)\"" }.joined(separator: ", ") + "]}", code: .tooLarge),
         Case(name: "describe unknown collection", tcp: "DESCRIBE nope",
              method: "GET", path: "/api/v1/collections/nope", body: nil, code: .notFound),
+        // The binary vector form (issue #23): b64 of little-endian float32.
+        Case(name: "binary vector that is not base64", tcp: "SEARCH p VECTOR b64:@@@",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": "b64:@@@"}"#, code: .badValue),
+        Case(name: "binary vector of a partial float", tcp: "SEARCH p VECTOR b64:AACA",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": "b64:AACA"}"#, code: .badValue),
+        Case(name: "binary vector holding NaN", tcp: "SEARCH p VECTOR b64:AADAfwAAgD8=",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": "b64:AADAfwAAgD8="}"#, code: .badValue),
+        Case(name: "binary vector of the wrong dimension", tcp: "SEARCH p VECTOR b64:AACAPw==",
+             method: "POST", path: "/api/v1/collections/p/search", body: #"{"vector": "b64:AACAPw=="}"#, code: .dimensionMismatch),
+        Case(name: "binary record vector that is not base64", tcp: #"UPSERT p {"id": "a", "vector": "b64:!!"}"#,
+             method: "POST", path: "/api/v1/collections/p/records", body: #"{"id": "a", "vector": "b64:!!"}"#, code: .badRecord),
+        Case(name: "record vector as a plain string", tcp: #"UPSERT p {"id": "a", "vector": "1,0"}"#,
+             method: "POST", path: "/api/v1/collections/p/records", body: #"{"id": "a", "vector": "1,0"}"#, code: .badRecord),
     ]
+
+    /// Issue #23: vectors in the binary form are the same vectors as JSON numbers, written and
+    /// searched on either protocol.
+    func testBinaryVectorsEqualTheirJSONForm() throws {
+        let tcp = try TestClient(port: tcpPort)
+        let http = try client()
+        XCTAssertEqual(tcp.call(#"CREATE b {"dimension": 3, "metric": "l2"}"#), ["+OK created b"])
+        let v: [Float] = [0.1, -2.5, 3.25e-3]
+        let b64 = BinaryVector.encode(v)
+        XCTAssertEqual(b64, "b64:zczMPQAAIMD0/VQ7")
+        XCTAssertEqual(try BinaryVector.decode(b64)?.get(), v)
+        XCTAssertEqual(tcp.call(#"UPSERT b [{"id": "t", "vector": "\#(b64)"}, {"id": "j", "vector": [1, 1, 1]}]"#), ["+OK inserted=2 updated=0"])
+        XCTAssertEqual(http.http("POST", "/api/v1/collections/b/records", json: #"{"id": "h", "vector": "\#(BinaryVector.encode([5, 5, 5]))"}"#).status, 200)
+        // Stored exactly: the record read back as numbers is the vector sent in binary.
+        let stored = http.http("GET", "/api/v1/collections/b/records/t?vector=true").json["vector"] as? [Double]
+        XCTAssertEqual(stored?.map(Float.init), v)
+        // A binary query finds the same hits, at the same distances, as its JSON twin.
+        let json = tcp.call("SEARCH b K 3 VECTOR [0.1, -2.5, 0.00325]")
+        XCTAssertEqual(tcp.call("SEARCH b K 3 VECTOR \(b64)"), json)
+        XCTAssertTrue(json.dropFirst().first?.contains(#""distance":0.0,"id":"t""#) ?? false, "\(json)")
+        let viaHTTP = http.http("POST", "/api/v1/collections/b/search", json: #"{"vector": "\#(b64)", "k": 3}"#)
+        XCTAssertEqual((viaHTTP.json["results"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, ["t", "j", "h"], viaHTTP.text)
+    }
 
     func testTheSameBadInputGetsTheSameCodeOnBothProtocols() throws {
         let tcp = try TestClient(port: tcpPort)

@@ -178,7 +178,15 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
 
     func floats(_ k: String) throws -> [Float]? {
         guard has(k) else { return nil }
-        guard let a = object[k] as? [Any] else { throw APIError(.badType, "'\(k)' must be an array of numbers", field: k) }
+        if let text = object[k] as? String, let binary = BinaryVector.decode(text) {
+            switch binary {
+            case .success(let f): return f
+            case .failure(let why): throw APIError(.badValue, "'\(k)' b64:…: \(why)", field: k)
+            }
+        }
+        guard let a = object[k] as? [Any] else {
+            throw APIError(.badType, "'\(k)' must be an array of numbers or \"b64:<base64 of little-endian float32>\"", field: k)
+        }
         return try a.map {
             guard let n = $0 as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
                 throw APIError(.badType, "'\(k)' must hold only finite numbers", field: k)
