@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(name: "crash-writer", dependencies: ["FragranceStore", "TestSupport"], path: "Tests/CrashWriter"),
         .executableTarget(name: "index-bench", dependencies: ["FragranceStore", "HNSW", "Perfumery", "TestSupport"], path: "Benchmarks/IndexBench"),
 
-        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceStore", "Perfumery", "TestSupport"],
+        .executableTarget(name: "protocol-bench", dependencies: ["FragranceServer", "FragranceClient", "FragranceProtocol", "FragranceStore", "Perfumery", "TestSupport"],
                           path: "Benchmarks/ProtocolBench"),
         .executableTarget(name: "recipe-bench", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/RecipeBench"),
         .executableTarget(name: "search-eval", dependencies: ["RAG", "Perfumery", "FragranceStore", "Embedding"], path: "Benchmarks/SearchEval",

@@ -5,6 +5,7 @@ import TestSupport
 // 127.0.0.1, beside the same searches called in-process, so the protocol's cost shows as a
 // ratio.   swift run -c release protocol-bench [--n 100000] [--dim 384] [--requests 4000]
 import FragranceClient
+import FragranceProtocol
 import FragranceServer
 import FragranceStore
 import Foundation
@@ -74,10 +75,12 @@ let port = try server.start()
 func vectorText(_ v: [Float]) -> String { "[" + v.map { String($0) }.joined(separator: ",") + "]" }
 let lines = queries.map { "SEARCH bench K 10 VECTOR \(vectorText($0))" }
 let filteredLines = queries.map { "SEARCH bench K 10 FILTER \"\(filter)\" VECTOR \(vectorText($0))" }
+// The binary vector form (issue #23): the same queries as "b64:" + base64 of float32.
+let binaryLines = queries.map { "SEARCH bench K 10 VECTOR \(BinaryVector.encode($0))" }
 
 // The command layer alone (tokenise, parse the VECTOR text, search, format hits), no sockets.
 let router = try CommandRouter(database: db)
-for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)] {
+for (label, batch) in [("unfiltered", lines), ("unfiltered, binary vectors", binaryLines), ("filtered 12.5%", filteredLines)] {
     var lat: [UInt64] = []
     let start = now()
     for i in 0..<requests {
@@ -90,8 +93,9 @@ for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)]
     say(String(format: "command layer %@: %.0f requests/s, p50 %.3f ms, p99 %.3f ms", label, qps, percentile(lat, 0.5), percentile(lat, 0.99)))
 }
 
-for (label, batch) in [("unfiltered", lines), ("filtered 12.5%", filteredLines)] {
-    for connections in [1, 8, 64] {
+for (label, batch, fanout) in [("unfiltered", lines, [1, 8, 64]), ("unfiltered, binary vectors", binaryLines, [1, 8, 64]),
+                                ("filtered 12.5%", filteredLines, [1, 8, 64])] {
+    for connections in fanout {
         let perConnection = max(requests / connections, 8)
         let start = now()
         let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
