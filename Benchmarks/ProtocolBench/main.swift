@@ -128,6 +128,39 @@ for (label, batch, fanout) in [("unfiltered", lines, [1, 8, 64]), ("unfiltered, 
                    percentile(latencies, 0.5), percentile(latencies, 0.99)))
     }
 }
+// MSEARCH: 64 queries per request in the binary form, answered over both cores.
+for connections in [1, 2] {
+    let perConnection = max(requests / connections, 64)
+    let start = now()
+    let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+        for cIndex in 0..<connections {
+            group.addTask {
+                let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1, timeout: .seconds(120))
+                var lat: [UInt64] = []
+                var sent = 0
+                while sent < perConnection {
+                    let chunk = (0..<64).map { queries[(cIndex * 31 + sent + $0) % queries.count] }
+                    let t = now()
+                    let hits = try await client.multiSearch("bench", vectors: chunk, k: 10)
+                    let dt = now() - t
+                    precondition(hits.count == 64 && hits.allSatisfy { $0.count == 10 })
+                    lat.append(dt)
+                    sent += chunk.count
+                }
+                await client.close()
+                return lat
+            }
+        }
+        var all: [UInt64] = []
+        for try await l in group { all += l }
+        return all
+    }
+    let qps = Double(latencies.count * 64) / (Double(now() - start) / 1e9)
+    let name = "TCP MSEARCH × 64 binary, \(connections) connection\(connections == 1 ? "" : "s")"
+    results.append((name, qps, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    say(String(format: "%@: %.0f searches/s, p50 %.3f ms, p99 %.3f ms (latency of each request of 64)", name, qps,
+               percentile(latencies, 0.5), percentile(latencies, 0.99)))
+}
 server.stop()
 try db.close()
 say("\nsummary (TCP / in-process searches/s):")

@@ -160,6 +160,16 @@ public final class FragranceClient: Sendable {
         return result
     }
 
+    /// Many vector searches in one request (MSEARCH), spread over the server's cores; the hits
+    /// of each query in the order given. The queries travel packed in the binary vector form.
+    public func multiSearch(_ collection: String, vectors: [[Float]], filter: String? = nil, k: Int = 10, ef: Int? = nil,
+                            exact: Bool = false) async throws -> [[Hit]] {
+        guard !vectors.isEmpty else { return [] }
+        var o = SearchOptions()
+        (o.vectors, o.filter, o.k, o.ef, o.exact) = (vectors, filter, k, ef, exact)
+        return try jsonLines(try await send(.multiSearch(collection: collection, options: o))).map { try decode([Hit].self, $0) }
+    }
+
     public struct QueryHit: Decodable, Sendable, Equatable {
         public var id: String
         /// What ranks the hit (higher is better): the fused score, or the similarity for a plain vector search.

@@ -32,13 +32,18 @@ public struct SearchOptions: Sendable, Equatable {
     public var collapse: Bool?
     /// QUERY: MMR's λ (DIVERSITY λ), nil off.
     public var diversity: Double?
+    /// MSEARCH: the queries, as JSON arrays (`VECTORS [[..], [..]]`) or packed in one binary
+    /// vector (`VECTORS b64:…`, every query's components one after another; the collection's
+    /// dimension splits them).
+    public var vectors: [[Float]]?
+    public var packedVectors: [Float]?
 
     public init() {}
 
     public init(_ args: ArraySlice<Token>, allowed: Set<String>) throws {
         var it = args.makeIterator()
         while let t = it.next() {
-            if case .json = t { throw ProtocolError(.syntax, "unexpected JSON; only VECTOR takes a JSON array") }
+            if case .json = t { throw ProtocolError(.syntax, "unexpected JSON; only VECTOR and VECTORS take JSON arrays") }
             let key = t.text.uppercased()
             guard allowed.contains(key) else {
                 throw ProtocolError(.syntax, "unexpected '\(t.text)' (expected one of \(allowed.sorted().joined(separator: ", ")))")
@@ -87,6 +92,18 @@ public struct SearchOptions: Sendable, Equatable {
                 case "off", "false", "no": collapse = false
                 case let other: throw ProtocolError(.badValue, "COLLAPSE must be on or off, got '\(other)'", field: "collapse")
                 }
+            case "VECTORS":
+                let v = try value()
+                if case .json(let j) = v {
+                    vectors = try parseNumberArrays(j)
+                } else if let binary = BinaryVector.decode(v.text) {
+                    switch binary {
+                    case .success(let f): packedVectors = f
+                    case .failure(let why): throw ProtocolError(.badValue, "'vectors' b64:…: \(why)", field: "vectors")
+                    }
+                } else {
+                    throw ProtocolError(.syntax, "VECTORS needs a JSON array of arrays of numbers (last on the line) or b64:<base64 of the queries' float32 one after another>")
+                }
             case "VECTOR":
                 let v = try value()
                 if case .json(let j) = v {
@@ -128,8 +145,35 @@ public struct SearchOptions: Sendable, Equatable {
         if limit != 20 { parts.append("LIMIT \(limit)") }
         // The binary form: shorter, and read without parsing numbers.
         if let vector { parts.append("VECTOR " + BinaryVector.encode(vector)) }
+        if let vectors { parts.append("VECTORS " + BinaryVector.encode(vectors.flatMap { $0 })) }
         return parts.joined(separator: " ")
     }
+}
+
+/// A JSON array of arrays of numbers (MSEARCH's VECTORS), each inner array read by `parseNumberArray`.
+public func parseNumberArrays(_ text: String) throws -> [[Float]] {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { throw ProtocolError(.syntax, "VECTORS needs a JSON array of arrays of numbers") }
+    var out: [[Float]] = []
+    var depth = 0, start: String.Index?
+    for i in trimmed.indices.dropFirst().dropLast() {
+        switch trimmed[i] {
+        case "[":
+            if depth == 0 { start = i }
+            depth += 1
+            guard depth == 1 else { throw ProtocolError(.syntax, "VECTORS holds arrays of numbers, not deeper arrays") }
+        case "]":
+            depth -= 1
+            guard depth == 0, let s = start else { throw ProtocolError(.syntax, "VECTORS: unbalanced ']'") }
+            out.append(try parseNumberArray(String(trimmed[s...i])))
+            start = nil
+        case ",", " ", "\t": continue
+        default:
+            if depth == 0 { throw ProtocolError(.syntax, "VECTORS holds arrays of numbers, got '\(trimmed[i])' between them") }
+        }
+    }
+    guard depth == 0 else { throw ProtocolError(.syntax, "VECTORS: unbalanced '['") }
+    return out
 }
 
 /// A JSON array of numbers, parsed in place with strtof (JSONSerialization, or a String per

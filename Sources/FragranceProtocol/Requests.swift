@@ -20,6 +20,8 @@ public enum Request: Sendable, Equatable {
     case delete(collection: String, ids: [String])
     case count(collection: String, filter: String?)
     case search(collection: String, options: SearchOptions)
+    /// VECTORS (packed in the binary form), FILTER, K, EF, EXACT of `options`.
+    case multiSearch(collection: String, options: SearchOptions)
     case query(collection: String, text: String, options: SearchOptions)
     /// Browse: FILTER, ORDER, AFTER, LIMIT, FIELDS, FACETS, FACET_SIZE of `options`.
     case scroll(collection: String, options: SearchOptions)
@@ -52,6 +54,7 @@ public enum Request: Sendable, Equatable {
         case .delete: "DEL"
         case .count: "COUNT"
         case .search: "SEARCH"
+        case .multiSearch: "MSEARCH"
         case .query: "QUERY"
         case .scroll: "SCROLL"
         case .facets: "FACETS"
@@ -82,7 +85,7 @@ public enum Request: Sendable, Equatable {
         case .get(let c, let id): arguments = [c, q(id)]
         case .exists(let c, let ids), .delete(let c, let ids): arguments = [c] + ids.map(q)
         case .count(let c, let filter): arguments = [c] + (filter.map { ["FILTER", q($0)] } ?? [])
-        case .search(let c, let options): arguments = [c, options.words(quote: q)]
+        case .search(let c, let options), .multiSearch(let c, let options): arguments = [c, options.words(quote: q)]
         case .query(let c, let text, let options): arguments = [c, q(text), options.words(quote: q)]
         case .scroll(let c, let options): arguments = [c, options.words(quote: q)]
         case .facets(let c, let fields, let options): arguments = [c, q(fields.joined(separator: ",")), options.words(quote: q)]

@@ -1,4 +1,5 @@
 import FragranceCore
+import FragranceProtocol
 import Foundation
 import XCTest
 @testable import FragranceServer
@@ -188,6 +189,10 @@ final class ContractTests: HTTPTestCase {
         _ = check(c, "POST", "/api/v1/recipes/substitutes", route: "/api/v1/recipes/substitutes", json: #"{"material": "Coumarin", "product": "body_lotion"}"#, expect: 200)
         _ = check(c, "POST", "/api/v1/recipes/substitutes", route: "/api/v1/recipes/substitutes", json: #"{"material": "unobtainium"}"#, expect: 404)
         _ = check(c, "GET", "/api/v1/circuit-breaker/status", route: "/api/v1/circuit-breaker/status", expect: 200)
+        _ = check(c, "POST", "/api/v1/collections/perfumes/search/batch", route: "/api/v1/collections/{name}/search/batch",
+                  json: "{\"vectors\": \"\(BinaryVector.encode([Float](repeating: 0.05, count: 384 * 2)))\", \"k\": 3}", expect: 200)
+        _ = check(c, "POST", "/api/v1/collections/perfumes/search/batch", route: "/api/v1/collections/{name}/search/batch",
+                  json: #"{"vectors": [[1, 0]]}"#, expect: 400)
         _ = check(c, "POST", "/api/v1/admin/reload", route: "/api/v1/admin/reload", expect: 200)
         _ = check(c, "GET", "/api/v1/slowlog?count=3", route: "/api/v1/slowlog", expect: 200)
         _ = check(c, "GET", "/api/v1/slowlog?count=x", route: "/api/v1/slowlog", expect: 400)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import FragranceClient
 @testable import FragranceProtocol
 @testable import FragranceServer
 
@@ -121,6 +122,59 @@ final class ParityTests: HTTPTestCase {
         Case(name: "record vector as a plain string", tcp: #"UPSERT p {"id": "a", "vector": "1,0"}"#,
              method: "POST", path: "/api/v1/collections/p/records", body: #"{"id": "a", "vector": "1,0"}"#, code: .badRecord),
     ]
+
+    /// Issue #23: MSEARCH (TCP) and POST …/search/batch (HTTP) answer each query as SEARCH
+    /// would, in the order given, the same on both protocols and through the Swift client.
+    func testMultiSearchAnswersEachQueryAsSearchWould() async throws {
+        let tcp = try TestClient(port: tcpPort)
+        let http = try client()
+        XCTAssertEqual(tcp.call(#"CREATE m {"dimension": 2, "schema": {"fields": [{"name": "kind", "type": "string"}]}}"#), ["+OK created m"])
+        let records = (0..<300).map { i -> String in
+            let a = Double(i) / 300 * 6.2
+            return #"{"id": "r\#(i)", "vector": [\#(cos(a)), \#(sin(a))], "kind": "\#(i % 3 == 0 ? "even" : "odd")"}"#
+        }
+        XCTAssertEqual(tcp.call("UPSERT m [" + records.joined(separator: ",") + "]"), ["+OK inserted=300 updated=0"])
+        let queries: [[Float]] = (0..<40).map { q in [Float(cos(Double(q) * 0.7)), Float(sin(Double(q) * 0.7))] }
+        func ids(_ line: String) -> [String] {
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        }
+        let one = queries.map { q in tcp.call("SEARCH m K 5 FILTER \"kind = 'odd'\" VECTOR [\(q[0]), \(q[1])]").dropFirst().compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+        } }
+        let packed = tcp.call("MSEARCH m FILTER \"kind = 'odd'\" K 5 VECTORS \(BinaryVector.encode(queries.flatMap { $0 }))")
+        XCTAssertEqual(packed.first, "*40")
+        XCTAssertEqual(packed.dropFirst().map(ids), one)
+        let json = tcp.call("MSEARCH m FILTER \"kind = 'odd'\" K 5 VECTORS [" + queries.map { "[\($0[0]), \($0[1])]" }.joined(separator: ", ") + "]")
+        XCTAssertEqual(json, packed)
+        let viaHTTP = http.http("POST", "/api/v1/collections/m/search/batch", json: #"{"vectors": "\#(BinaryVector.encode(queries.flatMap { $0 }))", "k": 5, "filters": {"kind": "odd"}}"#)
+        XCTAssertEqual(viaHTTP.status, 200, viaHTTP.text)
+        let results = (viaHTTP.json["results"] as? [[[String: Any]]])?.map { $0.compactMap { $0["id"] as? String } }
+        XCTAssertEqual(results, one)
+        let swift = FragranceClient(host: "127.0.0.1", port: tcpPort, connections: 1)
+        let typed = try await swift.multiSearch("m", vectors: queries, filter: "kind = 'odd'", k: 5)
+        XCTAssertEqual(typed.map { $0.map(\.id) }, one)
+        await swift.close()
+
+        // The same bad input, the same code on both sides.
+        let bad: [(String, String, ErrorCode)] = [
+            ("MSEARCH m VECTORS b64:AACAPw==", #"{"vectors": "b64:AACAPw=="}"#, .dimensionMismatch),
+            ("MSEARCH m VECTORS [[1, 0], [1, 0, 0]]", #"{"vectors": [[1, 0], [1, 0, 0]]}"#, .dimensionMismatch),
+            ("MSEARCH m VECTORS []", #"{"vectors": []}"#, .missingField),
+            ("MSEARCH m K 0 VECTORS [[1, 0]]", #"{"vectors": [[1, 0]], "k": 0}"#, .outOfRange),
+            ("MSEARCH m VECTORS b64:%%", #"{"vectors": "b64:%%"}"#, .badValue),
+            ("MSEARCH m FILTER \"kind =\" VECTORS [[1, 0]]", #"{"vectors": [[1, 0]], "filter": "kind ="}"#, .badFilter),
+            ("MSEARCH nope VECTORS [[1, 0]]", #"{"vectors": [[1, 0]]}"#, .notFound),
+            ("MSEARCH m VECTORS " + BinaryVector.encode([Float](repeating: 1, count: 2 * 10_001)),
+             #"{"vectors": "\#(BinaryVector.encode([Float](repeating: 1, count: 2 * 10_001)))"}"#, .tooLarge),
+        ]
+        for (line, body, code) in bad {
+            let t = tcp.call(line).first ?? ""
+            XCTAssertTrue(t.hasPrefix("-ERR \(code.rawValue) "), "\(line.prefix(60)): \(t.prefix(160))")
+            let path = line.contains("nope") ? "/api/v1/collections/nope/search/batch" : "/api/v1/collections/m/search/batch"
+            let h = http.http("POST", path, json: body)
+            XCTAssertEqual(h.errorCode, code.rawValue, "\(body.prefix(60)): \(h.text.prefix(160))")
+        }
+    }
 
     /// Issue #23: vectors in the binary form are the same vectors as JSON numbers, written and
     /// searched on either protocol.

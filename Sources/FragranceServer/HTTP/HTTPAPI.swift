@@ -221,6 +221,39 @@ public struct HTTPAPI: Sendable {
             let input = try api.searchInput(try ctx.parameters.require("name"), try await api.body(req))
             return try await api.reply { try api.service.query(input) }
         },
+        Route(method: .post, path: "/api/v1/collections/{name}/search/batch", command: "MSEARCH") { api, req, ctx in
+            let body = try JSONBody(try await api.body(req), allowed: ["vectors", "k", "ef", "exact", "filter", "filters"])
+            let vectors: MultiSearchInput.Vectors
+            switch body.object["vectors"] {
+            case let text as String:
+                guard let binary = BinaryVector.decode(text) else {
+                    throw APIError(.badType, "'vectors' must be a list of vectors or \"b64:<base64 of the queries' float32>\"", field: "vectors")
+                }
+                switch binary {
+                case .success(let f): vectors = .packed(f)
+                case .failure(let why): throw APIError(.badValue, "'vectors' b64:…: \(why)", field: "vectors")
+                }
+            case let list as [Any]:
+                vectors = .lists(try list.enumerated().map { i, v in
+                    guard let a = v as? [Any] else { throw APIError(.badType, "'vectors' must hold arrays of numbers", field: "vectors[\(i)]") }
+                    return try a.map {
+                        guard let n = $0 as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
+                            throw APIError(.badType, "'vectors' must hold only finite numbers", field: "vectors[\(i)]")
+                        }
+                        return n.floatValue
+                    }
+                })
+            case nil: throw APIError(.missingField, "'vectors' is required", field: "vectors")
+            default: throw APIError(.badType, "'vectors' must be a list of vectors or \"b64:…\"", field: "vectors")
+            }
+            var input = MultiSearchInput(collection: try ctx.parameters.require("name"), vectors: vectors)
+            input.k = try body.int("k") ?? 10
+            input.ef = try body.int("ef")
+            input.exact = try body.bool("exact") ?? false
+            input.filter = try body.filterInput()
+            let request = input
+            return try await api.reply { try api.service.multiSearch(request) }
+        },
         Route(method: .post, path: "/api/v1/collections/{name}/snapshot", command: "SNAPSHOT") { api, _, ctx in
             let name = try ctx.parameters.require("name")
             return try await api.reply(status: .created) { try api.service.snapshot(name) }

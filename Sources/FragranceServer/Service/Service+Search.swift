@@ -1,6 +1,7 @@
 import FragranceProtocol
 import FragranceStore
 import Foundation
+import Synchronization
 
 // SEARCH and `POST /api/v1/collections/{name}/search`: the store's own nearest-neighbour
 // search, by text (embedded) or by vector.
@@ -95,5 +96,81 @@ extension FragranceService {
         }
         _ = try facetRequests(p.facets, size: p.facetSize)
         return p.offset + k
+    }
+}
+
+/// MSEARCH and POST …/search/batch: many vector searches under one filter and k, answered
+/// together, in the order given (issue #23).
+public struct MultiSearchInput: Sendable {
+    public enum Vectors: Sendable {
+        case lists([[Float]])
+        /// Every query's components one after another; the collection's dimension splits them.
+        case packed([Float])
+    }
+    public var collection: String
+    public var vectors: Vectors
+    public var filter = FilterInput.none
+    public var k = 10
+    public var ef: Int?
+    public var exact = false
+    public init(collection: String, vectors: Vectors) {
+        self.collection = collection
+        self.vectors = vectors
+    }
+}
+
+public struct MultiSearchReply: Encodable, Sendable {
+    /// One list of hits per query, nearest first.
+    public var results: [[SearchHitBody]]
+    public var tookMs: Double
+    enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms" }
+}
+
+extension FragranceService {
+    public func multiSearch(_ input: MultiSearchInput) throws -> MultiSearchReply {
+        let start = StageTimes.now
+        try checkK(input.k, field: "k")
+        try checkEf(input.ef)
+        let c = try collection(input.collection)
+        let dimension = c.config.dimension
+        let queries: [[Float]]
+        switch input.vectors {
+        case .lists(let lists): queries = lists
+        case .packed(let flat):
+            guard flat.count % dimension == 0 else {
+                throw ProtocolError(.dimensionMismatch, "\(flat.count) components are not whole queries of \(dimension) dimensions", field: "vectors")
+            }
+            queries = stride(from: 0, to: flat.count, by: dimension).map { Array(flat[$0..<$0 + dimension]) }
+        }
+        guard !queries.isEmpty else { throw ProtocolError(.missingField, "give at least one query vector", field: "vectors") }
+        try checkBatch(queries.count, "query vectors")
+        if let bad = queries.firstIndex(where: { $0.count != dimension }) {
+            throw ProtocolError(.dimensionMismatch, "query \(bad + 1) has \(queries[bad].count) dimensions, the collection \(dimension)", field: "vectors")
+        }
+        let filter = try input.filter.expression(for: c.config.schema)
+        // Spread over the cores: each worker takes every n-th query (searches only read).
+        let workers = min(queries.count, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let slots = Mutex([SearchResult?](repeating: nil, count: queries.count))
+        let failure = Mutex<Error?>(nil)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for i in stride(from: w, to: queries.count, by: workers) {
+                guard failure.withLock({ $0 == nil }) else { return }
+                do {
+                    let r = try c.search(SearchRequest(vector: queries[i], k: input.k, ef: input.ef, filter: filter, exact: input.exact))
+                    slots.withLock { $0[i] = r }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        let results = slots.withLock { $0 }.map { r -> [SearchHitBody] in
+            guard let r else { return [] }
+            metrics?.search(r.plan, collection: c.config.name)
+            return r.hits.map { SearchHitBody(id: $0.id, score: $0.score, distance: $0.distance) }
+        }
+        let seconds = StageTimes.since(start)
+        metrics?.searched(collection: c.config.name, operation: "msearch", seconds: seconds)
+        return MultiSearchReply(results: results, tookMs: seconds * 1000)
     }
 }

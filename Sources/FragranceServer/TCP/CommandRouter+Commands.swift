@@ -72,6 +72,23 @@ extension CommandRouter {
         return .lines(lines)
     }
 
+    /// One line per query, in the order given: a JSON array of its hits `{"distance", "id", "score"}`.
+    func multiSearch(_ args: ArraySlice<Token>) throws -> Reply {
+        let name = try self.name(args)
+        let o = try SearchOptions(args.dropFirst(), allowed: Set(CommandTable.byName["MSEARCH"]!.keywords))
+        let vectors: MultiSearchInput.Vectors
+        if let lists = o.vectors { vectors = .lists(lists) } else if let packed = o.packedVectors { vectors = .packed(packed) } else {
+            throw ProtocolError(.syntax, "MSEARCH needs VECTORS b64:… or VECTORS [[..], [..]], last on the line")
+        }
+        var input = MultiSearchInput(collection: name, vectors: vectors)
+        input.filter = FilterInput(text: o.filter)
+        (input.k, input.ef, input.exact) = (o.k, o.ef, o.exact)
+        let reply = try service.multiSearch(input)
+        return .lines(reply.results.map { hits in
+            "[" + hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }.joined(separator: ",") + "]"
+        })
+    }
+
     /// One line per hit, `{"id", "score", "matched_preferences", "vector_rank", "keyword_rank"}`,
     /// then with EXPLAIN one line with the arms, the hard filter, how the text was read and the plan.
     func query(_ args: ArraySlice<Token>) throws -> Reply {

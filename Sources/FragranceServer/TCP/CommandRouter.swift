@@ -180,6 +180,7 @@ public struct CommandRouter: Sendable {
             return .ok(String(try r.service.count(name, filter: FilterInput(text: o.filter)).count))
         },
         "SEARCH": { r, args in try r.search(args) },
+        "MSEARCH": { r, args in try r.multiSearch(args) },
         "QUERY": { r, args in try r.query(args) },
         "SCROLL": { r, args in try r.scroll(args) },
         "FACETS": { r, args in try r.facets(args) },

@@ -2,6 +2,9 @@
 
 export declare const DEFAULT_URL: string;
 
+/** The binary vector form both protocols accept: "b64:" + base64 of little-endian float32. */
+export declare function binaryVector(values: number[]): string;
+
 export type ErrorKind =
   | "bad_request" | "too_large" | "not_found" | "already_exists" | "unavailable" | "server"
   | "authentication" | "permission" | "rate_limited" | "timeout";
@@ -220,6 +223,9 @@ export declare class Client {
     text?: string; vector?: number[]; k?: number; filter?: Filter; filters?: Record<string, unknown>;
     ef?: number; exact?: boolean; explain?: boolean; includeRecords?: boolean;
   } & Paging): Promise<SearchResults>;
+  /** Many vector searches in one request (the queries packed in the binary form); one list of hits per query. */
+  searchBatch(collection: string, vectors: number[][], options?: { k?: number; filter?: Filter; filters?: Record<string, unknown>; ef?: number; exact?: boolean }):
+    Promise<Hit[][]>;
   query(text: string | undefined, options?: {
     collection?: string; topK?: number; searchType?: "similarity" | "keyword" | "hybrid"; vector?: number[];
     filter?: Filter; filters?: Record<string, unknown>; understand?: boolean; explain?: boolean; includeRecords?: boolean;

@@ -283,6 +283,14 @@ export class Client {
       max_distance: maxDistance, fields, facets: f, facet_size: facetSize });
     return searchResults(await this._call("POST", c(collection) + "/search", { json: { ...b, ...filterBody(filter, filters) } }));
   }
+  /** Many vector searches in one request, spread over the server's cores: one list of hits per
+   *  query, in the order given. The queries travel packed in the binary vector form. */
+  async searchBatch(collection, vectors, { k = 10, filter, filters, ef, exact } = {}) {
+    const b = body({ vectors: binaryVector(vectors.flat()), k, ef, exact });
+    const o = await this._call("POST", c(collection) + "/search/batch", { json: { ...b, ...filterBody(filter, filters) } });
+    return o.results.map((hits) => hits.map((h, i) => ({ rank: i + 1, id: h.id, score: h.score, distance: h.distance, record: null, explain: null, collapsed: [] })));
+  }
+
   /** Free text, English or Korean: understood, then searched by the vector, keyword and preference arms. */
   async query(text, { collection, topK = 10, searchType = "hybrid", vector, filter, filters, understand, explain, includeRecords,
     fusion, rrfK, weights, candidates, qualityPrior, collapse, diversity, ef, exact, offset, scoreThreshold, maxDistance,
@@ -315,6 +323,16 @@ export class Client {
     const o = await this._call("POST", "/api/v1/snapshots/restore", { json: body({ file, as }), idempotent: false });
     return { name: o.restored, records: o.records };
   }
+}
+
+/** The binary vector form both protocols accept: "b64:" + base64 of little-endian float32. */
+export function binaryVector(values) {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return "b64:" + btoa(text);
 }
 
 /** {id, fields, vector} (as this client returns records) or the API's flat {id, vector, ...fields}. */

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client, FragranceError, ERROR_KINDS } from "../src/index.js";
+import { Client, FragranceError, ERROR_KINDS, binaryVector } from "../src/index.js";
 import { startServer, REPO } from "./server.js";
 
 let server, guarded, db;
@@ -91,6 +91,11 @@ test("vector search: filter, plan, paging, facets and limits", async () => {
   assert.deepEqual(odd.facets[0].values, [{ value: "odd", count: 3 }]);
   assert.deepEqual((await db.search(name, { vector: [1, 0, 0], k: 3, offset: 3 })).ids, ["r3", "r4", "r5"]);
   await rejects(db.search(name, { vector: [1, 0], k: 3 }), "DIM_MISMATCH");
+  const queries = [[1, 0, 0], [1, 0.5, 0], [1, 1.3, 0]];
+  const batch = await db.searchBatch(name, queries, { k: 3, filter: "kind = 'odd'" });
+  const single = await Promise.all(queries.map((q) => db.search(name, { vector: q, k: 3, filter: "kind = 'odd'" })));
+  assert.deepEqual(batch.map((hits) => hits.map((h) => h.id)), single.map((r) => r.ids));
+  assert.equal(binaryVector([1, 0]), "b64:AACAPwAAAAA=");
   const big = await rejects(db.search(name, { vector: [1, 0, 0], k: 100000 }), "TOO_LARGE");
   assert.equal(big.status, 413);
   await db.dropCollection(name);

@@ -4,6 +4,7 @@
     db = Client("http://127.0.0.1:8000")
     hits = db.query("fresh citrus for summer, without oud", top_k=5)
 """
+from ._operations import binary_vector
 from .client import DEFAULT_URL, AsyncClient, Client
 from .errors import (
     CODES, AlreadyExistsError, AuthenticationError, BadRequestError, ConnectionFailedError, FragranceError,
@@ -18,7 +19,7 @@ from .models import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "AsyncClient", "DEFAULT_URL",
+    "Client", "AsyncClient", "DEFAULT_URL", "binary_vector",
     "FragranceError", "BadRequestError", "NotFoundError", "AlreadyExistsError", "AuthenticationError",
     "PermissionDeniedError", "RateLimitedError", "TooLargeError", "UnavailableError", "ServerError",
     "ConnectionFailedError", "RequestTimeoutError", "CODES",

@@ -7,8 +7,10 @@ call is sent.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Generator, Iterable, List, Optional, Sequence, Union
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 from .errors import FragranceError, error_from
 from .models import (
-    BulkError, BulkResult, CollectionInfo, CollectionSummary, FacetCounts, Page, RecipeResult, Record,
+    BulkError, BulkResult, CollectionInfo, CollectionSummary, FacetCounts, Hit, Page, RecipeResult, Record,
     SearchResults, ServerInfo, Substitutes, UpsertResult, Validation,
 )
 
@@ -50,6 +52,11 @@ def operation(fn: Callable[..., Operation]) -> Callable[..., Any]:
         return self._drive(fn(self, *args, **kwargs))
 
     return method
+
+
+def binary_vector(values: Sequence[float]) -> str:
+    """The binary vector form both protocols accept: "b64:" + base64 of little-endian float32."""
+    return "b64:" + base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode("ascii")
 
 
 def _c(name: str) -> str:
@@ -259,6 +266,19 @@ class Operations:
                      fields=list(fields) if fields else None, facets=list(facets) if facets else None, facet_size=facet_size)
         body.update(_filters(filter, filters))
         return SearchResults.from_json((yield Call("POST", _c(collection) + "/search", json=body)))
+
+    @operation
+    def search_batch(self, collection: str, vectors: Sequence[Sequence[float]], *, k: int = 10,
+                     filter: Optional[Filters] = None, filters: Optional[Dict[str, Any]] = None,
+                     ef: Optional[int] = None, exact: Optional[bool] = None) -> Operation:
+        """Many vector searches in one request, spread over the server's cores: one list of hits
+        per query, in the order given. The queries travel packed in the binary vector form."""
+        flat = [float(x) for v in vectors for x in v]
+        body = _body(vectors=binary_vector(flat), k=k, ef=ef, exact=exact)
+        body.update(_filters(filter, filters))
+        reply = yield Call("POST", _c(collection) + "/search/batch", json=body)
+        return [[Hit(rank=i + 1, id=h["id"], score=h["score"], distance=h["distance"]) for i, h in enumerate(hits)]
+                for hits in reply["results"]]
 
     @operation
     def query(self, text: Optional[str] = None, *, collection: Optional[str] = None, top_k: int = 10,

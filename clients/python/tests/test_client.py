@@ -97,6 +97,15 @@ def test_vector_search_with_filter_plan_and_facets(db, collection_name):
     with pytest.raises(TooLargeError) as e:
         db.search(collection_name, vector=[1, 0, 0], k=100_000)
     assert e.value.status == 413
+    # Many queries in one request answer as one at a time; vectors may travel in binary.
+    queries = [[1, i / 10, 0] for i in (0, 5, 13)]
+    batch = db.search_batch(collection_name, queries, k=3, filter="kind = 'odd'")
+    assert [[h.id for h in hits] for hits in batch] == [db.search(collection_name, vector=q, k=3, filter="kind = 'odd'").ids for q in queries]
+    assert fragrancedb.binary_vector([1.0, 0.0]) == "b64:AACAPwAAAAA="
+    assert db.search(collection_name, vector=[1, 0, 0], k=1).ids == ["r0"]
+    with pytest.raises(BadRequestError) as e:
+        db.search_batch(collection_name, [[1, 0]], k=3)
+    assert e.value.code == "DIM_MISMATCH"
     db.drop_collection(collection_name)
 
 
