@@ -98,6 +98,9 @@ let package = Package(
         // Issue #17's tools: a protocol fuzzer and a kill -9 loop, both against a real server process.
         .target(name: "BenchSupport", dependencies: ["TestSupport"], path: "Benchmarks/Support"),
         .executableTarget(name: "fuzz", dependencies: ["BenchSupport"], path: "Benchmarks/Fuzz"),
+        // Issue #23: the line protocol beside hnswlib in process, on the same data (run.sh).
+        .executableTarget(name: "vs-hnswlib", dependencies: ["BenchSupport", "COpenBLAS", "FragranceClient", "FragranceProtocol", "FragranceStore"],
+                          path: "Benchmarks/VsHnswlib", exclude: ["hnswlib_side.py", "run.sh"]),
         .executableTarget(name: "crash-loop", dependencies: ["BenchSupport"], path: "Benchmarks/CrashLoop"),
         // One support target for every test target and the tools: generator, temp dirs, paths.
         .target(name: "TestSupport", path: "Tests/Support"),

@@ -1,0 +1,189 @@
+// FragranceDB through its line protocol beside hnswlib in process, on the same data, in one
+// command (issue #23): Benchmarks/VsHnswlib/run.sh (release build, hnswlib from PyPI).
+//   vs-hnswlib --server .build/release/fragrancedb [--n 100000] [--dim 384] [--queries 1000]
+// Generates N clustered unit vectors and a rating per record (seeded), starts `fragrancedb serve`
+// on loopback, builds the collection over TCP (binary vectors, M 16, efConstruction 200), computes
+// exact ground truth with OpenBLAS, and runs the issue's cases through one connection: SEARCH
+// lines with JSON-text vectors, 64 pipelined per round trip (the issue's harness), the same
+// with binary vectors, and MSEARCH of 64 binary queries. Then hnswlib_side.py builds and queries
+// hnswlib on the same files (one thread), and the two print side by side with their ratio.
+import BenchSupport
+import COpenBLAS
+import FragranceClient
+import FragranceProtocol
+import FragranceStore
+import Foundation
+
+var n = 100_000, dim = 384, queryCount = 1000, serverPath = ".build/release/fragrancedb", python = "python3"
+var it = CommandLine.arguments.dropFirst().makeIterator()
+while let a = it.next() {
+    switch a {
+    case "--n": n = Int(it.next()!)!
+    case "--dim": dim = Int(it.next()!)!
+    case "--queries": queryCount = Int(it.next()!)!
+    case "--server": serverPath = it.next()!
+    case "--python": python = it.next()!
+    default: fatalError("unknown argument \(a)")
+    }
+}
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+// The data: 100 clusters, unit vectors; a rating in [0, 1) for the filters (50%, 10%, 1%).
+let work = FileManager.default.temporaryDirectory.appendingPathComponent("fdb-vs-hnswlib-\(getpid())")
+try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: work) }
+var rng = SplitMix(seed: 2026)
+func unit(_ v: [Float]) -> [Float] { let s = v.reduce(0) { $0 + $1 * $1 }.squareRoot(); return v.map { $0 / s } }
+let centres = (0..<100).map { _ in (0..<dim).map { _ in rng.gaussian() } }
+let vectors = (0..<n).map { i in unit(centres[i % 100].map { $0 + 0.6 * rng.gaussian() }) }
+let ratings = (0..<n).map { _ in Float(rng.unit()) }
+let queries = (0..<queryCount).map { q in unit(centres[(q * 7) % 100].map { $0 + 0.6 * rng.gaussian() }) }
+@MainActor func write(_ name: String, _ rows: [[Float]]) throws {
+    try rows.flatMap { $0 }.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: work.appendingPathComponent(name))
+}
+try write("vectors.f32", vectors)
+try write("queries.f32", queries)
+try write("rating.f32", [ratings])
+
+// Exact ground truth (cosine = dot on unit vectors), per case, with OpenBLAS.
+let cases: [(name: String, threshold: Float?)] = [("unfiltered", nil), ("50% filter", 0.5), ("10% filter", 0.9), ("1% filter", 0.99)]
+@MainActor func groundTruth() -> [[[Int]]] {
+var truth = Array(repeating: [[Int]](), count: cases.count)
+let flat = vectors.flatMap { $0 }
+for start in stride(from: 0, to: queryCount, by: 100) {
+    let m = min(100, queryCount - start)
+    let q = queries[start..<start + m].flatMap { $0 }
+    var scores = [Float](repeating: 0, count: m * n)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(dim), 1, q, Int32(dim), flat, Int32(dim), 0, &scores, Int32(n))
+    for r in 0..<m {
+        for (ci, c) in cases.enumerated() {
+            var top: [(Float, Int)] = []
+            for j in 0..<n where c.threshold.map({ ratings[j] >= $0 }) ?? true {
+                let s = scores[r * n + j]
+                if top.count < 10 { top.append((s, j)); top.sort { $0.0 > $1.0 } } else if s > top[9].0 {
+                    top[9] = (s, j)
+                    top.sort { $0.0 > $1.0 }
+                }
+            }
+            truth[ci].append(top.map(\.1))
+        }
+    }
+}
+return truth
+}
+let truth = groundTruth()
+
+// The server, on loopback, without the catalogue.
+let server = try ServerProcess(binary: serverPath, data: work.appendingPathComponent("data"), configDir: work.appendingPathComponent("config"),
+                               modelDir: "/nonexistent")
+defer { server.stop() }
+guard server.connect(within: 30) != nil else { fatalError("the server did not start") }
+let client = FragranceClient(host: "127.0.0.1", port: server.tcpPort, connections: 2, timeout: .seconds(600))
+try await client.createCollection("bench", definition: #"{"dimension": \#(dim), "m": 16, "ef_construction": 200, "schema": {"fields": [{"name": "rating", "type": "float"}]}}"#)
+var t = now()
+var lines: [String] = []
+for start in stride(from: 0, to: n, by: 500) {
+    let batch = (start..<min(start + 500, n)).map { Record(id: String($0), vector: vectors[$0], attributes: ["rating": .float(Double(ratings[$0]))]) }
+    lines.append("UPSERT bench " + Record.jsonList(batch, includeVectors: true, binaryVectors: true))
+}
+for chunk in stride(from: 0, to: lines.count, by: 8) {   // 8 batches in flight on one connection
+    for r in try await client.pipeline(Array(lines[chunk..<min(chunk + 8, lines.count)])) {
+        if case .error(let code, let message) = r { fatalError("UPSERT: \(code) \(message)") }
+    }
+}
+let build = Double(now() - t) / 1e9
+let serverRSS = rss(server.pid)
+print(String(format: "fragrancedb: built %d × %d over TCP in %.1f s (%.0f rows/s), server RSS %.0f MB", n, dim, build, Double(n) / build, Double(serverRSS) / 1e6))
+
+struct Run { var name: String; var ef: Int; var recall: Double; var qps: Double }
+@MainActor func recall(_ got: [[String]], _ ci: Int) -> Double {
+    var hit = 0, total = 0
+    for (q, ids) in got.enumerated() {
+        let want = Set(truth[ci][q].map(String.init))
+        hit += ids.filter { want.contains($0) }.count
+        total += want.count
+    }
+    return Double(hit) / Double(max(total, 1))
+}
+/// Every `"id":"…"` in a reply line, in order (hit lines hold one, an MSEARCH line ten); ids here are digits.
+func allIds(_ line: String) -> [String] {
+    var out: [String] = []
+    var rest = line[...]
+    while let r = rest.range(of: #""id":""#) {
+        let tail = rest[r.upperBound...]
+        let end = tail.firstIndex(of: "\"")!
+        out.append(String(tail[..<end]))
+        rest = tail[end...]
+    }
+    return out
+}
+func ids(_ reply: Reply) -> [String] {
+    guard case .lines(let rows) = reply else { fatalError("\(reply)") }
+    return rows.flatMap(allIds)
+}
+let grid: [(Int, Int)] = [(0, 10), (0, 32), (0, 64), (0, 128), (1, 16), (2, 10), (3, 32)]
+var runs: [String: [Run]] = [:]
+// The request lines are written before the clock starts (as hnswlib gets its numpy arrays ready).
+@MainActor func requestLines(_ form: String, _ ci: Int, _ ef: Int) -> [[String]] {
+    let filter = cases[ci].threshold.map { " FILTER \"rating >= \($0)\"" } ?? ""
+    return stride(from: 0, to: queryCount, by: 64).map { start in
+        let batch = Array(queries[start..<min(start + 64, queryCount)])
+        if form == "msearch" {
+            var o = SearchOptions()
+            (o.vectors, o.k, o.ef) = (batch, 10, ef)
+            return ["MSEARCH bench\(filter) " + o.words(quote: Token.quote)]
+        }
+        return batch.map { v in
+            "SEARCH bench K 10 EF \(ef)\(filter) VECTOR " + (form == "json" ? "[" + v.map { "\($0)" }.joined(separator: ",") + "]" : BinaryVector.encode(v))
+        }
+    }
+}
+for form in ["json", "binary", "msearch"] {
+    _ = try await client.pipeline(requestLines(form, 0, 64)[0])   // warm-up
+    for (ci, ef) in grid {
+        let chunks = requestLines(form, ci, ef)
+        var got: [[String]] = []
+        t = now()
+        for chunk in chunks {
+            let replies = try await client.pipeline(chunk)
+            if form == "msearch" {
+                guard case .lines(let rows) = replies[0] else { fatalError("\(replies[0])") }
+                got += rows.map(allIds)
+            } else {
+                got += replies.map(ids)
+            }
+        }
+        let qps = Double(queryCount) / (Double(now() - t) / 1e9)
+        runs[form, default: []].append(Run(name: cases[ci].name, ef: ef, recall: recall(got, ci), qps: qps))
+    }
+}
+await client.close()
+
+// hnswlib on the same files, in process, one thread.
+let p = Process()
+p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+p.arguments = [python, URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("hnswlib_side.py").path,
+               work.path, String(dim)] + grid.map { "\($0.0):\($0.1)" }
+let out = Pipe()
+p.standardOutput = out
+try p.run()
+let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+p.waitUntilExit()
+guard p.terminationStatus == 0 else { fatalError("hnswlib_side.py failed:\n\(text)") }
+var hn: [Run] = []
+var hnBuild = 0.0, hnRSS = 0.0
+for line in text.split(separator: "\n") {
+    guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+    if let b = o["build_s"] as? Double { hnBuild = b; hnRSS = o["rss_mb"] as? Double ?? 0; continue }
+    hn.append(Run(name: cases[o["case"] as! Int].name, ef: o["ef"] as! Int, recall: o["recall"] as! Double, qps: o["qps"] as! Double))
+}
+print(String(format: "hnswlib: built in %.1f s (one thread), +%.0f MB", hnBuild, hnRSS))
+print("\n| case | ef | hnswlib (in process) recall / QPS | TCP JSON ×64 pipelined | TCP binary ×64 pipelined | TCP MSEARCH ×64 | best TCP / hnswlib |")
+print("|---|---|---|---|---|---|---|")
+for (i, h) in hn.enumerated() {
+    let j = runs["json"]![i], b = runs["binary"]![i], m = runs["msearch"]![i]
+    let best = max(j.qps, b.qps, m.qps)
+    print(String(format: "| %@ | %d | %.3f / %.0f | %.3f / %.0f | %.3f / %.0f | %.3f / %.0f | %.2f× |", h.name, h.ef, h.recall, h.qps,
+                 j.recall, j.qps, b.recall, b.qps, m.recall, m.qps, best / h.qps))
+}
+print(String(format: "\nmemory: server RSS %.0f MB after the build; hnswlib +%.0f MB (ratio %.2f×)", Double(serverRSS) / 1e6, hnRSS, Double(serverRSS) / 1e6 / max(hnRSS, 1)))
