@@ -199,6 +199,14 @@ public func parseNumberArray(_ text: String) throws -> [Float] {
                 guard c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) else {
                     throw bad("'\(String(cString: p).prefix(20))' is not a number")
                 }
+                if let (f, next) = fastDecimal(p) {
+                    out.append(f)
+                    p = next
+                    skipSpace()
+                    if p.pointee == CChar(UInt8(ascii: ",")) { p += 1; continue }
+                    if p.pointee == CChar(UInt8(ascii: "]")) { p += 1; break }
+                    throw bad("expected ',' or ']'")
+                }
                 var end: UnsafeMutablePointer<CChar>?
                 let f = strtof(p, &end)
                 guard let end, end != UnsafeMutablePointer(mutating: p), f.isFinite,
@@ -216,4 +224,61 @@ public func parseNumberArray(_ text: String) throws -> [Float] {
         guard p.pointee == 0 else { throw bad("text after ']'") }
         return out
     }
+}
+
+private let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }   // each exact in a Double
+
+/// A JSON number read without strtof, when that gives the same Float: at most 19 significant
+/// digits in a UInt64, a decimal exponent within ±22 and a mantissa within 2^53, so one
+/// correctly rounded multiplication or division by an exact power of ten gives the Double
+/// nearest the decimal, then the Float (Clinger's fast path). Anything else (more digits, a
+/// larger exponent, a form JSON does not allow) returns nil and strtof reads it. A vector's
+/// text was most of the command layer's cost: 384 strtof calls a query.
+@inline(__always)
+func fastDecimal(_ start: UnsafePointer<CChar>) -> (Float, UnsafePointer<CChar>)? {
+    var p = start
+    let negative = p.pointee == 0x2D
+    if negative { p += 1 }
+    var mantissa: UInt64 = 0, significant = 0, exponent = 0, integerDigits = 0
+    @inline(__always) func digit(_ c: CChar) -> UInt64? { c >= 0x30 && c <= 0x39 ? UInt64(c - 0x30) : nil }
+    while let d = digit(p.pointee) {
+        if mantissa != 0 || d != 0 { significant += 1 }
+        guard significant <= 19 else { return nil }
+        mantissa = mantissa * 10 + d
+        integerDigits += 1
+        p += 1
+    }
+    guard integerDigits > 0 else { return nil }
+    if p.pointee == 0x2E {   // '.'
+        p += 1
+        var fraction = 0
+        while let d = digit(p.pointee) {
+            if mantissa != 0 || d != 0 { significant += 1 }
+            guard significant <= 19 else { return nil }
+            mantissa = mantissa * 10 + d
+            exponent -= 1
+            fraction += 1
+            p += 1
+        }
+        guard fraction > 0 else { return nil }
+    }
+    if p.pointee == 0x65 || p.pointee == 0x45 {   // 'e', 'E'
+        p += 1
+        var sign = 1
+        if p.pointee == 0x2D { sign = -1; p += 1 } else if p.pointee == 0x2B { p += 1 }
+        var e = 0, eDigits = 0
+        while let d = digit(p.pointee) {
+            e = e * 10 + Int(d)
+            eDigits += 1
+            guard e < 1000 else { return nil }
+            p += 1
+        }
+        guard eDigits > 0 else { return nil }
+        exponent += sign * e
+    }
+    if mantissa == 0 { return (negative ? -0.0 : 0.0, p) }
+    guard mantissa <= 1 << 53, (-22...22).contains(exponent) else { return nil }
+    let d = exponent < 0 ? Double(mantissa) / powersOfTen[-exponent] : Double(mantissa) * powersOfTen[exponent]
+    let f = Float(d)
+    return (negative ? -f : f, p)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
+import TestSupport
 @testable import FragranceProtocol
 @testable import FragranceServer
 @testable import FragranceStore
@@ -227,8 +228,46 @@ final class LineServerTests: ServerTestCase {
         for bad in ["[1,,2]", "[1] x", "[1, 1e400]", "[nan]", "1, 2", "[\"1\"]", "[0x10]", "[1,]", "[inf]", "["] {
             XCTAssertThrowsError(try parseNumberArray(bad), bad)
         }
+        for tricky in ["[1e-45]", "[3.4028235e38]", "[3.4028236e38]", "[-0]", "[0.0000000000000000000000000001]", "[123456789012345678901234]",
+                       "[1.]", "[.5]", "[01]", "[1e]", "[-]", "[1E+2]", "[9007199254740993]", "[0.1e-30]"] {
+            // The fast path and strtof agree, or both refuse.
+            let viaStrtof: [Float]? = tricky.dropFirst().dropLast().isEmpty ? [] : {
+                let body = String(tricky.dropFirst().dropLast())
+                var end: UnsafeMutablePointer<CChar>?
+                let f = body.withCString { strtof($0, &end) }
+                return f.isFinite ? [f] : nil
+            }()
+            if let mine = try? parseNumberArray(tricky), let viaStrtof {
+                XCTAssertEqual(mine.map(\.bitPattern), viaStrtof.map(\.bitPattern), tricky)
+            }
+        }
         XCTAssertEqual(jsonString("a\"b\\c\n\u{01}é"), #""a\"b\\c\n\u0001é""#)
         XCTAssertEqual(Reply.lines(["{}", "[]"]).encoded, "*2\r\n{}\r\n[]\r\n")
         XCTAssertEqual(Reply.error(code: "X", message: "two\nlines").encoded, "-ERR X two lines\r\n")
+    }
+
+    /// The vector parser's fast path (issue #23) gives exactly strtof's Float, bit for bit, on
+    /// the numbers clients write: Float and Double shortest forms, fixed decimals, exponents.
+    func testVectorNumbersParseExactlyAsStrtof() throws {
+        var rng = SplitMix(seed: 23)
+        var texts: [String] = []
+        for i in 0..<200_000 {
+            let x = rng.gaussian() * Float(pow(10, Double(Int(rng.unit() * 12) - 6)))
+            switch i % 5 {
+            case 0: texts.append("\(x)")                                         // Swift's Float description
+            case 1: texts.append("\(Double(x) + Double(rng.unit()) * 1e-9)")     // a Double's 17 digits
+            case 2: texts.append(String(format: "%.6f", Double(x)))               // fixed, as printf writes
+            case 3: texts.append(String(format: "%.8e", Double(x)))               // exponent form
+            default: texts.append(String(format: "%.9g", Double(rng.unit() - 0.5)))
+            }
+        }
+        let parsed = try parseNumberArray("[" + texts.joined(separator: ",") + "]")
+        XCTAssertEqual(parsed.count, texts.count)
+        var mismatches: [String] = []
+        for (t, f) in zip(texts, parsed) {
+            let reference = t.withCString { strtof($0, nil) }
+            if f.bitPattern != reference.bitPattern { mismatches.append("\(t): \(f) vs strtof \(reference)") }
+        }
+        XCTAssertEqual(mismatches.prefix(5), [], "\(mismatches.count) of \(texts.count) differ")
     }
 }
