@@ -93,44 +93,11 @@ for (label, batch) in [("unfiltered", lines), ("unfiltered, binary vectors", bin
     say(String(format: "command layer %@: %.0f requests/s, p50 %.3f ms, p99 %.3f ms", label, qps, percentile(lat, 0.5), percentile(lat, 0.99)))
 }
 
-for (label, batch, fanout) in [("unfiltered", lines, [1, 8, 64]), ("unfiltered, binary vectors", binaryLines, [1, 8, 64]),
-                                ("filtered 12.5%", filteredLines, [1, 8, 64])] {
-    for connections in fanout {
-        let perConnection = max(requests / connections, 8)
-        let start = now()
-        let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
-            for cIndex in 0..<connections {
-                group.addTask {
-                    let client = FragranceClient(host: "127.0.0.1", port: port, connections: 1, timeout: .seconds(120))
-                    var lat: [UInt64] = []
-                    var sent = 0
-                    while sent < perConnection {
-                        let chunk = (0..<8).map { batch[(cIndex * 31 + sent + $0) % batch.count] }
-                        let t = now()
-                        let replies = try await client.pipeline(chunk)
-                        let dt = now() - t
-                        precondition(replies.allSatisfy { if case .lines(let r) = $0 { return r.count == 10 } else { return false } })
-                        lat += Array(repeating: dt, count: chunk.count)
-                        sent += chunk.count
-                    }
-                    await client.close()
-                    return lat
-                }
-            }
-            var all: [UInt64] = []
-            for try await l in group { all += l }
-            return all
-        }
-        let qps = Double(latencies.count) / (Double(now() - start) / 1e9)
-        let name = "TCP \(label), \(connections) connection\(connections == 1 ? "" : "s") × pipeline 8"
-        results.append((name, qps, percentile(latencies, 0.5), percentile(latencies, 0.99)))
-        say(String(format: "%@: %.0f searches/s, p50 %.3f ms, p99 %.3f ms (latency of each pipelined batch of 8)", name, qps,
-                   percentile(latencies, 0.5), percentile(latencies, 0.99)))
-    }
-}
-// MSEARCH: 64 queries per request in the binary form, answered over both cores.
-for connections in [1, 2] {
-    let perConnection = max(requests / connections, 64)
+/// `connections` clients, each sending `perConnection` searches `size` at a time through `send`
+/// (which returns how many it answered); the searches per second and each request's latency.
+@MainActor func fanOut(_ connections: Int, size: Int, _ send: @escaping @Sendable (FragranceClient, _ client: Int, _ sent: Int) async throws -> Int)
+    async throws -> (qps: Double, latencies: [UInt64]) {
+    let perConnection = max(requests / connections, size)
     let start = now()
     let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
         for cIndex in 0..<connections {
@@ -139,13 +106,9 @@ for connections in [1, 2] {
                 var lat: [UInt64] = []
                 var sent = 0
                 while sent < perConnection {
-                    let chunk = (0..<64).map { queries[(cIndex * 31 + sent + $0) % queries.count] }
                     let t = now()
-                    let hits = try await client.multiSearch("bench", vectors: chunk, k: 10)
-                    let dt = now() - t
-                    precondition(hits.count == 64 && hits.allSatisfy { $0.count == 10 })
-                    lat.append(dt)
-                    sent += chunk.count
+                    sent += try await send(client, cIndex, sent)
+                    lat.append(now() - t)
                 }
                 await client.close()
                 return lat
@@ -155,11 +118,34 @@ for connections in [1, 2] {
         for try await l in group { all += l }
         return all
     }
-    let qps = Double(latencies.count * 64) / (Double(now() - start) / 1e9)
-    let name = "TCP MSEARCH × 64 binary, \(connections) connection\(connections == 1 ? "" : "s")"
-    results.append((name, qps, percentile(latencies, 0.5), percentile(latencies, 0.99)))
-    say(String(format: "%@: %.0f searches/s, p50 %.3f ms, p99 %.3f ms (latency of each request of 64)", name, qps,
-               percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    return (Double(latencies.count * size) / (Double(now() - start) / 1e9), latencies)
+}
+@MainActor func report(_ name: String, _ run: (qps: Double, latencies: [UInt64]), per what: String) {
+    results.append((name, run.qps, percentile(run.latencies, 0.5), percentile(run.latencies, 0.99)))
+    say(String(format: "%@: %.0f searches/s, p50 %.3f ms, p99 %.3f ms (latency of each %@)", name, run.qps,
+               percentile(run.latencies, 0.5), percentile(run.latencies, 0.99), what))
+}
+
+for (label, batch) in [("unfiltered", lines), ("unfiltered, binary vectors", binaryLines), ("filtered 12.5%", filteredLines)] {
+    for connections in [1, 8, 64] {
+        let run = try await fanOut(connections, size: 8) { client, cIndex, sent in
+            let chunk = (0..<8).map { batch[(cIndex * 31 + sent + $0) % batch.count] }
+            let replies = try await client.pipeline(chunk)
+            precondition(replies.allSatisfy { if case .lines(let r) = $0 { return r.count == 10 } else { return false } })
+            return chunk.count
+        }
+        report("TCP \(label), \(connections) connection\(connections == 1 ? "" : "s") × pipeline 8", run, per: "pipelined batch of 8")
+    }
+}
+// MSEARCH: 64 queries per request in the binary form, answered over both cores.
+for connections in [1, 2] {
+    let run = try await fanOut(connections, size: 64) { client, cIndex, sent in
+        let chunk = (0..<64).map { queries[(cIndex * 31 + sent + $0) % queries.count] }
+        let hits = try await client.multiSearch("bench", vectors: chunk, k: 10)
+        precondition(hits.count == 64 && hits.allSatisfy { $0.count == 10 })
+        return chunk.count
+    }
+    report("TCP MSEARCH × 64 binary, \(connections) connection\(connections == 1 ? "" : "s")", run, per: "request of 64")
 }
 server.stop()
 try db.close()

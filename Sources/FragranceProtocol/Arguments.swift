@@ -93,31 +93,30 @@ public struct SearchOptions: Sendable, Equatable {
                 case let other: throw ProtocolError(.badValue, "COLLAPSE must be on or off, got '\(other)'", field: "collapse")
                 }
             case "VECTORS":
-                let v = try value()
-                if case .json(let j) = v {
-                    vectors = try parseNumberArrays(j)
-                } else if let binary = BinaryVector.decode(v.text) {
-                    switch binary {
-                    case .success(let f): packedVectors = f
-                    case .failure(let why): throw ProtocolError(.badValue, "'vectors' b64:…: \(why)", field: "vectors")
-                    }
-                } else {
-                    throw ProtocolError(.syntax, "VECTORS needs a JSON array of arrays of numbers (last on the line) or b64:<base64 of the queries' float32 one after another>")
+                switch try Self.vectorValue(try value(), field: "vectors", json: parseNumberArrays) {
+                case .json(let lists): vectors = lists
+                case .binary(let flat): packedVectors = flat
+                case nil: throw ProtocolError(.syntax, "VECTORS needs a JSON array of arrays of numbers (last on the line) or b64:<base64 of the queries' float32 one after another>")
                 }
             case "VECTOR":
-                let v = try value()
-                if case .json(let j) = v {
-                    vector = try parseNumberArray(j)
-                } else if let binary = BinaryVector.decode(v.text) {
-                    switch binary {
-                    case .success(let f): vector = f
-                    case .failure(let why): throw ProtocolError(.badValue, "'vector' b64:…: \(why)", field: "vector")
-                    }
-                } else {
-                    throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers (last on the line) or b64:<base64 of little-endian float32>")
+                switch try Self.vectorValue(try value(), field: "vector", json: parseNumberArray) {
+                case .json(let v), .binary(let v): vector = v
+                case nil: throw ProtocolError(.syntax, "VECTOR needs a JSON array of numbers (last on the line) or b64:<base64 of little-endian float32>")
                 }
             default: break
             }
+        }
+    }
+
+    enum VectorValue<JSON> { case json(JSON), binary([Float]) }
+
+    /// VECTOR's and VECTORS' value: JSON text read by `json`, or the binary form; nil for anything else.
+    static func vectorValue<J>(_ token: Token, field: String, json: (String) throws -> J) throws -> VectorValue<J>? {
+        if case .json(let text) = token { return .json(try json(text)) }
+        switch BinaryVector.decode(token.text) {
+        case .success(let f)?: return .binary(f)
+        case .failure(let why)?: throw ProtocolError(.badValue, "'\(field)' b64:…: \(why)", field: field)
+        case nil: return nil
         }
     }
 
