@@ -112,6 +112,6 @@ let package = Package(
                                                         .product(name: "NIOCore", package: "swift-nio"),
                                                         .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "FragranceStoreTests", dependencies: ["FragranceStore", "FragranceCore", "HNSW", "Embedding", "Perfumery", "TestSupport"]),
-        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceCore", "FragranceStore", "Embedding", "RAG", "TestSupport"]),
+        .testTarget(name: "PerfumeryTests", dependencies: ["Perfumery", "FragranceCore", "FragranceProtocol", "FragranceStore", "Embedding", "RAG", "TestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import FragranceProtocol
 
 /// Lifts `"vector": [n, n, …]` out of JSON text before the rest is parsed: the rows of a
 /// JSON Lines import (one object) and the records of an UPSERT (one object or an array of
@@ -71,15 +72,6 @@ package enum VectorScanner {
         return found
     }
 
-    /// m·10^power when both m and 10^|power| are exact doubles: one correctly rounded multiply
-    /// or divide then gives what strtod gives (Clinger's fast path). nil otherwise.
-    @inline(__always) package static func exactly(_ m: UInt64, significant: Int, power: Int) -> Double? {
-        guard significant <= 15, power >= -22, power <= 22 else { return nil }
-        return power < 0 ? Double(m) / powersOfTen[-power] : Double(m) * powersOfTen[power]
-    }
-
-    private static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { r, _ in r * 10 } }
-
     @inline(__always) private static func digitsValue(_ b: UnsafeRawBufferPointer, _ i: inout Int, _ to: Int, _ value: inout Int) -> Int {
         let d = i
         while i < to, b[i] >= 0x30 && b[i] <= 0x39 {
@@ -134,7 +126,7 @@ package enum VectorScanner {
                 exponent *= sign
             }
             let d: Double
-            if let fast = exponentOK ? Self.exactly(mantissa, significant: significant, power: scale + exponent) : nil {
+            if let fast = exponentOK ? ClingerFastPath.exactly(mantissa, significant: significant, power: scale + exponent) : nil {
                 d = negative ? -fast : fast
             } else {
                 guard i - s < token.count else { return nil }

@@ -1,4 +1,5 @@
 import FragranceCore
+import FragranceProtocol
 import Foundation
 import XCTest
 @testable import FragranceStore
@@ -49,8 +50,8 @@ final class VectorScannerTests: XCTestCase {
             XCTAssertEqual(f.bitPattern, Float(strtod(t, nil)).bitPattern, t)
         }
         XCTAssertEqual(lifted.count, texts.count)
-        XCTAssertNil(VectorScanner.exactly(1, significant: 1, power: 23), "10^23 is not an exact double")
-        XCTAssertEqual(VectorScanner.exactly(45, significant: 2, power: -6), 4.5e-05)
+        XCTAssertNil(ClingerFastPath.exactly(1, significant: 1, power: 23), "10^23 is not an exact double")
+        XCTAssertEqual(ClingerFastPath.exactly(45, significant: 2, power: -6), 4.5e-05)
     }
 
     /// What the TCP importer sends: records written as text read back to equal records,
