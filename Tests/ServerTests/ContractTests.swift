@@ -247,7 +247,8 @@ final class ContractTests: HTTPTestCase {
             XCTAssertFalse(r.text.contains("fragrancedb.local"), file)
         }
         XCTAssertEqual(c.http("GET", "/schemas/recipe.schema.json").json["title"] as? String, "Perfume recipe")
-        for missing in ["/schemas/nope.json", "/schemas/..%2FPackage.swift", "/schemas/openapi.yaml"] {
+        for missing in ["/schemas/nope.json", "/schemas/..%2FPackage.swift", "/schemas/openapi.yaml",
+                        "/assets/nope.js", "/assets/..%2F..%2Fopenapi.yaml", "/assets/%00"] {
             let r = c.http("GET", missing)
             XCTAssertEqual(r.status, 404, missing)
             XCTAssertEqual((r.json["error"] as? [String: Any])?["code"] as? String, "NOT_FOUND", r.text)

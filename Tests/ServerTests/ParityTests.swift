@@ -174,6 +174,14 @@ final class ParityTests: HTTPTestCase {
             let h = http.http("POST", path, json: body)
             XCTAssertEqual(h.errorCode, code.rawValue, "\(body.prefix(60)): \(h.text.prefix(160))")
         }
+        // HTTP's JSON forms of the wrong type are named by field.
+        for (body, field) in [(#"{"vectors": 5}"#, "vectors"), (#"{"vectors": [1, 0]}"#, "vectors[0]"), (#"{"vectors": [[1, "a"]]}"#, "vectors[0]"),
+                              (#"{"vectors": [[1, 0]], "k": "ten"}"#, "k"), (#"{"vectors": [[1, 0]], "colour": 1}"#, "colour"),
+                              (#"{"vectors": "b64:AACA\u0000"}"#, "vectors")] {
+            let h = http.http("POST", "/api/v1/collections/m/search/batch", json: body)
+            XCTAssertEqual(h.status, 400, body)
+            XCTAssertEqual((h.json["error"] as? [String: Any])?["field"] as? String, field, "\(body): \(h.text)")
+        }
     }
 
     /// Issue #23: vectors in the binary form are the same vectors as JSON numbers, written and

@@ -96,6 +96,17 @@ extension HTTPAPI {
         return q
     }
 
+    /// `POST /api/v1/collections/{name}/search/batch`: MSEARCH's operation.
+    func multiSearchInput(_ name: String, _ buffer: ByteBuffer) throws -> MultiSearchInput {
+        let body = try JSONBody(buffer, allowed: ["vectors", "k", "ef", "exact", "filter", "filters"])
+        var input = MultiSearchInput(collection: name, vectors: try body.vectors("vectors"))
+        input.k = try body.int("k") ?? 10
+        input.ef = try body.int("ef")
+        input.exact = try body.bool("exact") ?? false
+        input.filter = try body.filterInput()
+        return input
+    }
+
     /// `GET /api/v1/collections/{name}/records?filter=&order=&after=&limit=&fields=&facets=&facet_size=`
     /// (lists comma-separated; Hummingbird has percent-decoded the values).
     func browseInput(_ name: String, _ request: Request) throws -> BrowseInput {

@@ -65,38 +65,27 @@ public struct HTTPAPI: Sendable {
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: text)))
         },
         Route(method: .get, path: "/openapi.json", command: nil) { _, _, _ in
-            var h = HTTPFields()
-            h[.contentType] = "application/json; charset=utf-8"
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: try APIDocument.shared.json)))
+            fileResponse(try APIDocument.shared.json, type: "application/json; charset=utf-8")
         },
         Route(method: .get, path: "/console", command: nil) { _, _, _ in
             // The page is public; everything it shows comes from the API with the token typed into it.
             guard let page = WebAssets.shared["console.html"] else { throw APIError(.notFound, "the console is not in this build") }
-            var h = HTTPFields()
-            h[.contentType] = page.contentType
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: page.data)))
+            return fileResponse(page.data, type: page.contentType)
         },
         Route(method: .get, path: "/assets/{file}", command: nil) { _, _, ctx in
             let file = try ctx.parameters.require("file")
             guard let asset = WebAssets.shared[file] else { throw APIError(.notFound, "no asset '\(file)'", field: "file") }
-            var h = HTTPFields()
-            h[.contentType] = asset.contentType
-            h[.cacheControl] = "no-cache"
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: asset.data)))
+            return fileResponse(asset.data, type: asset.contentType)
         },
         Route(method: .get, path: "/schemas/{file}", command: nil) { _, _, ctx in
             let file = try ctx.parameters.require("file")
             guard let data = APIDocument.schema(file) else {
                 throw APIError(.notFound, "no schema '\(file)' (known: \(APIDocument.schemaFiles.joined(separator: ", ")))", field: "file")
             }
-            var h = HTTPFields()
-            h[.contentType] = "application/schema+json"
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return fileResponse(data, type: "application/schema+json")
         },
         Route(method: .get, path: "/docs", command: nil) { _, _, _ in
-            var h = HTTPFields()
-            h[.contentType] = "text/html; charset=utf-8"
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: try APIDocument.shared.html)))
+            fileResponse(Data(try APIDocument.shared.html.utf8), type: "text/html; charset=utf-8")
         },
         Route(method: .post, path: "/api/v1/search/semantic", command: "QUERY") { api, req, _ in
             let input = try api.queryInput(try await api.body(req), hybrid: false)
@@ -222,37 +211,8 @@ public struct HTTPAPI: Sendable {
             return try await api.reply { try api.service.query(input) }
         },
         Route(method: .post, path: "/api/v1/collections/{name}/search/batch", command: "MSEARCH") { api, req, ctx in
-            let body = try JSONBody(try await api.body(req), allowed: ["vectors", "k", "ef", "exact", "filter", "filters"])
-            let vectors: MultiSearchInput.Vectors
-            switch body.object["vectors"] {
-            case let text as String:
-                guard let binary = BinaryVector.decode(text) else {
-                    throw APIError(.badType, "'vectors' must be a list of vectors or \"b64:<base64 of the queries' float32>\"", field: "vectors")
-                }
-                switch binary {
-                case .success(let f): vectors = .packed(f)
-                case .failure(let why): throw APIError(.badValue, "'vectors' b64:…: \(why)", field: "vectors")
-                }
-            case let list as [Any]:
-                vectors = .lists(try list.enumerated().map { i, v in
-                    guard let a = v as? [Any] else { throw APIError(.badType, "'vectors' must hold arrays of numbers", field: "vectors[\(i)]") }
-                    return try a.map {
-                        guard let n = $0 as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
-                            throw APIError(.badType, "'vectors' must hold only finite numbers", field: "vectors[\(i)]")
-                        }
-                        return n.floatValue
-                    }
-                })
-            case nil: throw APIError(.missingField, "'vectors' is required", field: "vectors")
-            default: throw APIError(.badType, "'vectors' must be a list of vectors or \"b64:…\"", field: "vectors")
-            }
-            var input = MultiSearchInput(collection: try ctx.parameters.require("name"), vectors: vectors)
-            input.k = try body.int("k") ?? 10
-            input.ef = try body.int("ef")
-            input.exact = try body.bool("exact") ?? false
-            input.filter = try body.filterInput()
-            let request = input
-            return try await api.reply { try api.service.multiSearch(request) }
+            let input = try api.multiSearchInput(try ctx.parameters.require("name"), try await api.body(req))
+            return try await api.reply { try api.service.multiSearch(input) }
         },
         Route(method: .post, path: "/api/v1/collections/{name}/snapshot", command: "SNAPSHOT") { api, _, ctx in
             let name = try ctx.parameters.require("name")
@@ -342,6 +302,14 @@ public struct HTTPAPI: Sendable {
         catch is NIOTooManyBytesError { throw tooLarge }
         catch let e as HTTPError where e.status == .contentTooLarge { throw tooLarge }
     }
+}
+
+/// A static body (a page, a script, a schema) with its content type; revalidated on each load.
+func fileResponse(_ data: Data, type: String) -> Response {
+    var h = HTTPFields()
+    h[.contentType] = type
+    h[.cacheControl] = "no-cache"
+    return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
 /// A JSON object handed to the pool (never mutated once built).

@@ -176,20 +176,42 @@ struct JSONBody: @unchecked Sendable {   // immutable after init
         return n.boolValue
     }
 
+    /// A vector: an array of finite numbers, or the binary form ("b64:…").
     func floats(_ k: String) throws -> [Float]? {
         guard has(k) else { return nil }
-        if let text = object[k] as? String, let binary = BinaryVector.decode(text) {
-            switch binary {
-            case .success(let f): return f
-            case .failure(let why): throw APIError(.badValue, "'\(k)' b64:…: \(why)", field: k)
-            }
-        }
+        if let packed = try Self.binary(object[k], field: k) { return packed }
         guard let a = object[k] as? [Any] else {
             throw APIError(.badType, "'\(k)' must be an array of numbers or \"b64:<base64 of little-endian float32>\"", field: k)
         }
-        return try a.map {
+        return try Self.numbers(a, field: k)
+    }
+
+    /// MSEARCH's queries: a list of vectors, or all of them packed in one binary vector.
+    func vectors(_ k: String) throws -> MultiSearchInput.Vectors {
+        guard has(k) else { throw APIError(.missingField, "'\(k)' is required", field: k) }
+        if let packed = try Self.binary(object[k], field: k) { return .packed(packed) }
+        guard let list = object[k] as? [Any] else {
+            throw APIError(.badType, "'\(k)' must be a list of vectors or \"b64:<base64 of the queries' float32>\"", field: k)
+        }
+        return .lists(try list.enumerated().map { i, v in
+            guard let a = v as? [Any] else { throw APIError(.badType, "'\(k)' must hold arrays of numbers", field: "\(k)[\(i)]") }
+            return try Self.numbers(a, field: "\(k)[\(i)]")
+        })
+    }
+
+    /// The binary vector form's components; nil when `value` is not a "b64:" string.
+    private static func binary(_ value: Any?, field: String) throws -> [Float]? {
+        guard let text = value as? String, let binary = BinaryVector.decode(text) else { return nil }
+        switch binary {
+        case .success(let f): return f
+        case .failure(let why): throw APIError(.badValue, "'\(field)' b64:…: \(why)", field: field)
+        }
+    }
+
+    private static func numbers(_ a: [Any], field: String) throws -> [Float] {
+        try a.map {
             guard let n = $0 as? NSNumber, !JSONBody.isBool(n), n.doubleValue.isFinite else {
-                throw APIError(.badType, "'\(k)' must hold only finite numbers", field: k)
+                throw APIError(.badType, "'\(field)' must hold only finite numbers", field: field)
             }
             return n.floatValue
         }

@@ -108,7 +108,7 @@ public final class ServerMetrics: Sendable {
 
     /// A whole search or understood query on a collection, and each stage it ran.
     func searched(collection: String, operation: String, seconds total: Double, stages: StageTimes? = nil) {
-        seconds("fragrancedb_search_duration_seconds", "Search latency inside the service by collection and operation (search: SEARCH and …/search; query: QUERY and /api/v1/search/*).",
+        seconds("fragrancedb_search_duration_seconds", "Search latency inside the service by collection and operation (search: SEARCH and …/search; query: QUERY and /api/v1/search/*; msearch: MSEARCH and …/search/batch, the whole request).",
                 [("collection", collection), ("operation", operation)]).recordSeconds(total)
         for (stage, s) in stages?.ran ?? [] {
             seconds("fragrancedb_search_stage_duration_seconds", "Understood-query latency by collection and stage (embed, vector, keyword, preference, popularity, fusion, shaping).",

@@ -60,10 +60,7 @@ extension CommandRouter {
         input.includeRecords = o.records
         input.paging = Self.paging(o)
         let result = try service.search(input)
-        // Written by hand: this is the hot path of every search reply.
-        var lines = result.hits.map { h in
-            "{\"distance\":\(h.distance),\"id\":\(jsonString(h.id))" + (h.record.map { ",\"record\":" + ReplyJSON.text($0) } ?? "") + ",\"score\":\(h.score)}"
-        }
+        var lines = result.hits.map(Self.hitLine)
         if let facets = result.facets { lines.append(ReplyJSON.text(FacetsLine(facets: facets))) }
         if let plan = result.plan {
             struct PlanLine: Encodable { var plan: PlanBody }
@@ -84,9 +81,12 @@ extension CommandRouter {
         input.filter = FilterInput(text: o.filter)
         (input.k, input.ef, input.exact) = (o.k, o.ef, o.exact)
         let reply = try service.multiSearch(input)
-        return .lines(reply.results.map { hits in
-            "[" + hits.map { "{\"distance\":\($0.distance),\"id\":\(jsonString($0.id)),\"score\":\($0.score)}" }.joined(separator: ",") + "]"
-        })
+        return .lines(reply.results.map { "[" + $0.map(Self.hitLine).joined(separator: ",") + "]" })
+    }
+
+    /// `{"distance", "id"[, "record"], "score"}`: written by hand, as this is the hot path of every search reply.
+    static func hitLine(_ h: SearchHitBody) -> String {
+        "{\"distance\":\(h.distance),\"id\":\(jsonString(h.id))" + (h.record.map { ",\"record\":" + ReplyJSON.text($0) } ?? "") + ",\"score\":\(h.score)}"
     }
 
     /// One line per hit, `{"id", "score", "matched_preferences", "vector_rank", "keyword_rank"}`,
