@@ -77,7 +77,12 @@ let truth = groundTruth()
 let server = try ServerProcess(binary: serverPath, data: work.appendingPathComponent("data"), configDir: work.appendingPathComponent("config"),
                                modelDir: "/nonexistent")
 defer { server.stop() }
-guard server.connect(within: 30) != nil else { fatalError("the server did not start") }
+/// Stops the server before failing: fatalError skips `defer`, and the bench must not leave it running.
+@MainActor func fail(_ message: String) -> Never {
+    server.stop()
+    fatalError(message)
+}
+guard server.connect(within: 30) != nil else { fail("the server did not start") }
 let client = FragranceClient(host: "127.0.0.1", port: server.tcpPort, connections: 2, timeout: .seconds(600))
 try await client.createCollection("bench", definition: #"{"dimension": \#(dim), "m": 16, "ef_construction": 200, "schema": {"fields": [{"name": "rating", "type": "float"}]}}"#)
 var t = now()
@@ -88,7 +93,7 @@ for start in stride(from: 0, to: n, by: 500) {
 }
 for chunk in stride(from: 0, to: lines.count, by: 8) {   // 8 batches in flight on one connection
     for r in try await client.pipeline(Array(lines[chunk..<min(chunk + 8, lines.count)])) {
-        if case .error(let code, let message) = r { fatalError("UPSERT: \(code) \(message)") }
+        if case .error(let code, let message) = r { fail("UPSERT: \(code) \(message)") }
     }
 }
 let build = Double(now() - t) / 1e9
@@ -117,8 +122,8 @@ func allIds(_ line: String) -> [String] {
     }
     return out
 }
-func ids(_ reply: Reply) -> [String] {
-    guard case .lines(let rows) = reply else { fatalError("\(reply)") }
+@MainActor func ids(_ reply: Reply) -> [String] {
+    guard case .lines(let rows) = reply else { fail("\(reply)") }
     return rows.flatMap(allIds)
 }
 let grid: [(Int, Int)] = [(0, 10), (0, 32), (0, 64), (0, 128), (1, 16), (2, 10), (3, 32)]
@@ -147,7 +152,7 @@ for form in ["json", "binary", "msearch"] {
         for chunk in chunks {
             let replies = try await client.pipeline(chunk)
             if form == "msearch" {
-                guard case .lines(let rows) = replies[0] else { fatalError("\(replies[0])") }
+                guard case .lines(let rows) = replies[0] else { fail("\(replies[0])") }
                 got += rows.map(allIds)
             } else {
                 got += replies.map(ids)
@@ -169,7 +174,7 @@ p.standardOutput = out
 try p.run()
 let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
 p.waitUntilExit()
-guard p.terminationStatus == 0 else { fatalError("hnswlib_side.py failed:\n\(text)") }
+guard p.terminationStatus == 0 else { fail("hnswlib_side.py failed:\n\(text)") }
 var hn: [Run] = []
 var hnBuild = 0.0, hnRSS = 0.0
 for line in text.split(separator: "\n") {
