@@ -90,6 +90,19 @@ public enum CommandTable {
                     summary: "the open line-protocol connections: one JSON line each with address, age, idle time, last command and role", role: .admin),
         CommandSpec(name: "RELOAD", usage: "RELOAD",
                     summary: "re-read the settings that may change live (keys, rate limits, log level), as SIGHUP does", role: .admin),
+        CommandSpec(name: "REPLICAOF", usage: "REPLICAOF <host> <port> | NO ONE",
+                    summary: "follow a primary as a read-only replica (a full copy, then its log), or stop following and accept writes (promotion)", role: .admin),
+        CommandSpec(name: "WAIT", usage: "WAIT <replicas> <timeout_ms>",
+                    summary: "wait until this many replicas have applied every write made so far, or the timeout; replies how many have", role: .write),
+        CommandSpec(name: "DIGEST", usage: "DIGEST <collection>",
+                    summary: "SHA-256 over the collection's records and vectors in id order, to compare a replica with its primary; one JSON line", role: .read),
+        CommandSpec(name: "REPLSTATE", usage: "REPLSTATE",
+                    summary: "for replicas: this server's replication format, node, history, last sequence and collections; one JSON line", role: .replication),
+        CommandSpec(name: "REPLLOG", usage: "REPLLOG <history> <after_seq> [COUNT n] [WAIT ms] [NODE id] [PORT n]",
+                    summary: "for replicas: log entries after a sequence, waiting up to WAIT ms for one; a line with the last sequence, then one JSON line per entry", role: .replication,
+                    keywords: ["COUNT", "WAIT", "NODE", "PORT"]),
+        CommandSpec(name: "REPLPAGE", usage: "REPLPAGE <collection> <after_row> [COUNT n]",
+                    summary: "for replicas' full sync: records with vectors after a row, one JSON line each, then {\"next\"}", role: .replication, keywords: ["COUNT"]),
         CommandSpec(name: "QUIT", usage: "QUIT",
                     summary: "close the connection", role: nil),
     ]
@@ -104,13 +117,15 @@ public enum CommandTable {
 }
 
 /// Who may do what. Roles are ordered: `admin` can do everything `write` can, which can do
-/// everything `read` can.
+/// everything `replication` can (follow this server as a replica: its log and a copy of
+/// every record), which can do everything `read` can.
 public enum Role: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
-    case read = 1, write, admin
+    case read = 1, replication, write, admin
 
     public init?(name: String) {
         switch name.lowercased() {
         case "read": self = .read
+        case "replication": self = .replication
         case "write": self = .write
         case "admin": self = .admin
         default: return nil
@@ -120,6 +135,7 @@ public enum Role: Int, Comparable, Sendable, CaseIterable, CustomStringConvertib
     public var description: String {
         switch self {
         case .read: "read"
+        case .replication: "replication"
         case .write: "write"
         case .admin: "admin"
         }

@@ -35,6 +35,15 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     /// A reload's configuration was refused; the running settings were kept.
     case badConfig = "BAD_CONFIG"
     case internalError = "INTERNAL"
+    // Replication.
+    /// A write sent to a replica; the message names the primary.
+    case readOnly = "READONLY"
+    /// A replica asked for log entries the primary no longer has, or from another history:
+    /// it must copy everything again (a full sync).
+    case resync = "RESYNC"
+    /// REPLICAOF pointed at something that is not a compatible primary (not FragranceDB,
+    /// another replication format, this server itself).
+    case badPrimary = "BAD_PRIMARY"
     // Authentication.
     case notAuthenticated = "NOAUTH"
     case forbidden = "FORBIDDEN"
@@ -52,7 +61,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     public var httpStatus: Int {
         switch self {
         case .notFound: 404
-        case .alreadyExists: 409
+        case .alreadyExists, .readOnly, .resync: 409
         case .tooLarge, .lineTooLong: 413
         case .methodNotAllowed: 405
         case .notAuthenticated, .wrongPassword: 401
@@ -60,6 +69,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .rateLimited, .tooManyConnections: 429
         case .timeout, .idle: 408
         case .modelUnavailable, .unavailable, .busy: 503
+        case .badPrimary: 502
         case .corrupt: 422
         case .io, .badConfig, .internalError: 500
         default: 400

@@ -48,6 +48,7 @@ public final class DatabaseServer: Sendable {
         var options = Database.Options.perfumery
         options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory),
                                        storagePrecision: configuration.modelPrecision)
+        options.replicationBacklogBytes = configuration.replicationBacklogBytes
         database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)
         access = try await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret,
                                          jwtPublicKey: configuration.live.jwtPublicKey,
@@ -66,12 +67,18 @@ public final class DatabaseServer: Sendable {
         let recipes = Result { try RecipeGenerator(database: db, perfumes: perfumes, llm: llm, lexicon: search.lexicon) }
         if case .failure(let e) = recipes { Logger(label: "fragrancedb", factory: logLevel.handler).error("recipe generation is off: \(e)") }
         let reloadBox = ReloadBox()
+        let replication = ReplicationController()
+        replication.maxLagSeconds = configuration.replicationMaxLagSeconds
+        replication.primaryKey = configuration.replicationPrimaryKey
         service = try FragranceService(database: database, limits: configuration.limits, access: access, metrics: metrics, search: search,
                                        recipes: recipes, defaultCollection: configuration.defaultCollection,
                                        activity: ServerActivity(slowThresholdMicroseconds: UInt64(configuration.slowlogThresholdMilliseconds * 1000),
                                                                 slowLogLength: configuration.slowlogMaxLength),
-                                       reload: { try await reloadBox.run() })
-        catalogue = configuration.loadCatalogue
+                                       replication: replication, reload: { try await reloadBox.run() })
+        // A replica's records come from its primary, the catalogue with them.
+        let remembered = try database.replicationPosition().primary
+        let replica = configuration.replicaOf != nil || remembered != nil
+        catalogue = configuration.loadCatalogue && !replica
             ? CatalogueLoader(database: database, logger: logger, limit: configuration.catalogueLimit) : nil
         if configuration.tcpEnabled {
             var tcp = LineServer.Configuration()
@@ -138,6 +145,14 @@ public final class DatabaseServer: Sendable {
             services.append(.init(service: makeHTTPApplication()))
         }
         services.append(.init(service: ReloadService(server: self)))
+        // Following a primary starts once this server answers (its own port could be the target).
+        let service = self.service, target = configuration.replicaOf
+        let note = try await pool.runIfActive { () -> String? in
+            if let target { return try service.replicaOf(target).message }
+            try service.resumeReplication()
+            return service.replication.primary.map { "following \($0) (remembered by the data directory)" }
+        }
+        if let note { logger.notice("replica: \(note)") }
         var config = ServiceGroupConfiguration(services: services, logger: logger)
         if signals { config.gracefulShutdownSignals = [.sigterm, .sigint] }
         let g = ServiceGroup(configuration: config)
@@ -200,6 +215,7 @@ public final class DatabaseServer: Sendable {
         func run() async throws {
             try? await gracefulShutdown()
             server.accepting.withLock { $0 = false }
+            server.service.stopReplication()
             try await server.pool.shutdownGracefully()
             try server.database.close()
             server.logger.info("storage flushed and closed")

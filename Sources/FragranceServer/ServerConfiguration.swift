@@ -58,6 +58,15 @@ public struct ServerConfiguration: Sendable {
     public var llm: LLMClient.Settings?
     public var breaker = CircuitBreaker.Settings()
     public var live = LiveSettings()
+    /// host:port of the primary to follow as a read-only replica (nil: a primary, unless the
+    /// data directory remembers following one).
+    public var replicaOf: (host: String, port: Int)?
+    /// The key this replica authenticates with at its primary (a key of the replication role there).
+    public var replicationPrimaryKey: String?
+    /// A replica's /ready fails when it is further behind than this.
+    public var replicationMaxLagSeconds = 10.0
+    /// Bytes of operations kept for replicas to catch up from.
+    public var replicationBacklogBytes = 256 << 20
 
     /// The part that SIGHUP (or `POST /api/v1/admin/reload`) may change on a running server.
     public struct LiveSettings: Sendable, Equatable {
@@ -112,7 +121,7 @@ public struct ServerConfiguration: Sendable {
         "rate_limit.per_key_burst": "bucket size per API key",
         "rate_limit.per_address": "requests a second per client address (0: off)",
         "rate_limit.per_address_burst": "bucket size per client address",
-        "auth.keys": "API keys as name:role:secret (role read, write or admin); hashed on load",
+        "auth.keys": "API keys as name:role:secret (role read, replication, write or admin); hashed on load",
         "auth.key_hashes": "API keys as name:role:sha256-of-secret, for files you do not want secrets in",
         "auth.jwt_secret": "HS256 secret; tokens carry a \"role\" claim",
         "auth.jwt_public_key": "ES256 public key (PEM text, or the path of a PEM file) for tokens signed elsewhere",
@@ -130,6 +139,10 @@ public struct ServerConfiguration: Sendable {
         "llm.breaker.failures": "consecutive failures that open the circuit breaker",
         "llm.breaker.open_seconds": "seconds open before trying again (half-open)",
         "llm.breaker.half_open_successes": "successes in half-open that close it",
+        "replication.replica_of": "host:port of a primary's line protocol: serve as its read-only replica (REPLICAOF at run time; the data directory remembers)",
+        "replication.primary_key": "the key this replica authenticates with at its primary (a replication-role key there)",
+        "replication.max_lag_seconds": "a replica's /ready fails while it is further behind its primary than this (default 10)",
+        "replication.backlog_bytes": "bytes of operations the log keeps for replicas to catch up from; one further behind copies everything (default 256 MiB)",
     ]
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -257,6 +270,16 @@ public struct ServerConfiguration: Sendable {
         breaker.failureThreshold = try int("llm.breaker.failures", 5, 1...1000)
         breaker.openSeconds = try double("llm.breaker.open_seconds", 60)
         breaker.halfOpenSuccesses = try int("llm.breaker.half_open_successes", 3, 1...1000)
+        if let target = r.string(forKey: "replication.replica_of"), !target.isEmpty, target.lowercased() != "no one" {
+            guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]), (1...65535).contains(port),
+                  colon > target.startIndex else {
+                throw Invalid("replication.replica_of must be host:port, got '\(target)'")
+            }
+            replicaOf = (String(target[..<colon]), port)
+        }
+        if let k = r.string(forKey: "replication.primary_key", isSecret: true), !k.isEmpty { replicationPrimaryKey = k }
+        replicationMaxLagSeconds = try double("replication.max_lag_seconds", replicationMaxLagSeconds)
+        replicationBacklogBytes = try int("replication.backlog_bytes", replicationBacklogBytes, 0...(1 << 40))
         if tcpEnabled && httpEnabled && tcpPort != 0 && tcpPort == httpPort && tcpHost == httpHost {
             throw Invalid("tcp.port and http.port are both \(tcpPort)")
         }
@@ -269,7 +292,7 @@ public struct ServerConfiguration: Sendable {
             let p = entry.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
             // Never echo the entry: it holds a secret.
             guard p.count == 3, !p[0].isEmpty, !p[2].isEmpty else { throw Invalid("\(key): each entry must be name:role:secret (entry \(keys.count + 1))") }
-            guard let role = Role(name: p[1]) else { throw Invalid("\(key): unknown role '\(p[1])' for key '\(p[0])' (read, write or admin)") }
+            guard let role = Role(name: p[1]) else { throw Invalid("\(key): unknown role '\(p[1])' for key '\(p[0])' (read, replication, write or admin)") }
             return (p[0], role, p[2])
         }
         func list(_ key: String) -> [String] { Self.list(r, key, secret: true) }

@@ -1,3 +1,4 @@
+import FragranceCore
 import Foundation
 import HNSW
 
@@ -84,6 +85,9 @@ extension Collection {
                 try db.sql.transaction {
                     let writer = try RowWriter(db.sql, tables)
                     for (rid, r) in rows { try writer.write(rid, r, replacing: false) }
+                    try db.replication.append(db.sql, origin: .local, collection: config.name, op: .upsert) {
+                        Record.jsonList(rows.map { $0.1 }, includeVectors: true, binaryVectors: true)
+                    }
                 }
             }
             for (rid, r) in rows {

@@ -10,18 +10,22 @@ extension Collection {
     /// created one is.
     @discardableResult
     public func alter(adding fields: [FieldSchema], dynamic: Bool? = nil) throws -> CollectionConfig {
+        try alter(adding: fields, dynamic: dynamic, origin: .local)
+    }
+
+    func alter(adding fields: [FieldSchema], dynamic: Bool?, origin: WriteOrigin) throws -> CollectionConfig {
         try lock.write {
             try checkOpen()
             let taken = config.schema.fields.map { $0.name.lowercased() }
             for f in fields where taken.contains(f.name.lowercased()) || fields.filter({ $0.name.lowercased() == f.name.lowercased() }).count > 1 {
                 throw StoreError(.alreadyExists, "field '\(f.name)' already exists in '\(config.name)'")
             }
-            return try grow(by: fields, dynamic: dynamic)
+            return try grow(by: fields, dynamic: dynamic, origin: origin)
         }
     }
 
     /// The caller holds the write lock.
-    private func grow(by fields: [FieldSchema], dynamic: Bool?) throws -> CollectionConfig {
+    private func grow(by fields: [FieldSchema], dynamic: Bool?, origin: WriteOrigin) throws -> CollectionConfig {
         let old = config
         var new = old
         new.schema.fields += fields
@@ -54,6 +58,9 @@ extension Collection {
                     }
                 }
                 _ = try db.storeConfig(new)
+                try db.replication.append(db.sql, origin: origin, collection: new.name, op: .config) {
+                    String(decoding: try JSONEncoder.sorted.encode(new), as: UTF8.self)
+                }
             }
         }
         setConfig(new)
@@ -98,11 +105,11 @@ extension Collection {
     }
 
     /// Adds inferred fields another writer has not added meanwhile.
-    func addInferred(_ fields: [FieldSchema]) throws {
+    func addInferred(_ fields: [FieldSchema], origin: WriteOrigin) throws {
         try lock.write {
             try checkOpen()
             let fresh = fields.filter { config.schema.field($0.name) == nil }
-            if !fresh.isEmpty { _ = try grow(by: fresh, dynamic: nil) }
+            if !fresh.isEmpty { _ = try grow(by: fresh, dynamic: nil, origin: origin) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import FragranceCore
 import Foundation
 import HNSW
 
@@ -24,14 +25,17 @@ extension Collection {
     @discardableResult
     /// In a dynamic collection, fields the records bring are added first (only once every
     /// record checks out against the grown schema).
-    public func upsert(_ records: [Record]) throws -> WriteResult {
+    public func upsert(_ records: [Record]) throws -> WriteResult { try upsert(records, origin: .local) }
+
+    func upsert(_ records: [Record], origin: WriteOrigin) throws -> WriteResult {
         let config = self.config
         var schema = config.schema
         let added = config.dynamic ? try inferredFields(for: records) : []
         schema.fields += added
         let normalised = try records.map { try schema.normalise($0, dimension: config.dimension, requireVector: config.embedder == nil) }
-        if !added.isEmpty { try addInferred(added) }
-        return try write(normalised)
+        // A replica's fields come in the primary's config entries; any it still infers are its own.
+        if !added.isEmpty { try addInferred(added, origin: { if case .replicated = origin { .copy } else { origin } }()) }
+        return try write(normalised, origin: origin)
     }
 
     /// `upsert` for records that already came out of `schema.normalised(_:dimension:)` (the
@@ -44,7 +48,7 @@ extension Collection {
         return try write(records)
     }
 
-    func write(_ records: [Record]) throws -> WriteResult {
+    func write(_ records: [Record], origin: WriteOrigin = .local) throws -> WriteResult {
         var normalised = records
         // Embed outside the lock: it is the slow part of a write.
         let missing = normalised.indices.filter { normalised[$0].vector == nil }
@@ -102,7 +106,11 @@ extension Collection {
                             try writer.write(a.rid, a.record, replacing: a.replacing)
                             try logInsert.run(.int(Int64(a.rid)))
                         }
-                        return db.sql.lastInsertRowID
+                        let seq = db.sql.lastInsertRowID
+                        try db.replication.append(db.sql, origin: origin, collection: config.name, op: .upsert) {
+                            Record.jsonList(normalised, includeVectors: true, binaryVectors: true)
+                        }
+                        return seq
                     }
                 }
             } catch {
@@ -148,11 +156,17 @@ extension Collection {
 
     /// Deletes records by id; unknown ids are skipped. Returns how many were deleted.
     @discardableResult
-    public func delete(_ ids: [String]) throws -> Int {
+    public func delete(_ ids: [String]) throws -> Int { try delete(ids, origin: .local) }
+
+    func delete(_ ids: [String], origin: WriteOrigin) throws -> Int {
         try lock.write {
             try checkOpen()
             let rids = Array(Set(ids.compactMap { ridOfId[$0] })).sorted()
-            guard !rids.isEmpty else { return 0 }
+            guard !rids.isEmpty else {
+                // A replica logs the primary's entry all the same: its sequence is what it has applied.
+                if case .replicated = origin { try db.logOnly(origin: origin, collection: config.name, op: .delete, body: "[]") }
+                return 0
+            }
             let lastSeq: Int64 = try db.sqlLock.withLock {
                 try db.sql.transaction {
                     for rid in rids {
@@ -163,7 +177,11 @@ extension Collection {
                         }
                         try db.sql.statement("INSERT INTO \(tables.log)(rid, op) VALUES(?, 2)").run(.int(Int64(rid)))
                     }
-                    return db.sql.lastInsertRowID
+                    let seq = db.sql.lastInsertRowID
+                    try db.replication.append(db.sql, origin: origin, collection: config.name, op: .delete) {
+                        "[" + rids.map { JSONWriter.quoted(idOfRid[Int($0)] ?? "") }.joined(separator: ",") + "]"
+                    }
+                    return seq
                 }
             }
             for rid in rids {

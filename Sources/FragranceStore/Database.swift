@@ -23,6 +23,10 @@ public final class Database: @unchecked Sendable {
         /// (before keyword weights, with fewer allowed values) is upgraded to it by the first
         /// two migrations, which do nothing for an opener that passes none.
         public var presets: [CollectionSchema] = []
+        /// Bytes of operations the replication log keeps for replicas to catch up from (a
+        /// replica further behind copies everything again); 0 keeps none, for an offline
+        /// import, while the sequence still moves.
+        public var replicationBacklogBytes = 256 << 20
         public init() {}
     }
 
@@ -33,16 +37,19 @@ public final class Database: @unchecked Sendable {
     let sql: SQLiteDatabase
     /// One connection serves every collection; statements and transactions go through this.
     let sqlLock = NSLock()
-    private let registryLock = NSLock()
-    private var collections: [String: Collection] = [:]
+    let registryLock = NSLock()
+    var collections: [String: Collection] = [:]
     /// A POSIX lock (lockf) on `LOCK`: two processes (a server and an offline import, say) must
     /// never write one directory, each with its own in-memory indexes. Per process, so tests
     /// that reopen a directory in-process still can; the kernel drops it when a process dies.
     private var lockFD: Int32 = -1
+    /// Every change in commit order, for replicas (ReplicationLog.swift).
+    let replication: ReplicationLog
 
     public init(directory: URL, options: Options = .init()) throws {
         self.directory = directory
         self.options = options
+        replication = ReplicationLog(backlogBytes: max(0, options.replicationBacklogBytes))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         lockFD = try Database.lockDirectory(directory)
         do {
@@ -59,6 +66,7 @@ public final class Database: @unchecked Sendable {
                     log_floor INTEGER NOT NULL DEFAULT 0,
                     created_at TEXT NOT NULL DEFAULT (datetime('now')))
                 """)
+            try replication.open(sql)
         } catch let e as SQLiteError {
             throw StoreError(.io, "cannot open \(directory.path): \(e)")
         }
@@ -146,7 +154,9 @@ public final class Database: @unchecked Sendable {
     }
 
     @discardableResult
-    public func createCollection(_ config: CollectionConfig) throws -> Collection {
+    public func createCollection(_ config: CollectionConfig) throws -> Collection { try createCollection(config, origin: .local) }
+
+    func createCollection(_ config: CollectionConfig, origin: WriteOrigin) throws -> Collection {
         try config.validate()
         return try registryLock.withLock {
             guard collections[config.name] == nil else { throw StoreError(.alreadyExists, "collection '\(config.name)' already exists") }
@@ -159,6 +169,9 @@ public final class Database: @unchecked Sendable {
                     try sql.statement("INSERT INTO collections(name, config) VALUES(?, ?)")
                         .run(.text(config.name), .text(String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self)))
                     for stmt in Tables(config).createStatements { try sql.execute(stmt) }
+                    try replication.append(sql, origin: origin, collection: config.name, op: .create) {
+                        String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self)
+                    }
                 }
             }
             let c = try Collection(open: config, in: self, logFloor: 0)
@@ -167,7 +180,9 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    public func dropCollection(_ name: String) throws {
+    public func dropCollection(_ name: String) throws { try dropCollection(name, origin: .local) }
+
+    func dropCollection(_ name: String, origin: WriteOrigin) throws {
         try registryLock.withLock {
             guard let c = collections[name] else { throw StoreError(.notFound, "no collection named '\(name)'" + didYouMean(name, among: collections.keys.sorted())) }
             try c.lock.write {
@@ -177,6 +192,7 @@ public final class Database: @unchecked Sendable {
                     try sql.transaction {
                         for stmt in t.dropStatements { try sql.execute(stmt) }
                         try sql.statement("DELETE FROM collections WHERE name = ?").run(.text(name))
+                        try replication.append(sql, origin: origin, collection: name, op: .drop) { "null" }
                     }
                     sql.forgetStatements(containing: t.prefix)
                 }

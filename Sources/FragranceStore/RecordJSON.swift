@@ -80,9 +80,9 @@ extension Record {
     /// component, and writing it then tries each one against a list of types: the TCP
     /// importer's client spent 18 of its 19 CPU-seconds there on the catalogue. Components
     /// are written as their shortest Float text, which reads back to the same Float.
-    public func jsonText(includeVector: Bool = false) -> String {
+    public func jsonText(includeVector: Bool = false, binaryVector: Bool = false) -> String {
         var out = ""
-        write(includeVector: includeVector, into: &out)
+        write(includeVector: includeVector, binary: binaryVector, into: &out)
         return out
     }
 

@@ -207,6 +207,10 @@ final class Statement {
             guard let p = sqlite3_column_text(stmt, i) else { return nil }
             return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
         }
+        func bytes(_ i: Int32) -> [UInt8] {
+            guard let p = sqlite3_column_blob(stmt, i) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))))
+        }
         func floats(_ i: Int32) -> [Float]? {
             guard let p = sqlite3_column_blob(stmt, i) else { return nil }
             let n = Int(sqlite3_column_bytes(stmt, i)) / 4

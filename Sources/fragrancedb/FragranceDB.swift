@@ -113,6 +113,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "HTTP port. Key http.port (default 8000).") var httpPort: Int?
     @Option(help: "Directory of <env>.json config files.") var configDir = "config"
     @Flag(help: "Load the embedding model before serving. Key model.preload.") var preloadModel = false
+    @Option(help: "Serve as a read-only replica of the primary whose line protocol is at HOST:PORT. Key replication.replica_of.") var replicaOf: String?
 
     func run() async throws {
         Self.capMallocArenas()
@@ -124,6 +125,7 @@ struct Serve: AsyncParsableCommand {
         if let httpHost { flags["http.host"] = .string(httpHost) }
         if let httpPort { flags["http.port"] = .int(httpPort) }
         if preloadModel { flags["model.preload"] = .bool(true) }
+        if let replicaOf { flags["replication.replica_of"] = .string(replicaOf) }
         var env = ProcessInfo.processInfo.environment
         if env["FRAGRANCEDB_MODEL_DIRECTORY"] == nil, let legacy = env["FRAGRANCEDB_MODEL_DIR"] { env["FRAGRANCEDB_MODEL_DIRECTORY"] = legacy }
         let load: @Sendable () async throws -> ServerConfiguration = { [flags, env, configDir] in

@@ -198,6 +198,23 @@ final class ContractTests: HTTPTestCase {
         _ = check(c, "GET", "/api/v1/slowlog?count=x", route: "/api/v1/slowlog", expect: 400)
         _ = check(c, "DELETE", "/api/v1/slowlog", route: "/api/v1/slowlog", expect: 200)
 
+        // Replication (issue #24): what a replica asks, and the primary's own side.
+        let state = check(c, "GET", "/api/v1/replication/state", route: "/api/v1/replication/state", expect: 200)
+        let history = state["history"] as? String ?? ""
+        let log = check(c, "GET", "/api/v1/replication/log?history=\(history)&after=0&count=3", route: "/api/v1/replication/log", expect: 200)
+        XCTAssertEqual((log["entries"] as? [[String: Any]])?.first?["op"] as? String, "create")
+        _ = check(c, "GET", "/api/v1/replication/log?history=other&after=0", route: "/api/v1/replication/log", expect: 409)
+        _ = check(c, "GET", "/api/v1/replication/log?after=0", route: "/api/v1/replication/log", expect: 400)
+        let copied = check(c, "GET", "/api/v1/replication/page/perfumes?after=-1&count=2", route: "/api/v1/replication/page/{name}", expect: 200)
+        XCTAssertEqual((copied["records"] as? [Any])?.count, 2)
+        _ = check(c, "GET", "/api/v1/replication/page/nope", route: "/api/v1/replication/page/{name}", expect: 404)
+        _ = check(c, "GET", "/api/v1/collections/perfumes/digest", route: "/api/v1/collections/{name}/digest", expect: 200)
+        _ = check(c, "GET", "/api/v1/collections/nope/digest", route: "/api/v1/collections/{name}/digest", expect: 404)
+        _ = check(c, "POST", "/api/v1/replication/wait", route: "/api/v1/replication/wait", json: #"{"replicas": 0, "timeout_ms": 10}"#, expect: 200)
+        _ = check(c, "POST", "/api/v1/replication/wait", route: "/api/v1/replication/wait", json: #"{"timeout_ms": 10}"#, expect: 400)
+        _ = check(c, "POST", "/api/v1/admin/replicaof", route: "/api/v1/admin/replicaof", json: #"{"no_one": true}"#, expect: 200)
+        _ = check(c, "POST", "/api/v1/admin/replicaof", route: "/api/v1/admin/replicaof", json: "{\"host\": \"127.0.0.1\", \"port\": \(tcpPort)}", expect: 502)
+
         // Every JSON route was called (the three non-JSON ones are checked elsewhere).
         let json = Set(HTTPAPI.routes.map { "\($0.method.rawValue) \($0.path)" }).subtracting(["GET /metrics", "GET /docs", "GET /openapi.json", "GET /schemas/{file}", "GET /assets/{file}", "GET /console"])
         XCTAssertEqual(json.subtracting(checked), [], "routes this test did not call")

@@ -121,6 +121,25 @@ final class ParityTests: HTTPTestCase {
              method: "POST", path: "/api/v1/collections/p/records", body: #"{"id": "a", "vector": "b64:!!"}"#, code: .badRecord),
         Case(name: "record vector as a plain string", tcp: #"UPSERT p {"id": "a", "vector": "1,0"}"#,
              method: "POST", path: "/api/v1/collections/p/records", body: #"{"id": "a", "vector": "1,0"}"#, code: .badRecord),
+        // Replication (issue #24).
+        Case(name: "log of another history", tcp: "REPLLOG 0123abcd 0",
+             method: "GET", path: "/api/v1/replication/log?history=0123abcd&after=0", body: nil, code: .resync),
+        Case(name: "log before sequence zero", tcp: "REPLLOG x -1",
+             method: "GET", path: "/api/v1/replication/log?history=x&after=-1", body: nil, code: .outOfRange),
+        Case(name: "log wait over a minute", tcp: "REPLLOG x 0 WAIT 60001",
+             method: "GET", path: "/api/v1/replication/log?history=x&after=0&wait_ms=60001", body: nil, code: .outOfRange),
+        Case(name: "page of an unknown collection", tcp: "REPLPAGE nope -1",
+             method: "GET", path: "/api/v1/replication/page/nope?after=-1", body: nil, code: .notFound),
+        Case(name: "page of zero records", tcp: "REPLPAGE p -1 COUNT 0",
+             method: "GET", path: "/api/v1/replication/page/p?after=-1&count=0", body: nil, code: .outOfRange),
+        Case(name: "digest of an unknown collection", tcp: "DIGEST nope",
+             method: "GET", path: "/api/v1/collections/nope/digest", body: nil, code: .notFound),
+        Case(name: "wait for a negative number of replicas", tcp: "WAIT -1 10",
+             method: "POST", path: "/api/v1/replication/wait", body: #"{"replicas": -1, "timeout_ms": 10}"#, code: .outOfRange),
+        Case(name: "wait longer than ten minutes", tcp: "WAIT 1 600001",
+             method: "POST", path: "/api/v1/replication/wait", body: #"{"replicas": 1, "timeout_ms": 600001}"#, code: .outOfRange),
+        Case(name: "replica of port zero", tcp: "REPLICAOF 127.0.0.1 0",
+             method: "POST", path: "/api/v1/admin/replicaof", body: #"{"host": "127.0.0.1", "port": 0}"#, code: .badValue),
     ]
 
     /// Issue #23: MSEARCH (TCP) and POST …/search/batch (HTTP) answer each query as SEARCH

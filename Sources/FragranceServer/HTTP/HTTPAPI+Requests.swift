@@ -249,8 +249,9 @@ extension HTTPAPI {
         }
         let model = database.options.models?.stats
         let (loading, status) = catalogue()
-        let ok = ready() && model?.lastError == nil && !loading
-        let r = Readiness(status: ok ? "ready" : loading ? "loading the bundled catalogue" : "not ready", storage: ready() ? "open" : "closing",
+        let lagging = service.replicaNotReady()
+        let ok = ready() && model?.lastError == nil && !loading && lagging == nil
+        let r = Readiness(status: ok ? "ready" : loading ? "loading the bundled catalogue" : lagging ?? "not ready", storage: ready() ? "open" : "closing",
                           collections: database.collectionNames.count, model: model.map { ModelState(loaded: $0.loaded, lastError: $0.lastError) },
                           catalogue: status)
         return JSONReply(r, status: ok ? .ok : .serviceUnavailable).response()

@@ -59,7 +59,8 @@ public struct HTTPAPI: Sendable {
         Route(method: .get, path: "/metrics", command: nil) { api, _, ctx in
             // It names collections and their sizes: a key is needed unless configured public.
             if !api.configuration.publicMetrics { try api.require("INFO", ctx) }
-            let text = try await api.pool.runIfActive { api.metrics.render(database: api.database, breaker: api.service.recipes?.llm?.breaker) }
+            let text = try await api.pool.runIfActive { api.metrics.render(database: api.database, breaker: api.service.recipes?.llm?.breaker,
+                                                                                   replication: api.service.replicationInfo()) }
             var h = HTTPFields()
             h[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -226,6 +227,44 @@ public struct HTTPAPI: Sendable {
         },
         Route(method: .post, path: "/api/v1/admin/reload", command: "RELOAD") { api, _, _ in
             JSONReply(try await api.service.reload()).response()
+        },
+        Route(method: .post, path: "/api/v1/admin/replicaof", command: "REPLICAOF") { api, req, _ in
+            let body = try JSONBody(try await api.body(req), allowed: ["host", "port", "no_one"])
+            if try body.bool("no_one") == true {
+                guard !body.has("host"), !body.has("port") else { throw APIError(.badRequest, "give host and port, or no_one, not both", field: "no_one") }
+                return try await api.reply { try api.service.replicaOf(nil) }
+            }
+            let host = try body.string("host", required: true, maxLength: 255)!
+            guard let port = try body.int("port") else { throw APIError(.missingField, "'port' is required", field: "port") }
+            return try await api.reply { try api.service.replicaOf((host, port)) }
+        },
+        Route(method: .post, path: "/api/v1/replication/wait", command: "WAIT") { api, req, _ in
+            let body = try JSONBody(try await api.body(req), allowed: ["replicas", "timeout_ms"])
+            guard let n = try body.int("replicas") else { throw APIError(.missingField, "'replicas' is required", field: "replicas") }
+            let ms = try body.int("timeout_ms") ?? 0
+            return try await api.reply { try api.service.waitForReplicas(n, timeoutMs: ms) }
+        },
+        Route(method: .get, path: "/api/v1/collections/{name}/digest", command: "DIGEST") { api, _, ctx in
+            let name = try ctx.parameters.require("name")
+            return try await api.reply { try api.service.digest(name) }
+        },
+        Route(method: .get, path: "/api/v1/replication/state", command: "REPLSTATE") { api, _, _ in
+            try await api.reply { try api.service.replicationState() }
+        },
+        Route(method: .get, path: "/api/v1/replication/log", command: "REPLLOG") { api, req, _ in
+            let q = QueryForm(req.uri.query)
+            guard let history = q["history"] else { throw APIError(.missingField, "'history' is required", field: "history") }
+            let after = try q.int64("after") ?? 0, count = try q.int("count") ?? 1000, wait = try q.int("wait_ms") ?? 0
+            let node = q["node"]
+            let text = try await api.pool.runIfActive { try api.service.replicationLog(history: history, after: after, count: count, waitMs: wait, node: node).json }
+            return fileResponse(Data(text.utf8), type: "application/json; charset=utf-8")
+        },
+        Route(method: .get, path: "/api/v1/replication/page/{name}", command: "REPLPAGE") { api, req, ctx in
+            let name = try ctx.parameters.require("name")
+            let q = QueryForm(req.uri.query)
+            let after = try q.int64("after") ?? -1, count = try q.int("count") ?? 500
+            let text = try await api.pool.runIfActive { try api.service.replicationPage(name, afterRow: after, count: count).json }
+            return fileResponse(Data(text.utf8), type: "application/json; charset=utf-8")
         },
     ]
 

@@ -310,5 +310,14 @@ struct QueryForm: Sendable {
 
     /// The first value of `key`.
     subscript(_ key: String) -> String? { pairs.first { $0.key == key }?.value }
+
+    /// An integer parameter, BAD_TYPE naming it when it is not one.
+    func int64(_ key: String) throws -> Int64? {
+        guard let v = self[key] else { return nil }
+        guard let n = Int64(v) else { throw APIError(.badType, "'\(key)' must be an integer, got '\(v.prefix(40))'", field: key) }
+        return n
+    }
+
+    func int(_ key: String) throws -> Int? { try int64(key).map { Int(clamping: $0) } }
     var keys: [String] { pairs.map(\.key) }
 }

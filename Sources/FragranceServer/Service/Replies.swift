@@ -132,7 +132,7 @@ public struct InfoReply: Encodable, Sendable {
             case dataDirectory = "data_directory", unsavedOperations = "unsaved_operations", indexSaveErrors = "index_save_errors"
         }
     }
-    public static let sections = ["server", "clients", "stats", "memory", "persistence", "collections", "model"]
+    public static let sections = ["server", "clients", "stats", "memory", "persistence", "collections", "model", "replication"]
 
     var server = "fragrancedb"
     var version = FragranceVersion.current
@@ -145,8 +145,9 @@ public struct InfoReply: Encodable, Sendable {
     var collections: [CollectionDescription]?
     /// null when no model is configured.
     var model: Nullable<ModelBody>?
+    var replication: Replication?
     enum CodingKeys: String, CodingKey {
-        case server, version, clients, stats, memory, persistence, collections, model
+        case server, version, clients, stats, memory, persistence, collections, model, replication
         case uptimeSeconds = "uptime_seconds", serverSection = "server_info"
     }
 }

@@ -211,12 +211,27 @@ public final class ServerMetrics: Sendable {
         total("fragrancedb_llm_rejected_total", "LLM calls skipped while the breaker was open.", [], Double(s.rejected))
     }
 
-    public func render(database: Database, breaker: CircuitBreaker? = nil) -> String {
+    public func render(database: Database, breaker: CircuitBreaker? = nil, replication: InfoReply.Replication? = nil) -> String {
         scrape.withLock { seen in
             refresh(database: database, seen: &seen)
             if let breaker { self.breaker(breaker.status) }
+            if let replication { self.replication(replication) }
             return registry.emitToString()
         }
+    }
+}
+
+extension ServerMetrics {
+    /// The role and how far behind: a replica's lag against its primary, a primary's replicas.
+    func replication(_ r: InfoReply.Replication) {
+        gauge("fragrancedb_replication_is_replica", "1 on a replica (read-only, following a primary), 0 on a primary.").set(to: r.role == "replica" ? 1 : 0)
+        gauge("fragrancedb_replication_sequence", "The last replication log sequence written (primary) or applied (replica).").set(to: Double(r.seq))
+        gauge("fragrancedb_replication_lag_operations", "Log entries the primary has that this replica has not applied (0 on a primary).")
+            .set(to: Double(r.lagOperations ?? 0))
+        gauge("fragrancedb_replication_lag_seconds", "Age of the oldest primary entry this replica has not applied (0 when caught up or on a primary).")
+            .set(to: r.lagSeconds ?? 0)
+        gauge("fragrancedb_replication_replicas", "Replicas that asked this server for its log in the last hour.").set(to: Double(r.replicas.count))
+        gauge("fragrancedb_replication_following", "1 while a replica is following its primary (copied and connected).").set(to: r.state == "following" ? 1 : 0)
     }
 }
 

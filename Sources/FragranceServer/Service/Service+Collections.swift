@@ -31,12 +31,14 @@ extension FragranceService {
     /// `definition` is the JSON object both protocols take (CREATE's argument, the HTTP body
     /// without its name): see `CollectionDefinition`.
     public func createCollection(name: String, definition: [String: Any]) throws -> CollectionDescription {
-        describe(try database.createCollection(try CollectionDefinition.config(name: name, object: definition)))
+        try checkWritable()
+        return describe(try database.createCollection(try CollectionDefinition.config(name: name, object: definition)))
     }
 
     /// ALTER's JSON object (the PATCH body): `{"fields": [field, …], "dynamic": bool}`. Fields
     /// are only added; see `CollectionDefinition.fields`.
     public func alterCollection(_ name: String, change o: [String: Any]) throws -> CollectionDescription {
+        try checkWritable()
         let known: Set<String> = ["fields", "dynamic"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw ProtocolError(.unknownField, "unknown field '\(unknown)' (known: dynamic, fields)", field: unknown)
@@ -56,6 +58,7 @@ extension FragranceService {
     }
 
     public func dropCollection(_ name: String) throws -> DropReply {
+        try checkWritable()
         try database.dropCollection(name)
         return DropReply(dropped: name)
     }

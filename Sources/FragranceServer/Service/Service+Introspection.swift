@@ -71,6 +71,7 @@ extension FragranceService {
             }
             reply.model = Nullable(wrappedValue: model)
         }
+        if want("replication") { reply.replication = replicationInfo() }
         return reply
     }
 

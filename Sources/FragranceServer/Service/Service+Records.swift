@@ -7,6 +7,7 @@ extension FragranceService {
     /// All or none per batch of `limits.maxBatch`; `bulk` (NDJSON over HTTP) may send more,
     /// committed batch by batch.
     public func upsert(_ collectionName: String, _ records: [Record], bulk: Bool = false) throws -> UpsertReply {
+        try checkWritable()
         guard !records.isEmpty else { throw ProtocolError(.badRequest, "no records to upsert") }
         if !bulk { try checkBatch(records.count, "records") }
         let c = try collection(collectionName)
@@ -24,6 +25,7 @@ extension FragranceService {
     /// that fails is split in halves until the failing records stand alone, so one bad record
     /// costs a few transactions, not one per record.
     public func upsertItems(_ collectionName: String, _ items: [BulkItem]) throws -> BulkReply {
+        try checkWritable()
         guard !items.isEmpty else { throw ProtocolError(.badRequest, "no records to upsert") }
         let c = try collection(collectionName)
         var results = [BulkReply.Item?](repeating: nil, count: items.count)
@@ -80,6 +82,7 @@ extension FragranceService {
     /// How many of `ids` existed. `requireAll`: NOT_FOUND when one id is missing (HTTP's
     /// DELETE of one record), nothing deleted then.
     public func delete(_ collectionName: String, _ ids: [String], requireAll: Bool = false) throws -> DeleteReply {
+        try checkWritable()
         guard !ids.isEmpty else { throw ProtocolError(.badRequest, "give at least one id") }
         try checkBatch(ids.count, "ids")
         let c = try collection(collectionName)

@@ -33,6 +33,7 @@ extension FragranceService {
 
     /// Restores a file of the data directory's snapshots/ (a bare name: never a path elsewhere).
     public func restore(file: String, as target: String?) throws -> RestoreReply {
+        try checkWritable()
         let name = file.hasPrefix("snapshots/") ? String(file.dropFirst("snapshots/".count)) : file
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
             throw ProtocolError(.badRequest, "give a file name inside the data directory's snapshots/, not a path", field: "file")

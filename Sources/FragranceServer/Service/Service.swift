@@ -38,10 +38,12 @@ public final class FragranceService: Sendable {
     let reloadHook: @Sendable () async throws -> String
     /// Calls, slow commands and connections, for INFO, SLOWLOG and CLIENT LIST.
     public let activity: ServerActivity
+    /// This server's place in replication (Service+Replication.swift).
+    let replicationController: ReplicationController
 
     public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil,
                 search: PerfumeSearch? = nil, recipes: Result<RecipeGenerator, Error>? = nil, defaultCollection: String = "perfumes",
-                activity: ServerActivity = ServerActivity(),
+                activity: ServerActivity = ServerActivity(), replication: ReplicationController = ReplicationController(),
                 reload: @escaping @Sendable () async throws -> String = { "nothing to reload" }) throws {
         self.database = database
         self.limits = limits
@@ -56,6 +58,7 @@ public final class FragranceService: Sendable {
         self.defaultCollection = defaultCollection
         reloadHook = reload
         self.activity = activity
+        replicationController = replication
     }
 
     public var models: ModelRegistry? { database.options.models }

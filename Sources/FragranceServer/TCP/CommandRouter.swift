@@ -70,6 +70,7 @@ public struct CommandRouter: Sendable {
             }
             commandName = upper
             try service.authorize(upper, session.principal, how: "send AUTH <token> first")
+            if upper == "REPLLOG" { return (try replicationLog(tokens.dropFirst(), from: session.address), false) }
             return (try run(self, tokens.dropFirst()), false)
         } catch {
             let e = service.failure(error)
@@ -205,6 +206,37 @@ public struct CommandRouter: Sendable {
             let restored = try r.service.restore(file: file, as: target)
             return .ok("restored \(restored.restored) records=\(restored.records)")
         },
+        "REPLICAOF": { r, args in
+            let words = args.map { $0.text.uppercased() }
+            if words == ["NO", "ONE"] { return .ok(try r.service.replicaOf(nil).message) }
+            guard args.count == 2, let host = args.first?.text, let port = Int(args.dropFirst().first!.text) else {
+                throw ProtocolError(.syntax, "REPLICAOF <host> <port> | NO ONE")
+            }
+            return .ok(try r.service.replicaOf((host, port)).message)
+        },
+        "WAIT": { r, args in
+            guard args.count == 2, let n = Int(args.first!.text), let ms = Int(args.dropFirst().first!.text) else {
+                throw ProtocolError(.syntax, "WAIT <replicas> <timeout_ms>")
+            }
+            let w = try r.service.waitForReplicas(n, timeoutMs: ms)
+            return .ok("replicas=\(w.replicas) seq=\(w.seq)")
+        },
+        "DIGEST": { r, args in .lines([ReplyJSON.text(try r.service.digest(try r.name(args)))]) },
+        "REPLSTATE": { r, _ in .lines([ReplyJSON.text(try r.service.replicationState())]) },
+        "REPLLOG": { r, args in try r.replicationLog(args, from: "local") },
+        "REPLPAGE": { r, args in
+            let name = try r.name(args)
+            guard let after = args.dropFirst().first.flatMap({ Int64($0.text) }) else { throw ProtocolError(.syntax, "REPLPAGE <collection> <after_row> [COUNT n]") }
+            var count = 500
+            if args.count > 2 {
+                guard args.count == 4, args.dropFirst(2).first!.text.uppercased() == "COUNT", let n = Int(args.dropFirst(3).first!.text) else {
+                    throw ProtocolError(.syntax, "REPLPAGE <collection> <after_row> [COUNT n]")
+                }
+                count = n
+            }
+            let page = try r.service.replicationPage(name, afterRow: after, count: count)
+            return .lines(page.recordLines + [page.tailLine])
+        },
         "RELOAD": { r, _ in
             let outcome = waitBlocking { () -> Result<ReloadReply, Error> in
                 do { return .success(try await r.service.reload()) } catch { return .failure(error) }
@@ -212,6 +244,27 @@ public struct CommandRouter: Sendable {
             return .ok(try outcome.get().reloaded)
         },
     ]
+
+    /// REPLLOG <history> <after_seq> [COUNT n] [WAIT ms] [NODE id] [PORT n]: the header line, then one line per entry.
+    func replicationLog(_ args: ArraySlice<Token>, from address: String) throws -> Reply {
+        let usage = "REPLLOG <history> <after_seq> [COUNT n] [WAIT ms] [NODE id] [PORT n]"
+        guard args.count >= 2, let after = Int64(args.dropFirst().first!.text) else { throw ProtocolError(.syntax, usage) }
+        var options: [String: String] = [:]
+        var rest = args.dropFirst(2)
+        while let key = rest.first?.text.uppercased() {
+            guard ["COUNT", "WAIT", "NODE", "PORT"].contains(key), let value = rest.dropFirst().first?.text else { throw ProtocolError(.syntax, usage) }
+            options[key] = value
+            rest = rest.dropFirst(2)
+        }
+        func int(_ key: String, _ fallback: Int) throws -> Int {
+            guard let v = options[key] else { return fallback }
+            guard let n = Int(v) else { throw ProtocolError(.syntax, "\(key) takes an integer, got '\(v)'") }
+            return n
+        }
+        let reply = try service.replicationLog(history: args.first!.text, after: after, count: try int("COUNT", 1000), waitMs: try int("WAIT", 0),
+                                               node: options["NODE"], address: options["PORT"].map { "\(address):\($0)" } ?? address)
+        return .lines(reply.lines)
+    }
 
     // MARK: Decoding helpers
 

@@ -25,7 +25,7 @@ export const ERROR_KINDS = Object.freeze({
   OUT_OF_RANGE: "bad_request", BAD_SCHEMA: "bad_request", BAD_RECORD: "bad_request", BAD_FILTER: "bad_request",
   DIM_MISMATCH: "bad_request", TOO_LARGE: "too_large", METHOD_NOT_ALLOWED: "bad_request", NOT_FOUND: "not_found",
   EXISTS: "already_exists", MODEL_UNAVAILABLE: "unavailable", UNAVAILABLE: "unavailable", CORRUPT: "server",
-  IO: "server", BAD_CONFIG: "server", INTERNAL: "server", NOAUTH: "authentication", FORBIDDEN: "permission",
+  IO: "server", BAD_CONFIG: "server", INTERNAL: "server", READONLY: "read_only", RESYNC: "server", BAD_PRIMARY: "server", NOAUTH: "authentication", FORBIDDEN: "permission",
   WRONGPASS: "authentication", RATE_LIMITED: "rate_limited", LINE_TOO_LONG: "too_large", TIMEOUT: "timeout",
   BUSY: "unavailable", TOO_MANY_CONNECTIONS: "rate_limited", IDLE: "timeout", PROTOCOL: "bad_request",
 });

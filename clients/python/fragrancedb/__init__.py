@@ -8,7 +8,7 @@ from ._operations import binary_vector
 from .client import DEFAULT_URL, AsyncClient, Client
 from .errors import (
     CODES, AlreadyExistsError, AuthenticationError, BadRequestError, ConnectionFailedError, FragranceError,
-    NotFoundError, PermissionDeniedError, RateLimitedError, RequestTimeoutError, ServerError, TooLargeError,
+    NotFoundError, PermissionDeniedError, RateLimitedError, RequestTimeoutError, ServerError, TooLargeError, ReadOnlyError,
     UnavailableError,
 )
 from .models import (
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Client", "AsyncClient", "DEFAULT_URL", "binary_vector",
     "FragranceError", "BadRequestError", "NotFoundError", "AlreadyExistsError", "AuthenticationError",
-    "PermissionDeniedError", "RateLimitedError", "TooLargeError", "UnavailableError", "ServerError",
+    "PermissionDeniedError", "RateLimitedError", "TooLargeError", "UnavailableError", "ServerError", "ReadOnlyError",
     "ConnectionFailedError", "RequestTimeoutError", "CODES",
     "Record", "Hit", "SearchResults", "Plan", "Page", "Facet", "FacetValue", "FacetRange", "FacetCounts",
     "CollectionSummary", "CollectionInfo", "Field", "UpsertResult", "BulkResult", "BulkError",

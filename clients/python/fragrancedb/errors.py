@@ -60,6 +60,10 @@ class ServerError(FragranceError):
     """The server failed: I/O, a corrupt file, a refused configuration, an internal error."""
 
 
+class ReadOnlyError(FragranceError):
+    """A write sent to a replica (READONLY); the message names the primary to write to."""
+
+
 class ConnectionFailedError(FragranceError):
     """The server could not be reached or the connection broke (code CONNECTION)."""
 
@@ -93,6 +97,9 @@ CODES = {
     "IO": ServerError,
     "BAD_CONFIG": ServerError,
     "INTERNAL": ServerError,
+    "READONLY": ReadOnlyError,
+    "RESYNC": ServerError,
+    "BAD_PRIMARY": ServerError,
     "NOAUTH": AuthenticationError,
     "FORBIDDEN": PermissionDeniedError,
     "WRONGPASS": AuthenticationError,
