@@ -100,7 +100,13 @@ final class ReplicationLog: @unchecked Sendable {
         let seq: Int64
         switch origin {
         case .copy: return
-        case .local: seq = try last(sql) + 1
+        case .local:
+            // A replica's data directory takes writes from its primary only (offline tools
+            // included): a write of its own would take a sequence the primary gives another.
+            if let primary = try state(sql, "primary") {
+                throw StoreError(.readOnly, "this data directory is a read-only replica of \(primary); write to the primary, or promote it with REPLICAOF NO ONE")
+            }
+            seq = try last(sql) + 1
         case .replicated(let s): seq = s
         }
         if backlogBytes == 0 {

@@ -86,6 +86,9 @@ struct Import: AsyncParsableCommand {
                 throw ValidationError("--precision must be int8 or float32, got '\(precision)'")
             }
             options.models = ModelRegistry(directory: URL(fileURLWithPath: model), storagePrecision: p)
+            // An offline import keeps no replication log (replicas copy what it wrote); the
+            // sequence still moves, so a replica knows it must.
+            options.replicationBacklogBytes = 0
             do {
                 let d = try Database(directory: URL(fileURLWithPath: data), options: options)
                 db = d

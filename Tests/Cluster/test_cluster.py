@@ -160,3 +160,29 @@ def test_writes_while_a_replica_restarts_end_equal_everywhere(cluster):
     print(f"\nreplica1 lag while writing 10,000 records (+1,000 updates, 500 deletes) through HAProxy: "
           f"max {max(lag_ops)} operations, max {max(lag_seconds):.3f} s; "
           f"replica2 after its restart: {r2['lag_operations']} operations behind, full syncs {r2['full_syncs']}")
+
+
+def calls(client, base):
+    return client.get(base + "/api/v1/info", params={"section": "stats"}).json()["stats"]["calls"]
+
+
+def test_the_python_client_routes_reads_to_replicas_and_writes_to_the_primary(cluster):
+    import fragrancedb
+
+    probe = httpx.Client(timeout=30)
+    primary, r1, r2 = (url(cluster, n) for n in ("primary", "replica1", "replica2"))
+    dead = f"http://127.0.0.1:{cluster['base'] + 99}"  # nothing listens: reads pass on
+    with fragrancedb.Client(primary, replicas=[dead, r1, r2]) as db:
+        db.create_collection("routed", dimension=2)
+        db.upsert("routed", [{"id": "a", "vector": [1, 0]}, {"id": "b", "vector": [0, 1]}])
+        assert probe.post(primary + "/api/v1/replication/wait", json={"replicas": 2, "timeout_ms": 30000}).json()["replicas"] == 2
+        before = {n: calls(probe, n) for n in (primary, r1, r2)}
+        for _ in range(10):
+            assert db.get("routed", "a").id == "a"
+            assert [h.id for h in db.search("routed", vector=[1, 0.1], k=1)] == ["a"]
+        after = {n: calls(probe, n) for n in (primary, r1, r2)}
+        # INFO itself is one call on each node; the primary answered nothing else.
+        assert after[primary] - before[primary] <= 1, (before, after)
+        assert (after[r1] - before[r1]) + (after[r2] - before[r2]) >= 20, (before, after)
+        with pytest.raises(fragrancedb.ReadOnlyError):
+            fragrancedb.Client(r1).upsert("routed", [{"id": "c", "vector": [1, 1]}])

@@ -96,6 +96,25 @@ final class ReplicationLogTests: XCTestCase {
         XCTAssertEqual(try contents(replica), try contents(primary))
     }
 
+    /// A replica's data directory refuses writes of its own, from any opener (an offline import
+    /// would take a sequence the primary gives another write), until it is promoted.
+    func testAReplicaDirectoryRefusesLocalWritesUntilPromoted() throws {
+        let dir = temporaryDirectory()
+        var db = try open(dir)
+        try db.createCollection(CollectionConfig(name: "perfumes", dimension: dim, schema: .perfume))
+        try db.setPrimary("127.0.0.1:7700")
+        try db.close()
+        db = try open(dir)
+        XCTAssertThrowsError(try db.collection("perfumes").upsert(Synthetic.records(count: 3, dim: dim))) {
+            XCTAssertEqual(($0 as? StoreError)?.code, .readOnly)
+        }
+        XCTAssertThrowsError(try db.dropCollection("perfumes")) { XCTAssertEqual(($0 as? StoreError)?.code, .readOnly) }
+        XCTAssertEqual(db.collectionNames, ["perfumes"])
+        XCTAssertEqual(try db.collection("perfumes").count, 0)
+        try db.promote()
+        XCTAssertNoThrow(try db.collection("perfumes").upsert(Synthetic.records(count: 3, dim: dim)))
+    }
+
     func testEntriesNoLongerKeptMeanAFullSync() throws {
         let primary = try open(temporaryDirectory(), backlog: 4096)
         try primary.createCollection(CollectionConfig(name: "perfumes", dimension: dim, schema: .perfume))

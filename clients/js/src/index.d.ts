@@ -170,6 +170,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Retries of calls that are safe to repeat on a broken connection or a 429/503 (default 2). */
   retries?: number;
+  /** HTTP URLs of read replicas: reads go to them in turn, writes to the primary (the url). */
+  replicas?: string[];
   backoffMs?: number;
   fetch?: typeof fetch;
 }
@@ -242,3 +244,4 @@ export declare class Client {
   snapshot(collection: string): Promise<string>;
   restore(file: string, options?: { as?: string }): Promise<{ name: string; records: number }>;
 }
+export function readsOnly(method: string, path: string): boolean;

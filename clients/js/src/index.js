@@ -100,14 +100,24 @@ function recipeResult(o) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether a replica may answer: GET/HEAD, and the POSTs that only read (searches, queries,
+ *  counts, facets, id lookups, recipes); deploy/haproxy.cfg routes the same way. */
+export function readsOnly(method, path) {
+  if (method === "GET" || method === "HEAD") return !path.startsWith("/api/v1/replication/");
+  return method === "POST" && (["/search", "/search/batch", "/count", "/facets", "/exists"].some((s) => path.endsWith(s))
+    || ["/api/v1/search/", "/api/v1/recipes/", "/api/v1/generate/"].some((s) => path.startsWith(s)));
+}
+
 export class Client {
   /**
    * @param {string} [url]
    * @param {{token?: string, timeoutMs?: number, retries?: number, backoffMs?: number, fetch?: typeof fetch}} [options]
    */
-  constructor(url = DEFAULT_URL, { token, timeoutMs = 30000, retries = 2, backoffMs = 200, fetch: f } = {}) {
+  constructor(url = DEFAULT_URL, { token, timeoutMs = 30000, retries = 2, backoffMs = 200, fetch: f, replicas = [] } = {}) {
     if (!(retries >= 0)) throw new RangeError("retries must be 0 or more");
     this.url = url.replace(/\/+$/, "");
+    this.replicas = replicas.map((r) => r.replace(/\/+$/, ""));
+    this._turn = 0;
     this.token = token ?? null;
     this.timeoutMs = timeoutMs;
     this.retries = retries;
@@ -116,14 +126,16 @@ export class Client {
   }
 
   /** One call: JSON in and out, the server's errors thrown with their code; calls that are safe
-   *  to repeat are retried on a broken connection or a 429/503, with jittered backoff. */
+   *  to repeat are retried on a broken connection or a 429/503, with jittered backoff. With
+   *  replicas, a read goes to them in turn (one down or not ready, 503, passes it to the next,
+   *  the primary last) and anything else to the primary. */
   async _call(method, path, { json, params, content, contentType, idempotent = true, accept = [] } = {}) {
-    let url = this.url + path;
+    let query = "";
     if (params) {
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) q.set(k, String(v));
       const s = q.toString();
-      if (s) url += "?" + s;
+      if (s) query = "?" + s;
     }
     const headers = { Accept: "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
@@ -135,34 +147,56 @@ export class Client {
 
     for (let attempt = 0; ; attempt++) {
       let error;
-      try {
-        const response = await this._fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
-        const text = await response.text();
-        let parsed = null;
-        try { parsed = text ? JSON.parse(text) : {}; } catch { parsed = null; }
-        if (response.status < 400 || accept.includes(response.status)) {
-          if (parsed === null) throw new FragranceError("PROTOCOL", `${method} ${path}: the server's reply is not JSON`, { status: response.status });
-          return parsed;
+      for (const base of this._targets(method, path)) {
+        try {
+          return await this._once(base + path + query, method, path, headers, payload, accept);
+        } catch (e) {
+          error = e;
+          if (error.parsed === false) throw error; // not JSON: not worth another try
         }
-        const e = parsed && typeof parsed.error === "object" ? parsed.error : null;
-        const retryAfter = Number(response.headers.get("retry-after")) || null;
-        error = e
-          ? new FragranceError(e.code ?? "INTERNAL", e.message ?? "", { field: e.field, status: response.status, retryAfter })
-          : new FragranceError("INTERNAL", `${method} ${path}: HTTP ${response.status} ${text.slice(0, 200)}`, { status: response.status });
-      } catch (e) {
-        if (e instanceof FragranceError) {
-          if (error === undefined) throw e; // not JSON: not worth another try
-        } else if (e?.name === "TimeoutError" || e?.name === "AbortError") {
-          error = new FragranceError("TIMEOUT", `${method} ${path}: no answer within ${this.timeoutMs} ms`);
-        } else {
-          error = new FragranceError("CONNECTION", `${method} ${path}: ${e?.cause?.code ?? e?.message ?? e}`);
-        }
+        if (!(error.code === "CONNECTION" || error.status === 503)) break;
       }
       const retriable = error.code === "CONNECTION" || RETRY_STATUSES.has(error.status);
       if (!idempotent || !retriable || attempt >= this.retries) throw error;
       const wait = Math.max(this.backoffMs * 2 ** attempt * (0.5 + Math.random()), (error.retryAfter ?? 0) * 1000);
       await sleep(Math.min(wait, 30000));
     }
+  }
+
+  /** Where a call may go, in the order to try: replicas in turn for a read, then the primary. */
+  _targets(method, path) {
+    if (this.replicas.length === 0 || !readsOnly(method, path)) return [this.url];
+    this._turn = (this._turn + 1) % this.replicas.length;
+    return [...this.replicas.slice(this._turn), ...this.replicas.slice(0, this._turn), this.url];
+  }
+
+  /** One request to one server; throws a FragranceError. */
+  async _once(url, method, path, headers, payload, accept) {
+    let response, text;
+    try {
+      response = await this._fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await response.text();
+    } catch (e) {
+      if (e?.name === "TimeoutError" || e?.name === "AbortError") {
+        throw new FragranceError("TIMEOUT", `${method} ${path}: no answer within ${this.timeoutMs} ms`);
+      }
+      throw new FragranceError("CONNECTION", `${method} ${path}: ${e?.cause?.code ?? e?.message ?? e}`);
+    }
+    let parsed = null;
+    try { parsed = text ? JSON.parse(text) : {}; } catch { parsed = null; }
+    if (response.status < 400 || accept.includes(response.status)) {
+      if (parsed === null) {
+        const e = new FragranceError("PROTOCOL", `${method} ${path}: the server's reply is not JSON`, { status: response.status });
+        e.parsed = false;
+        throw e;
+      }
+      return parsed;
+    }
+    const e = parsed && typeof parsed.error === "object" ? parsed.error : null;
+    const retryAfter = Number(response.headers.get("retry-after")) || null;
+    throw e
+      ? new FragranceError(e.code ?? "INTERNAL", e.message ?? "", { field: e.field, status: response.status, retryAfter })
+      : new FragranceError("INTERNAL", `${method} ${path}: HTTP ${response.status} ${text.slice(0, 200)}`, { status: response.status });
   }
 
   // -- server ----------------------------------------------------------------------------

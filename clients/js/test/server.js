@@ -45,7 +45,7 @@ export async function startServer(env = {}, readyWithinMs = 600000) {
     if (exited !== null) throw new Error(`fragrancedb serve exited with ${exited}: ${output()}`);
     try {
       const r = await fetch(url + "/ready");
-      if ((await r.json()).status === "ready") return { url, stop, output };
+      if ((await r.json()).status === "ready") return { url, tcp, stop, output };
     } catch { /* not listening yet */ }
     await new Promise((ok) => setTimeout(ok, 250));
   }

@@ -41,6 +41,17 @@ class Call:
     accept: Sequence[int] = ()
 
 
+    @property
+    def reads_only(self) -> bool:
+        """Whether a replica may answer it: GET/HEAD, and the POSTs that only read (searches,
+        queries, counts, facets, id lookups, recipes); deploy/haproxy.cfg routes the same way."""
+        if self.method in ("GET", "HEAD"):
+            return not self.path.startswith("/api/v1/replication/")
+        return self.method == "POST" and (
+            self.path.endswith(("/search", "/search/batch", "/count", "/facets", "/exists"))
+            or self.path.startswith(("/api/v1/search/", "/api/v1/recipes/", "/api/v1/generate/")))
+
+
 Operation = Generator[Call, Any, Any]
 
 

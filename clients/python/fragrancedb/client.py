@@ -3,14 +3,18 @@ HTTP connection set (keep-alive), send ``Authorization: Bearer`` when given a to
 request out, and retry a call that is safe to repeat (reads, upserts by id, deletes by id) when
 the connection fails or the server answers RATE_LIMITED/BUSY/UNAVAILABLE (429/503), backing
 off (honouring Retry-After). Every error the server sends is raised as a FragranceError
-subclass carrying its code."""
+subclass carrying its code.
+
+Given ``replicas`` (the HTTP URLs of read replicas, README "Scaling out"), reads go to them in
+turn and writes to ``url``, the primary; a replica that cannot be reached or is not ready
+(503) passes the read on to the next, and the primary answers when none can."""
 from __future__ import annotations
 
 import asyncio
 import json
 import random
 import time
-from typing import Any, AsyncIterator, Dict, Iterator, Optional
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence
 
 import httpx
 
@@ -25,10 +29,13 @@ _RETRY_STATUSES = (429, 503)
 
 
 class _Base(Operations):
-    def __init__(self, url: str, token: Optional[str], timeout: float, retries: int, backoff: float):
+    def __init__(self, url: str, token: Optional[str], timeout: float, retries: int, backoff: float,
+                 replicas: Sequence[str] = ()):
         if retries < 0:
             raise ValueError("retries must be 0 or more")
         self.url = url.rstrip("/")
+        self.replicas = [r.rstrip("/") for r in replicas]
+        self._turn = 0
         self.retries = retries
         self.backoff = backoff
         self._headers = {"Accept": "application/json", "User-Agent": "fragrancedb-python/0.1"}
@@ -36,7 +43,20 @@ class _Base(Operations):
             self._headers["Authorization"] = f"Bearer {token}"
         self._timeout = httpx.Timeout(timeout)
 
-    def _request_args(self, call: Call) -> Dict[str, Any]:
+    def _targets(self, call: Call) -> List[str]:
+        """Where to send a call, in the order to try: replicas in turn for a read (then the
+        primary), the primary alone for anything else."""
+        if not self.replicas or not call.reads_only:
+            return [self.url]
+        self._turn = (self._turn + 1) % len(self.replicas)
+        return self.replicas[self._turn:] + self.replicas[:self._turn] + [self.url]
+
+    @staticmethod
+    def _passes_on(error: FragranceError) -> bool:
+        """A replica that cannot answer this read now (down, copying, lagging)."""
+        return isinstance(error, ConnectionFailedError) or error.status == 503
+
+    def _request_args(self, call: Call, base: str = "") -> Dict[str, Any]:
         headers = {}
         content = call.content
         if call.json is not None:
@@ -44,7 +64,7 @@ class _Base(Operations):
             headers["Content-Type"] = "application/json"
         elif call.content_type:
             headers["Content-Type"] = call.content_type
-        return dict(method=call.method, url=call.path, params=call.params, content=content, headers=headers)
+        return dict(method=call.method, url=base + call.path, params=call.params, content=content, headers=headers)
 
     @staticmethod
     def _reply(call: Call, response: httpx.Response) -> Any:
@@ -100,8 +120,9 @@ class Client(_Base):
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, token: Optional[str] = None, timeout: float = 30.0,
-                 retries: int = 2, backoff: float = 0.2, transport: Optional[httpx.BaseTransport] = None):
-        super().__init__(url, token, timeout, retries, backoff)
+                 retries: int = 2, backoff: float = 0.2, transport: Optional[httpx.BaseTransport] = None,
+                 replicas: Sequence[str] = ()):
+        super().__init__(url, token, timeout, retries, backoff, replicas)
         self._http = httpx.Client(base_url=self.url, headers=self._headers, timeout=self._timeout, transport=transport)
 
     def close(self) -> None:
@@ -116,12 +137,15 @@ class Client(_Base):
     def _send(self, call: Call) -> Any:
         attempt = 0
         while True:
-            try:
-                return self._reply(call, self._http.request(**self._request_args(call)))
-            except httpx.HTTPError as e:
-                error: FragranceError = _transport_error(call, e)
-            except FragranceError as e:
-                error = e
+            for base in self._targets(call):
+                try:
+                    return self._reply(call, self._http.request(**self._request_args(call, base)))
+                except httpx.HTTPError as e:
+                    error: FragranceError = _transport_error(call, e)
+                except FragranceError as e:
+                    error = e
+                if not self._passes_on(error):
+                    break
             delay = self._delay(attempt, error) if call.idempotent else None
             if delay is None:
                 raise error
@@ -170,8 +194,9 @@ class AsyncClient(_Base):
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, token: Optional[str] = None, timeout: float = 30.0,
-                 retries: int = 2, backoff: float = 0.2, transport: Optional[httpx.AsyncBaseTransport] = None):
-        super().__init__(url, token, timeout, retries, backoff)
+                 retries: int = 2, backoff: float = 0.2, transport: Optional[httpx.AsyncBaseTransport] = None,
+                 replicas: Sequence[str] = ()):
+        super().__init__(url, token, timeout, retries, backoff, replicas)
         self._http = httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=self._timeout, transport=transport)
 
     async def close(self) -> None:
@@ -186,12 +211,15 @@ class AsyncClient(_Base):
     async def _send(self, call: Call) -> Any:
         attempt = 0
         while True:
-            try:
-                return self._reply(call, await self._http.request(**self._request_args(call)))
-            except httpx.HTTPError as e:
-                error: FragranceError = _transport_error(call, e)
-            except FragranceError as e:
-                error = e
+            for base in self._targets(call):
+                try:
+                    return self._reply(call, await self._http.request(**self._request_args(call, base)))
+                except httpx.HTTPError as e:
+                    error: FragranceError = _transport_error(call, e)
+                except FragranceError as e:
+                    error = e
+                if not self._passes_on(error):
+                    break
             delay = self._delay(attempt, error) if call.idempotent else None
             if delay is None:
                 raise error
