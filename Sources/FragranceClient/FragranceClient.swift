@@ -10,6 +10,10 @@ import Synchronization
 /// typed (Decodable) records, hits, recipes and server info, and the server's `-ERR` codes as
 /// `FragranceClientError.server(ErrorCode, message)`. Its public surface has no NIO types.
 ///
+/// Given `replicas` (their line-protocol addresses, README "Scaling out"), commands of the
+/// `read` role go to them in turn and everything else to `host:port`, the primary; a replica
+/// that cannot be reached passes the read on to the next, and the primary answers when none can.
+///
 /// ```swift
 /// let client = FragranceClient(host: "127.0.0.1", port: 7700)
 /// let hits = try await client.search("perfumes", text: "fresh citrus summer fragrance for men",
@@ -26,8 +30,13 @@ public final class FragranceClient: Sendable {
     private let slots: Int
     private let connections: Mutex<[Connection?]>
     private let next = Atomic<Int>(0)
+    /// Read replicas, tried in turn for reads.
+    let replicas: [FragranceClient]
+    private let turn = Atomic<Int>(0)
 
-    public init(host: String = "127.0.0.1", port: Int = 7700, connections: Int = 2, timeout: Duration = .seconds(30), token: String? = nil) {
+    public init(host: String = "127.0.0.1", port: Int = 7700, connections: Int = 2, timeout: Duration = .seconds(30), token: String? = nil,
+                replicas: [(host: String, port: Int)] = []) {
+        self.replicas = replicas.map { FragranceClient(host: $0.host, port: $0.port, connections: connections, timeout: timeout, token: token) }
         self.host = host
         self.token = token
         self.port = port
@@ -50,6 +59,7 @@ public final class FragranceClient: Sendable {
         }
         for c in open { try? await c.channel.close() }
         try? await group.shutdownGracefully()
+        for r in replicas { await r.close() }
     }
 
     // MARK: - Raw requests
@@ -74,9 +84,23 @@ public final class FragranceClient: Sendable {
         }
     }
 
-    /// One typed request (its line from FragranceProtocol's `Request`).
+    /// One typed request (its line from FragranceProtocol's `Request`): a read to the
+    /// replicas in turn when there are any (one that cannot be reached passes it on), the
+    /// primary last; anything else to the primary.
     func send(_ request: Request) async throws -> Reply {
-        try await send(request.line)
+        guard !replicas.isEmpty, CommandTable.byName[request.command]?.role == .read else { return try await send(request.line) }
+        let first = turn.add(1, ordering: .relaxed).newValue
+        for i in 0..<replicas.count {
+            do {
+                return try await replicas[(first + i) % replicas.count].send(request.line)
+            } catch let e as FragranceClientError {
+                if case .server = e { throw e }           // an answer, not an absent replica
+                if case .unknownServerError = e { throw e }
+            } catch {
+                continue                                  // could not connect
+            }
+        }
+        return try await send(request.line)
     }
 
     func send(_ lines: [String]) async throws -> [Reply] {

@@ -3,6 +3,7 @@ import XCTest
 import TestSupport
 @testable import FragranceServer
 @testable import FragranceStore
+import FragranceClient
 
 /// Issue #24: a primary and a replica, each a whole `fragrancedb serve` on loopback ports,
 /// the replica following over the line protocol.
@@ -143,6 +144,34 @@ final class ReplicationServerTests: ReplicationTestCase {
         XCTAssertEqual(try TestClient(port: replica.tcp).call("UPSERT m " + records(900, 901)), ["+OK inserted=1 updated=0"])
         XCTAssertEqual(try info(replica.tcp)["role"] as? String, "primary")
         XCTAssertEqual(try TestClient(port: replica.http).http("GET", "/ready").status, 200)
+    }
+
+    /// The Swift client given replicas: reads to them (a dead one passes them on), writes to the primary.
+    func testTheSwiftClientRoutesReadsToReplicasAndWritesToThePrimary() async throws {
+        let tcp = try TestClient(port: tcpPort)
+        XCTAssertEqual(tcp.call(#"CREATE m {"dimension": 2}"#), ["+OK created m"])
+        let replica = try await startReplica(temporaryDirectory("replica-client", create: false), of: tcpPort)
+        _ = try await caughtUp(replica)
+        func calls(_ port: Int, _ command: String) throws -> Int {
+            let line = try TestClient(port: port).call("INFO stats").dropFirst().first ?? "{}"
+            let stats = ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["stats"] as? [String: Any]
+            return ((stats?["commands"] as? [[String: Any]]) ?? []).first { $0["command"] as? String == command }?["calls"] as? Int ?? 0
+        }
+        let client = FragranceClient(host: "127.0.0.1", port: tcpPort, connections: 1,
+                                     replicas: [("127.0.0.1", try freePort()), ("127.0.0.1", replica.tcp)])
+        struct Row: Encodable { var id: String, vector: [Float] }
+        let written = try await client.upsert("m", [Row(id: "a", vector: [1, 0]), Row(id: "b", vector: [0, 1])])
+        XCTAssertEqual(written.inserted, 2)
+        XCTAssertTrue((tcp.call("WAIT 1 5000").first ?? "").hasPrefix("+OK replicas=1"))
+        for _ in 0..<5 {
+            let hits = try await client.search("m", vector: [1, 0.1], k: 1)
+            XCTAssertEqual(hits.hits.map(\.id), ["a"])
+        }
+        XCTAssertEqual(try calls(replica.tcp, "SEARCH"), 5)
+        XCTAssertEqual(try calls(tcpPort, "SEARCH"), 0)
+        XCTAssertEqual(try calls(tcpPort, "UPSERT"), 1)
+        XCTAssertEqual(try calls(replica.tcp, "UPSERT"), 0)
+        await client.close()
     }
 
     func testReplicaOfRefusesWhatIsNotACompatiblePrimary() async throws {
