@@ -127,6 +127,13 @@ struct Grammar {
         case 15: return "DROP tmp\(rng.below(3))"
         case 16: return "GENERATE " + (rng.chance(0.5) ? "{\"fragrance_family\": \"\(rng.pick(["floral", "woody", "x"]))\", \"intensity\": \"\(rng.pick(["light", "strong", string()]))\"}" : json())
         case 17: return rng.chance(0.002) ? "SNAPSHOT fz" : "RESTORE \(rng.pick(["../etc/passwd", "x.fdbz", "", "snapshots/../../a"]))"
+        case 18:
+            // Replication: what replicas ask (with short waits) and REPLICAOF's refusals; never a
+            // REPLICAOF that would make the fuzzed server a replica of some port.
+            return rng.pick(["REPLSTATE", "DIGEST \(c)", "WAIT \(rng.below(3)) \(rng.below(20))", "WAIT \(number()) \(number())",
+                             "REPLLOG \(string().replacingOccurrences(of: " ", with: "")) \(number())", "REPLLOG x \(rng.below(5)) WAIT \(rng.below(30)) COUNT \(number())",
+                             "REPLPAGE \(c) \(number()) COUNT \(number())", "REPLPAGE \(c) -1", "REPLICAOF 127.0.0.1 \(rng.pick(["0", "70000", "x", "-1"]))",
+                             "REPLICAOF \(string())", "REPLICAOF NO", "REPLLOG"])
         default: return json()
         }
     }

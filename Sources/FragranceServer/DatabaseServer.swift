@@ -58,7 +58,7 @@ public final class DatabaseServer: Sendable {
         logLevel.level = configuration.live.logLevel
         self.logLevel = logLevel
         logger = Logger(label: "fragrancedb", factory: logLevel.handler)
-        pool = NIOThreadPool(numberOfThreads: 4)
+        pool = NIOThreadPool(numberOfThreads: 8)
         // One BLAS thread per embedding call: concurrent calls (queries, import batches) use the
         // cores better than one call split across them.
         TextEmbedder.setMathThreads(1)

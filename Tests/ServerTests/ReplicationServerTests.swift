@@ -174,6 +174,39 @@ final class ReplicationServerTests: ReplicationTestCase {
         await client.close()
     }
 
+    /// Requests that wait (REPLLOG's long poll, WAIT) hold a thread each: past three polls and
+    /// two WAITs at once the rest answer at once, so a flood of them cannot take every command
+    /// thread; other commands go on meanwhile.
+    func testWaitingRequestsCannotTakeEveryThread() async throws {
+        let history = try info(tcpPort)["history"] as? String ?? ""
+        let seq = try info(tcpPort)["seq"] as? Int ?? 0
+        let lines = (0..<6).map { _ in "REPLLOG \(history) \(seq) WAIT 4000" } + (0..<4).map { _ in "WAIT 5 4000" }
+        let port = tcpPort
+        // Threads of their own: all eight must be in flight together.
+        final class Times: @unchecked Sendable { let lock = NSLock(); var all: [Double] = [] }
+        let times = Times()
+        let group = DispatchGroup()
+        for line in lines {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let c = try? TestClient(port: port, timeoutSeconds: 20) else { return }
+                let t0 = Date()
+                _ = c.call(line)
+                let s = Date().timeIntervalSince(t0)
+                times.lock.withLock { times.all.append(s) }
+            }.start()
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let t0 = Date()
+        XCTAssertEqual(try TestClient(port: port).call("PING"), ["+OK PONG"])
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 3, "PING waited for a thread")
+        await withCheckedContinuation { done in group.notify(queue: .global()) { done.resume() } }
+        let seconds = times.all
+        XCTAssertEqual(seconds.filter { $0 >= 3.5 }.count, 5, "\(seconds)")
+        XCTAssertEqual(seconds.filter { $0 < 3.5 }.count, lines.count - 5, "\(seconds)")
+    }
+
     func testReplicaOfRefusesWhatIsNotACompatiblePrimary() async throws {
         let tcp = try TestClient(port: tcpPort)
         let own = tcp.call("REPLICAOF 127.0.0.1 \(tcpPort)").first ?? ""

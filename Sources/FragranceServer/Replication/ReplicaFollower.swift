@@ -86,6 +86,7 @@ final class ReplicaFollower: @unchecked Sendable {
         var applied = position.last
         controller.update { $0.primarySeq = state.seq }
         while !isStopped {
+            let asked = Date()
             let reply = try conn.request("REPLLOG \(history) \(applied) COUNT 1000 WAIT 1000 NODE \(controller.node)")
             guard case .lines(let lines) = reply else {
                 if case .error(let code, let message) = reply {
@@ -119,6 +120,8 @@ final class ReplicaFollower: @unchecked Sendable {
                 $0.lastError = nil
                 if applied >= last { $0.oldestUnapplied = nil }
             }
+            // Nothing new and no wait (the primary's waiting slots were taken): do not spin.
+            if lines.count == 1, Date().timeIntervalSince(asked) < 0.05 { Thread.sleep(forTimeInterval: 0.05) }
         }
     }
 

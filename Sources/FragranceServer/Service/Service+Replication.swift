@@ -93,6 +93,13 @@ public final class ReplicationController: @unchecked Sendable {
     public var primaryKey: String?
 
     let lock = NSLock()
+    /// Requests that may wait (REPLLOG's long poll, WAIT) hold a command or pool thread
+    /// while they do: at most this many of each wait at once, the rest answer at once, so
+    /// waiting requests never hold more than 5 of the 8 threads of either pool (replicas are
+    /// few; a flood of long polls is an attack). A replica answered at once polls again shortly.
+    public enum Wait: Sendable { case poll, replicas }
+    static let maxWaiting: [Wait: Int] = [.poll: 3, .replicas: 2]
+    private var waiting: [Wait: Int] = [:]
     var follower: ReplicaFollower?
     var status = FollowerStatus()
     var replicas: [String: ReplicaSeen] = [:]
@@ -116,6 +123,17 @@ public final class ReplicationController: @unchecked Sendable {
     }
 
     var primary: String? { lock.withLock { follower?.primary } }
+
+    /// A slot to wait in, or false when `maxWaiting` requests already wait.
+    func beginWaiting(_ kind: Wait) -> Bool {
+        lock.withLock {
+            guard waiting[kind, default: 0] < Self.maxWaiting[kind]! else { return false }
+            waiting[kind, default: 0] += 1
+            return true
+        }
+    }
+
+    func endWaiting(_ kind: Wait) { lock.withLock { waiting[kind, default: 1] -= 1 } }
 
     func update(_ body: (inout FollowerStatus) -> Void) { lock.withLock { body(&status) } }
 }
@@ -201,9 +219,11 @@ extension FragranceService {
     /// sequence (so have applied it), or the timeout; how many have.
     public func waitForReplicas(_ n: Int, timeoutMs: Int) throws -> WaitReply {
         guard n >= 0 else { throw ProtocolError(.outOfRange, "replicas must be 0 or more, got \(n)", field: "replicas") }
-        guard (0...600_000).contains(timeoutMs) else { throw ProtocolError(.outOfRange, "timeout_ms must be 0 to 600000, got \(timeoutMs)", field: "timeout_ms") }
+        guard (0...60_000).contains(timeoutMs) else { throw ProtocolError(.outOfRange, "timeout_ms must be 0 to 60000, got \(timeoutMs)", field: "timeout_ms") }
         let seq = try database.replicationPosition().last
-        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        let slot = timeoutMs > 0 && replication.beginWaiting(.replicas)
+        defer { if slot { replication.endWaiting(.replicas) } }
+        let deadline = Date().addingTimeInterval(slot ? Double(timeoutMs) / 1000 : 0)
         while true {
             let have = replication.lock.withLock { replication.replicas.values.filter { $0.acked >= seq }.count }
             if have >= n || Date() >= deadline { return WaitReply(replicas: have, seq: seq) }
@@ -231,7 +251,9 @@ extension FragranceService {
                 replication.replicas[node] = .init(address: address ?? "?", acked: after, lastSeen: Date())
             }
         }
-        let entries = try database.replicationEntries(history: history, after: after, maxCount: count, wait: Double(waitMs) / 1000)
+        let slot = waitMs > 0 && replication.beginWaiting(.poll)
+        defer { if slot { replication.endWaiting(.poll) } }
+        let entries = try database.replicationEntries(history: history, after: after, maxCount: count, wait: slot ? Double(waitMs) / 1000 : 0)
         let p = try database.replicationPosition()
         return ReplicationLogReply(last: p.last, at: Date().timeIntervalSince1970, entries: entries)
     }

@@ -27,7 +27,7 @@ public final class LineServer: Sendable {
         public var maxQueuedBytes = 1 << 20
         /// Threads that run commands. More than the cores: two slow commands on two
         /// connections must not leave every other connection waiting.
-        public var commandThreads = max(4, 2 * System.coreCount)
+        public var commandThreads = max(8, 2 * System.coreCount)
         public init() {}
     }
 
