@@ -136,6 +136,19 @@ public final class ReplicationController: @unchecked Sendable {
     func endWaiting(_ kind: Wait) { lock.withLock { waiting[kind, default: 1] -= 1 } }
 
     func update(_ body: (inout FollowerStatus) -> Void) { lock.withLock { body(&status) } }
+
+    /// A replica asked for the log after `acked`. Replicas not heard from for an hour are
+    /// forgotten, and at most 256 are remembered (a node id is the replica's to choose).
+    func saw(_ node: String, address: String, acked: Int64) {
+        lock.withLock {
+            let now = Date()
+            replicas[node] = .init(address: address, acked: acked, lastSeen: now)
+            if replicas.count > 256 {
+                replicas = replicas.filter { now.timeIntervalSince($0.value.lastSeen) < 3600 }
+                while replicas.count > 256, let oldest = replicas.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key { replicas[oldest] = nil }
+            }
+        }
+    }
 }
 
 extension FragranceService {
@@ -247,9 +260,10 @@ extension FragranceService {
         guard (1...100_000).contains(count) else { throw ProtocolError(.outOfRange, "COUNT must be 1 to 100000, got \(count)", field: "count") }
         guard (0...60_000).contains(waitMs) else { throw ProtocolError(.outOfRange, "WAIT must be 0 to 60000 ms, got \(waitMs)", field: "wait_ms") }
         if let node {
-            replication.lock.withLock {
-                replication.replicas[node] = .init(address: address ?? "?", acked: after, lastSeen: Date())
+            guard node.count <= 64, node.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw ProtocolError(.badValue, "NODE must be 1-64 letters, digits, '-' or '_'", field: "node")
             }
+            replication.saw(node, address: address ?? "?", acked: after)
         }
         let slot = waitMs > 0 && replication.beginWaiting(.poll)
         defer { if slot { replication.endWaiting(.poll) } }
