@@ -53,7 +53,7 @@ let package = Package(
                                             .product(name: "NIOFoundationCompat", package: "swift-nio")]),
         .target(name: "FragranceProtocol"),
         .target(name: "FragranceServer", dependencies: [
-            "FragranceStore", "FragranceCore", "FragranceProtocol", "Embedding", "Perfumery", "RAG",
+            "FragranceStore", "HNSW", "CKernels", "FragranceCore", "FragranceProtocol", "Embedding", "Perfumery", "RAG",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),

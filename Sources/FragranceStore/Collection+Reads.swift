@@ -134,6 +134,8 @@ extension Collection {
         public var graphNodes: Int
         public var tombstones: Int
         public var indexBytes: Int
+        /// The graph's bytes by component (what `indexBytes` bounds from above).
+        public var graphMemory: HNSWIndex.MemoryUse
         public var unsavedOperations: Int64
         /// Why the last periodic index save failed, until one succeeds (the records are safe in
         /// SQLite either way; the log keeps growing and the next open replays it).
@@ -144,7 +146,7 @@ extension Collection {
         lock.read {
             Stats(records: attributes.liveCount, graphNodes: index.count, tombstones: index.deletedCount,
                   // savedSeq -1 means no usable file (new or rebuilt): every logged operation is unsaved.
-                  indexBytes: index.memoryBytes, unsavedOperations: appliedSeq - max(savedSeq, 0),
+                  indexBytes: index.memoryBytes, graphMemory: index.memoryUse, unsavedOperations: appliedSeq - max(savedSeq, 0),
                   indexSaveError: saveLock.withLock { lastSaveError })
         }
     }

@@ -1,3 +1,4 @@
+import CSQLite
 import Embedding
 import FragranceCore
 import Foundation
@@ -145,6 +146,9 @@ public final class Database: @unchecked Sendable {
     }
 
     public var collectionNames: [String] { registryLock.withLock { collections.keys.sorted() } }
+
+    /// Bytes SQLite holds in this process (page cache, statements, schema), for INFO memory.
+    public var sqliteMemoryBytes: Int { Int(sqlite3_memory_used()) }
 
     public func collection(_ name: String) throws -> Collection {
         guard let c = registryLock.withLock({ collections[name] }) else {

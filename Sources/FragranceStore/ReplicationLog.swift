@@ -42,7 +42,9 @@ enum WriteOrigin: Sendable {
 
 final class ReplicationLog: @unchecked Sendable {
     static let createStatements = [
-        "CREATE TABLE IF NOT EXISTS replication_log(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, op TEXT NOT NULL, body TEXT NOT NULL, at REAL NOT NULL)",
+        // body is JSON text stored as a BLOB and its byte count kept in size: trimming and the
+        // backlog's total read sizes only, never the bodies (length() of TEXT reads it all).
+        "CREATE TABLE IF NOT EXISTS replication_log(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, op TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL, at REAL NOT NULL)",
         "CREATE TABLE IF NOT EXISTS replication_state(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ]
 
@@ -60,7 +62,7 @@ final class ReplicationLog: @unchecked Sendable {
     func open(_ sql: SQLiteDatabase) throws {
         for s in Self.createStatements { try sql.execute(s) }
         if try state(sql, "history") == nil { try setState(sql, "history", Self.newHistory()) }
-        try sql.statement("SELECT coalesce(sum(length(body)), 0) FROM replication_log").forEachRow { bytes = Int($0.int(0)) }
+        try sql.statement("SELECT coalesce(sum(size), 0) FROM replication_log").forEachRow { bytes = Int($0.int(0)) }
     }
 
     static func newHistory() -> String {
@@ -113,10 +115,10 @@ final class ReplicationLog: @unchecked Sendable {
             // No backlog: the sequence still moves, so a replica knows it missed something.
             try setState(sql, "floor", String(seq))
         } else {
-            let text = try body()
-            try sql.statement("INSERT INTO replication_log(seq, collection, op, body, at) VALUES(?, ?, ?, ?, ?)")
-                .run(.int(seq), .text(collection), .text(op.rawValue), .text(text), .double(Date().timeIntervalSince1970))
-            bytes += text.utf8.count
+            let text = Array(try body().utf8)
+            try sql.statement("INSERT INTO replication_log(seq, collection, op, body, size, at) VALUES(?, ?, ?, ?, ?, ?)")
+                .run(.int(seq), .text(collection), .text(op.rawValue), .blob(text), .int(Int64(text.count)), .double(Date().timeIntervalSince1970))
+            bytes += text.count
             if bytes > backlogBytes { try trim(sql, keeping: seq) }
         }
         appended.lock()
@@ -130,7 +132,7 @@ final class ReplicationLog: @unchecked Sendable {
         var excess = bytes - backlogBytes / 2   // trim to half, so trimming is not every write
         var upTo: Int64?
         var freed = 0
-        try sql.statement("SELECT seq, length(body) FROM replication_log WHERE seq < ? ORDER BY seq").stepRows(values: [.int(newest)]) { row in
+        try sql.statement("SELECT seq, size FROM replication_log WHERE seq < ? ORDER BY seq").stepRows(values: [.int(newest)]) { row in
             upTo = row.int(0)
             freed += Int(row.int(1))
             excess -= Int(row.int(1))
@@ -155,11 +157,12 @@ final class ReplicationLog: @unchecked Sendable {
     func entries(_ sql: SQLiteDatabase, after seq: Int64, maxCount: Int, maxBytes: Int) throws -> [ReplicationEntry] {
         var out: [ReplicationEntry] = []
         var size = 0
-        try sql.statement("SELECT seq, collection, op, body, at FROM replication_log WHERE seq > ? ORDER BY seq LIMIT ?")
+        try sql.statement("SELECT seq, collection, op, body, at, size FROM replication_log WHERE seq > ? ORDER BY seq LIMIT ?")
             .stepRows(values: [.int(seq), .int(Int64(maxCount))]) { row in
+                // The size first: an entry past the budget is left unread.
+                guard out.isEmpty || size + Int(row.int(5)) <= maxBytes else { return false }
+                size += Int(row.int(5))
                 let body = row.text(3) ?? "null"
-                guard out.isEmpty || size + body.utf8.count <= maxBytes else { return false }
-                size += body.utf8.count
                 out.append(ReplicationEntry(seq: row.int(0), collection: row.text(1) ?? "", op: ReplicationEntry.Op(rawValue: row.text(2) ?? "") ?? .drop,
                                             body: body, at: row.double(4)))
                 return true

@@ -166,6 +166,31 @@ public final class HNSWIndex: @unchecked Sendable {
             + upperPool.capacity * 4 + slotOfLabel.capacity * 4 + slotOfHash.capacity * 12 + aliasCount * 4
     }
 
+    /// Bytes by component, counting what is written (a slot past `count` is reserved address
+    /// space the kernel has not backed): how much each vector costs, for INFO memory.
+    public struct MemoryUse: Sendable, Equatable {
+        /// float32 vectors, what searches and re-ranking read.
+        public var vectors = 0
+        /// int8 codes and their scale rows, what construction compares on VNNI CPUs.
+        public var codes = 0
+        /// Level-0 link rows (reserved ones are zeroed, so counted) and upper levels.
+        public var links = 0
+        /// Per node: level, label, deleted flag, upper offset; label and duplicate maps.
+        public var bookkeeping = 0
+        public var total: Int { vectors + codes + links + bookkeeping }
+        public init(vectors: Int = 0, codes: Int = 0, links: Int = 0, bookkeeping: Int = 0) {
+            (self.vectors, self.codes, self.links, self.bookkeeping) = (vectors, codes, links, bookkeeping)
+        }
+    }
+
+    public var memoryUse: MemoryUse {
+        MemoryUse(vectors: count * dimension * 4,
+                  codes: buildsWithCodes ? count * (codeStride + MemoryLayout<CodeInfo>.stride) : 0,
+                  links: capacity * (maxM0 + 1) * 4 + upperPool.capacity * 4,
+                  bookkeeping: levels.capacity + labels.capacity * 4 + deleted.capacity + upperOffset.capacity * 4
+                      + slotOfLabel.capacity * 4 + slotOfHash.capacity * 12 + aliases.count * 40)
+    }
+
     // MARK: - Storage growth
 
     func reserve(_ needed: Int) {

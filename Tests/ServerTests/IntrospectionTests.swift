@@ -52,6 +52,24 @@ final class IntrospectionTests: HTTPTestCase {
         XCTAssertEqual(http.http("GET", "/api/v1/info?section=stat").errorCode, "BAD_VALUE")
     }
 
+    /// Issue #23: INFO memory says where resident memory goes, per vector by component.
+    func testInfoMemoryBreaksTheGraphDownPerVector() throws {
+        let tcp = try TestClient(port: tcpPort)
+        XCTAssertEqual(tcp.call(#"CREATE m {"dimension": 16}"#), ["+OK created m"])
+        let rows = (0..<300).map { i in #"{"id": "r\#(i)", "vector": [\#((0..<16).map { j in String(Double(i) + Double(j) / 100 + 1) }.joined(separator: ","))]}"# }
+        XCTAssertEqual(tcp.call("UPSERT m [" + rows.joined(separator: ",") + "]"), ["+OK inserted=300 updated=0"])
+        let memory = json(tcp.call("INFO memory").last)["memory"] as? [String: Any] ?? [:]
+        let per = memory["per_vector"] as? [String: Double] ?? [:]
+        XCTAssertEqual(per["vectors"], 64, "16 float32 per record (distinct vectors: identical ones share a node): \(memory)")
+        XCTAssertGreaterThan(per["links"] ?? 0, 0)
+        XCTAssertEqual(per["total"] ?? 0, (per["vectors"] ?? 0) + (per["codes"] ?? 0) + (per["links"] ?? 0) + (per["bookkeeping"] ?? 0), accuracy: 0.5)
+        let graph = memory["graph"] as? [String: Double] ?? [:]
+        XCTAssertEqual(graph["vectors"], 300 * 64)
+        XCTAssertGreaterThan(memory["heap_in_use_bytes"] as? Int ?? 0, 0, "malloc's figures are read")
+        XCTAssertGreaterThan(memory["sqlite_bytes"] as? Int ?? 0, 0)
+        XCTAssertGreaterThan(memory["rss_bytes"] as? Int ?? 0, memory["heap_in_use_bytes"] as? Int ?? 0 / 2)
+    }
+
     func testSlowlogKeepsTruncatedArgumentsAndNoTokens() throws {
         let http = try client()
         let tcp = try TestClient(port: tcpPort)

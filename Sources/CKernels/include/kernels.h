@@ -59,3 +59,7 @@ void fdb_gelu(float *x, size_t n);
 void fdb_softmax_rows(float *m, size_t rows, size_t cols);
 /// Each row of x (rows × h) ← (row − mean) / √(var + eps) · w + b.
 void fdb_layernorm(float *x, size_t rows, size_t h, const float *w, const float *b, float eps);
+
+/// malloc's heap: bytes in use (arenas and mmapped blocks) and bytes held free in arenas
+/// (fragmentation), for INFO memory. Zero where glibc's mallinfo2 is missing.
+void fdb_heap_stats(size_t *in_use, size_t *held_free);

@@ -103,9 +103,22 @@ public struct ModelBody: Encodable, Sendable {
 public struct InfoReply: Encodable, Sendable {
     public struct Memory: Encodable, Sendable {
         var rssBytes: Int
-        /// The graphs of every collection.
+        /// The graphs of every collection (reserved slots included).
         var indexBytes: Int
-        enum CodingKeys: String, CodingKey { case rssBytes = "rss_bytes", indexBytes = "index_bytes" }
+        /// Where resident memory goes: the graphs by component (written slots), malloc's heap
+        /// in use and held free (fragmentation), SQLite's own allocations, the mapped model.
+        var graph: GraphMemory
+        /// `graph` divided by the live records of every collection: what one more vector costs.
+        var perVector: GraphMemory
+        var heapInUseBytes: Int, heapFreeBytes: Int, sqliteBytes: Int, modelMappedBytes: Int
+        enum CodingKeys: String, CodingKey {
+            case graph
+            case rssBytes = "rss_bytes", indexBytes = "index_bytes", perVector = "per_vector", heapInUseBytes = "heap_in_use_bytes"
+            case heapFreeBytes = "heap_free_bytes", sqliteBytes = "sqlite_bytes", modelMappedBytes = "model_mapped_bytes"
+        }
+    }
+    public struct GraphMemory: Encodable, Sendable {
+        var vectors: Double, codes: Double, links: Double, bookkeeping: Double, total: Double
     }
     public struct ServerSection: Encodable, Sendable {
         var version: String, pid: Int32, startedAt: String, uptimeSeconds: Double, dataDirectory: String

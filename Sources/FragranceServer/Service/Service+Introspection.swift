@@ -1,7 +1,9 @@
 import FragranceCore
 import FragranceProtocol
 import FragranceStore
+import HNSW
 import Foundation
+import CKernels
 
 // INFO [section], SLOWLOG GET|LEN|RESET, CLIENT LIST — and GET /api/v1/info, /slowlog, /clients.
 
@@ -57,7 +59,7 @@ extension FragranceService {
             reply.stats = .init(calls: commands.reduce(0) { $0 + $1.calls }, errors: commands.reduce(0) { $0 + $1.errors },
                                 slowlogLength: activity.slowLogCount, commands: commands)
         }
-        if want("memory") { reply.memory = .init(rssBytes: residentBytes(), indexBytes: collections.reduce(0) { $0 + $1.indexBytes }) }
+        if want("memory") { reply.memory = memory(indexBytes: collections.reduce(0) { $0 + $1.indexBytes }) }
         if want("persistence") {
             reply.persistence = .init(dataDirectory: database.directory.path, unsavedOperations: collections.reduce(0) { $0 + $1.unsavedOperations },
                                       indexSaveErrors: collections.compactMap { c in c.indexSaveError.map { "\(c.name): \($0)" } })
@@ -73,6 +75,28 @@ extension FragranceService {
         }
         if want("replication") { reply.replication = replicationInfo() }
         return reply
+    }
+
+    func memory(indexBytes: Int) -> InfoReply.Memory {
+        var use = HNSWIndex.MemoryUse(), live = 0
+        for name in database.collectionNames {
+            guard let c = try? database.collection(name) else { continue }
+            let s = c.stats
+            use.vectors += s.graphMemory.vectors
+            use.codes += s.graphMemory.codes
+            use.links += s.graphMemory.links
+            use.bookkeeping += s.graphMemory.bookkeeping
+            live += s.records
+        }
+        func per(_ n: Int) -> Double { live == 0 ? 0 : (Double(n) / Double(live) * 10).rounded() / 10 }
+        func bytes(_ u: HNSWIndex.MemoryUse, _ f: (Int) -> Double) -> InfoReply.GraphMemory {
+            InfoReply.GraphMemory(vectors: f(u.vectors), codes: f(u.codes), links: f(u.links), bookkeeping: f(u.bookkeeping), total: f(u.total))
+        }
+        var inUse = 0, heldFree = 0
+        fdb_heap_stats(&inUse, &heldFree)
+        let model: Int = models?.stats.mappedBytes ?? 0
+        return InfoReply.Memory(rssBytes: residentBytes(), indexBytes: indexBytes, graph: bytes(use) { Double($0) }, perVector: bytes(use, per),
+                                heapInUseBytes: inUse, heapFreeBytes: heldFree, sqliteBytes: database.sqliteMemoryBytes, modelMappedBytes: model)
     }
 
     /// The newest `count` (default 10, at most the log's length) slow commands, newest first.
