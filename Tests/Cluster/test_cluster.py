@@ -157,6 +157,19 @@ def test_writes_while_a_replica_restarts_end_equal_everywhere(cluster):
     r = client.post(url(cluster, "replica1") + "/api/v1/collections/c/records", json={"id": "x", "vector": vector(rng)})
     assert r.status_code == 409 and r.json()["error"]["code"] == "READONLY"
 
+    # The primary killed (kill -9) and started again: the replicas reconnect and resume from
+    # their last applied sequence, without copying anything again.
+    syncs = {n: replication(client, cluster, n).get("full_syncs") for n in ("replica1", "replica2")}
+    subprocess.run([CLUSTER, "restart", "primary", "--dir", cluster["dir"]], check=True, timeout=120)
+    r = client.post(url(cluster, "primary") + "/api/v1/collections/c/records", json=[{"id": "after", "vector": vector(rng), "kind": "new", "n": 0}])
+    assert r.status_code in (200, 201), r.text
+    r = client.post(url(cluster, "primary") + "/api/v1/replication/wait", json={"replicas": 2, "timeout_ms": 30000})
+    assert r.json()["replicas"] == 2, r.text
+    for n in ("replica1", "replica2"):
+        assert replication(client, cluster, n).get("full_syncs") == syncs[n], n
+        assert client.get(url(cluster, n) + "/api/v1/collections/c/digest").json() == \
+            client.get(url(cluster, "primary") + "/api/v1/collections/c/digest").json()
+
     print(f"\nreplica1 lag while writing 10,000 records (+1,000 updates, 500 deletes) through HAProxy: "
           f"max {max(lag_ops)} operations, max {max(lag_seconds):.3f} s; "
           f"replica2 after its restart: {r2['lag_operations']} operations behind, full syncs {r2['full_syncs']}")

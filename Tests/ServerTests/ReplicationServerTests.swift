@@ -207,6 +207,48 @@ final class ReplicationServerTests: ReplicationTestCase {
         XCTAssertEqual(seconds.filter { $0 < 3.5 }.count, lines.count - 5, "\(seconds)")
     }
 
+    /// A FragranceDB of another replication format is refused with both formats named. The
+    /// "primary" here is a few lines speaking the protocol, since no other build is at hand.
+    func testAPrimaryOfAnotherReplicationFormatIsRefused() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        listen(listener, 4)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let answers = [
+            "HELLO": "*1\r\n{\"server\":\"fragrancedb\",\"version\":\"9.0.0\",\"protocol\":1,\"auth\":\"open\",\"role\":\"admin\",\"commands\":[]}\r\n",
+            "REPLSTATE": "*1\r\n{\"server\":\"fragrancedb\",\"version\":\"9.0.0\",\"format\":99,\"node\":\"elsewhere\",\"history\":\"h\",\"seq\":0,\"floor\":0,\"at\":0,\"collections\":[]}\r\n",
+        ]
+        let fake = Thread {
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var pending = ""
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buf, buf.count, 0)
+                if n <= 0 { return }
+                pending += String(decoding: buf[0..<n], as: UTF8.self)
+                while let r = pending.range(of: "\r\n") {
+                    let line = String(pending[..<r.lowerBound])
+                    pending = String(pending[r.upperBound...])
+                    let reply = answers[line] ?? "-ERR UNKNOWN_COMMAND no\r\n"
+                    _ = reply.withCString { send(fd, $0, strlen($0), 0) }
+                }
+            }
+        }
+        fake.start()
+        defer { close(listener) }
+        let tcp = try TestClient(port: tcpPort)
+        let r = tcp.call("REPLICAOF 127.0.0.1 \(port)").first ?? ""
+        XCTAssertTrue(r.hasPrefix("-ERR BAD_PRIMARY ") && r.contains("format 99") && r.contains("speaks \(replicationFormat)"), r)
+        XCTAssertEqual(try info(tcpPort)["role"] as? String, "primary")
+    }
+
     func testReplicaOfRefusesWhatIsNotACompatiblePrimary() async throws {
         let tcp = try TestClient(port: tcpPort)
         let own = tcp.call("REPLICAOF 127.0.0.1 \(tcpPort)").first ?? ""
