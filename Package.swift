@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Embedding", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Small utilities every layer uses: strict JSON in, fast JSON out, vector text, zstd.
         .target(name: "FragranceCore", dependencies: ["CZstd", "FragranceProtocol"]),
-        .target(name: "FragranceStore", dependencies: ["HNSW", "Embedding", "CSQLite", "FragranceCore", "FragranceProtocol"]),
+        .target(name: "FragranceStore", dependencies: ["HNSW", "CKernels", "Embedding", "CSQLite", "FragranceCore", "FragranceProtocol"]),
         .target(name: "Perfumery", dependencies: ["FragranceStore", "FragranceCore", "FragranceProtocol"], resources: [
             .copy("Resources/perfumes.jsonl.zst"), .copy("Resources/materials.jsonl.zst"), .copy("Resources/ifra_standards.jsonl.zst"),
             .copy("Resources/notes.jsonl.zst"), .copy("Resources/note_synonyms.json"), .copy("Resources/derivations.json"),

@@ -9,6 +9,8 @@ void fdb_heap_stats(size_t *in_use, size_t *held_free) {
     *in_use = m.uordblks + m.hblkhd;
     *held_free = m.fordblks;
 }
+void fdb_heap_trim(void) { malloc_trim(0); }
 #else
 void fdb_heap_stats(size_t *in_use, size_t *held_free) { *in_use = 0; *held_free = 0; }
+void fdb_heap_trim(void) {}
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import FragranceCore
 import Foundation
 import HNSW
@@ -55,7 +56,13 @@ extension Collection {
         let image = index.serialized(), seq = appliedSeq
         saves.enter()
         DispatchQueue.global(qos: .utility).async { [self] in
-            defer { saves.leave() }
+            defer {
+                saves.leave()
+                // The image (as large as the graph) is freed once this block is released; give
+                // its pages and a build's request buffers back to the kernel soon after, or the
+                // arenas keep them resident (59 MB held free after a 100k build, INFO memory).
+                DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + 0.2) { fdb_heap_trim() }
+            }
             do { try persist(image, through: seq) } catch {
                 saveLock.withLock { lastSaveError = "\(error)" }
             }

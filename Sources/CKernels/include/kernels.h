@@ -63,3 +63,6 @@ void fdb_layernorm(float *x, size_t rows, size_t h, const float *w, const float 
 /// malloc's heap: bytes in use (arenas and mmapped blocks) and bytes held free in arenas
 /// (fragmentation), for INFO memory. Zero where glibc's mallinfo2 is missing.
 void fdb_heap_stats(size_t *in_use, size_t *held_free);
+/// Gives the heap's free pages back to the kernel (glibc's malloc_trim): after a save has freed
+/// a graph-sized image and a build's request buffers, the arenas otherwise keep them resident.
+void fdb_heap_trim(void);
