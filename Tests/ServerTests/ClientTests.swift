@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import XCTest
+import TestSupport
 @testable import FragranceClient
 import FragranceProtocol
 @testable import FragranceServer
@@ -124,18 +125,9 @@ final class ClientTests: ServerTestCase {
         await client.close()
 
         // A listener that accepts connections (the kernel's backlog) but never answers.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, silentPort) = loopbackSocket(listening: 4)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(fd, 4)
-        var bound = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let silent = FragranceClient(host: "127.0.0.1", port: Int(UInt16(bigEndian: bound.sin_port)), timeout: .milliseconds(300))
+        let silent = FragranceClient(host: "127.0.0.1", port: silentPort, timeout: .milliseconds(300))
         do {
             try await silent.ping()
             XCTFail("expected a timeout")

@@ -74,18 +74,6 @@ class ReplicationTestCase: HTTPTestCase {
             return #"{"id": "r\#(i)", "vector": [\#(cos(a)), \#(sin(a)), \#(Double(i % 7) / 7)], "kind": "\#(update ? "updated" : i % 2 == 0 ? "even" : "odd")"}"#
         }.joined(separator: ",") + "]"
     }
-
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
 }
 
 final class ReplicationServerTests: ReplicationTestCase {
@@ -158,7 +146,7 @@ final class ReplicationServerTests: ReplicationTestCase {
             return ((stats?["commands"] as? [[String: Any]]) ?? []).first { $0["command"] as? String == command }?["calls"] as? Int ?? 0
         }
         let client = FragranceClient(host: "127.0.0.1", port: tcpPort, connections: 1,
-                                     replicas: [("127.0.0.1", try freePort()), ("127.0.0.1", replica.tcp)])
+                                     replicas: [("127.0.0.1", freePort()), ("127.0.0.1", replica.tcp)])
         struct Row: Encodable { var id: String, vector: [Float] }
         let written = try await client.upsert("m", [Row(id: "a", vector: [1, 0]), Row(id: "b", vector: [0, 1])])
         XCTAssertEqual(written.inserted, 2)
@@ -210,15 +198,7 @@ final class ReplicationServerTests: ReplicationTestCase {
     /// A FragranceDB of another replication format is refused with both formats named. The
     /// "primary" here is a few lines speaking the protocol, since no other build is at hand.
     func testAPrimaryOfAnotherReplicationFormatIsRefused() async throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
-        listen(listener, 4)
-        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let (listener, port) = loopbackSocket(listening: 4)
         let answers = [
             "HELLO": "*1\r\n{\"server\":\"fragrancedb\",\"version\":\"9.0.0\",\"protocol\":1,\"auth\":\"open\",\"role\":\"admin\",\"commands\":[]}\r\n",
             "REPLSTATE": "*1\r\n{\"server\":\"fragrancedb\",\"version\":\"9.0.0\",\"format\":99,\"node\":\"elsewhere\",\"history\":\"h\",\"seq\":0,\"floor\":0,\"at\":0,\"collections\":[]}\r\n",
@@ -262,7 +242,7 @@ final class ReplicationServerTests: ReplicationTestCase {
         XCTAssertEqual(tcp.call(#"CREATE still {"dimension": 2}"#), ["+OK created still"])
 
         // A primary that is not up yet: accepted, retried, and /ready says why it is not ready.
-        let closed = try freePort()
+        let closed = freePort()
         let later = tcp.call("REPLICAOF 127.0.0.1 \(closed)").first ?? ""
         XCTAssertTrue(later.hasPrefix("+OK following") && later.contains("not reachable yet"), later)
         let ready = try client().http("GET", "/ready")

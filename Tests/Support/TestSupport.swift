@@ -29,6 +29,27 @@ public struct SplitMix: RandomNumberGenerator, Sendable {
     public mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
 }
 
+/// A TCP socket bound to a free port on 127.0.0.1, listening when `backlog` is given: a
+/// stand-in server (one that never answers, or a fake primary). The caller closes `fd`.
+public func loopbackSocket(listening backlog: Int32? = nil) -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    if let backlog { listen(fd, backlog) }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+/// A port on 127.0.0.1 that nothing listens on (free when asked).
+public func freePort() -> Int {
+    let (fd, port) = loopbackSocket()
+    close(fd)
+    return port
+}
+
 /// A fresh directory under the system's temporary directory, named after the test; `create`
 /// false leaves making it to the code under test.
 public func temporaryDirectory(_ name: String = #function, create: Bool = true) -> URL {
