@@ -138,6 +138,10 @@ final class ParityTests: HTTPTestCase {
              method: "POST", path: "/api/v1/replication/wait", body: #"{"replicas": -1, "timeout_ms": 10}"#, code: .outOfRange),
         Case(name: "wait longer than a minute", tcp: "WAIT 1 60001",
              method: "POST", path: "/api/v1/replication/wait", body: #"{"replicas": 1, "timeout_ms": 60001}"#, code: .outOfRange),
+        Case(name: "replica of a host with a control byte", tcp: "REPLICAOF \"pri\u{01}mary\" 7700",
+             method: "POST", path: "/api/v1/admin/replicaof", body: #"{"host": "pri\u0001mary", "port": 7700}"#, code: .badValue),
+        Case(name: "replica of a host with a space", tcp: "REPLICAOF \"a b\" 7700",
+             method: "POST", path: "/api/v1/admin/replicaof", body: #"{"host": "a b", "port": 7700}"#, code: .badValue),
         Case(name: "replica of port zero", tcp: "REPLICAOF 127.0.0.1 0",
              method: "POST", path: "/api/v1/admin/replicaof", body: #"{"host": "127.0.0.1", "port": 0}"#, code: .badValue),
     ]

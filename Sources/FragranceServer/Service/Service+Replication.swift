@@ -124,6 +124,17 @@ public final class ReplicationController: @unchecked Sendable {
 
     var primary: String? { lock.withLock { follower?.primary } }
 
+    /// Stops the follower, if any, and forgets it; returns it (nil: this was no replica).
+    @discardableResult
+    func stopFollowing() -> ReplicaFollower? {
+        let f = lock.withLock { () -> ReplicaFollower? in
+            defer { follower = nil }
+            return follower
+        }
+        f?.stop()
+        return f
+    }
+
     /// A slot to wait in, or false when `maxWaiting` requests already wait.
     func beginWaiting(_ kind: Wait) -> Bool {
         lock.withLock {
@@ -167,11 +178,7 @@ extension FragranceService {
     /// follows that history); REPLICAOF NO ONE (nil): stop and accept writes.
     public func replicaOf(_ target: (host: String, port: Int)?) throws -> ReplicaOfReply {
         guard let target else {
-            let stopped = replication.lock.withLock { () -> ReplicaFollower? in
-                defer { replication.follower = nil }
-                return replication.follower
-            }
-            stopped?.stop()
+            let stopped = replication.stopFollowing()
             let position = try database.replicationPosition()
             if stopped != nil || position.primary != nil {
                 guard !position.syncing else {
@@ -184,8 +191,12 @@ extension FragranceService {
             }
             return ReplicaOfReply(role: "primary", primary: nil, message: "already a primary")
         }
-        guard !target.host.isEmpty, target.host.count <= 255, (1...65535).contains(target.port) else {
-            throw ProtocolError(.badValue, "REPLICAOF needs a host and a port from 1 to 65535", field: "port")
+        // A host name or an IP address: anything else would only be retried forever.
+        guard !target.host.isEmpty, target.host.utf8.count <= 255,
+              target.host.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-:[]_".unicodeScalars.contains($0)) })
+        else { throw ProtocolError(.badValue, "REPLICAOF host must be a host name or an IP address, got \(printable(target.host))", field: "host") }
+        guard (1...65535).contains(target.port) else {
+            throw ProtocolError(.badValue, "REPLICAOF port must be 1 to 65535, got \(target.port)", field: "port")
         }
         let address = "\(target.host):\(target.port)"
         // A definite refusal (not FragranceDB, another format, this server) is the caller's
@@ -200,11 +211,7 @@ extension FragranceService {
         } catch {
             note = " (not reachable yet: \((error as? ProtocolError)?.message ?? "\(error)"); retrying)"
         }
-        let previous = replication.lock.withLock { () -> ReplicaFollower? in
-            defer { replication.follower = nil }
-            return replication.follower
-        }
-        previous?.stop()
+        replication.stopFollowing()
         try database.setPrimary(address)
         let follower = ReplicaFollower(service: self, host: target.host, port: target.port)
         replication.lock.withLock {
