@@ -14,6 +14,7 @@ extension HNSWIndex {
     /// Adds a vector under `label`; an existing node with that label is replaced (tombstoned).
     /// A vector equal to a live node's joins that node instead of making another.
     public func insert(_ vector: [Float], label: UInt32) {
+        ensureCodes()
         guard let prepared = prepareForInsert(vector, label: label) else { return }
         connect(place(prepared, label: label, level: randomLevel()))
     }
@@ -74,7 +75,7 @@ extension HNSWIndex {
     /// graph offers, ascending. Reads the graph only.
     /// `sorted: false` leaves each level's list in heap order (the batch path sorts once, later).
     func candidates(for slot: Int, sorted: Bool = true) -> [[(distance: Float, slot: UInt32)]] {
-        buildsWithCodes ? candidates(for: slot, CodeQuery(self, slot: slot), sorted: sorted)
+        hasCodes ? candidates(for: slot, CodeQuery(self, slot: slot), sorted: sorted)
             : candidates(for: slot, FloatQuery(self, vector(slot)), sorted: sorted)
     }
 
@@ -103,6 +104,7 @@ extension HNSWIndex {
     /// The result depends on the batch, never on thread timing. Nodes that would raise the
     /// top level go in one by one afterwards.
     public func insert(batch: [(vector: [Float], label: UInt32)], threads: Int) {
+        ensureCodes()
         guard threads > 1, batch.count >= 16, entryPoint >= 0 else {
             for item in batch { insert(item.vector, label: item.label) }
             return

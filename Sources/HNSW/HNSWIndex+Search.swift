@@ -125,12 +125,8 @@ extension HNSWIndex {
         guard entryPoint >= 0, k > 0 else { return ([], stats) }
         let q = metric.prepare(query)
         let hits: [HNSWHit] = q.withUnsafeBufferPointer { qb in
-            let qp = FloatQuery(self, qb.baseAddress!)
-            var cur = Int(entryPoint)
-            var curDist = qp.distance(to: cur)
-            for l in stride(from: maxLevel, to: 0, by: -1) {
-                (cur, curDist) = greedyClosest(qp, from: cur, distance: curDist, level: l)
-            }
+            let fq = FloatQuery(self, qb.baseAddress!)
+            let ef = max(ef ?? parameters.efSearch, k)
             let accept: ((Int) -> Bool)?
             if let filter {
                 // The filter speaks labels; the search visits slots. Looking up labels[s] per
@@ -142,7 +138,39 @@ extension HNSWIndex {
             } else {
                 accept = nil
             }
-            let found = searchLayer(qp, entry: cur, ef: max(ef ?? parameters.efSearch, k), level: 0, accept: accept, guard: filter == nil ? nil : limits, stats: &stats)
+            var found: MaxHeap
+            if hasCodes && searchesWithCodes {
+                // Through the codes (a quarter of the bytes per distance), then the ef found
+                // re-ranked by their float distances: returned distances stay exact.
+                let code = UnsafeMutablePointer<Int8>.allocate(capacity: codeStride)
+                defer { code.deallocate() }
+                var sum: Int32 = 0
+                let scale = fdb_i8_encode(qb.baseAddress!, dimension, code, codeStride, &sum)
+                let cq = CodeQuery(self, code: code, info: CodeInfo(scale: scale, sum: sum, squaredNorm: fdb_dot(qb.baseAddress!, qb.baseAddress!, dimension)))
+                var cur = Int(entryPoint)
+                var curDist = cq.distance(to: cur)
+                for l in stride(from: maxLevel, to: 0, by: -1) {
+                    (cur, curDist) = greedyClosest(cq, from: cur, distance: curDist, level: l)
+                }
+                // A few more than ef: code distances blur the order at the beam's edge, and
+                // re-ranking them keeps recall (with a 10% filter at ef 10 it fell from 0.972
+                // to 0.955 without them).
+                let coarse = searchLayer(cq, entry: cur, ef: ef + (k + 1) / 2, level: 0, accept: accept, guard: filter == nil ? nil : limits, stats: &stats)
+                found = MaxHeap(capacity: coarse.count + 1)
+                let slots = coarse.sortedAscending().map(\.slot)
+                slots.withUnsafeBufferPointer { sb in
+                    var d = [Float](repeating: 0, count: sb.count)
+                    d.withUnsafeMutableBufferPointer { fq.distances(sb.baseAddress!, sb.count, into: $0.baseAddress!) }
+                    for (i, s) in sb.enumerated() { found.push(d[i], s) }
+                }
+            } else {
+                var cur = Int(entryPoint)
+                var curDist = fq.distance(to: cur)
+                for l in stride(from: maxLevel, to: 0, by: -1) {
+                    (cur, curDist) = greedyClosest(fq, from: cur, distance: curDist, level: l)
+                }
+                found = searchLayer(fq, entry: cur, ef: ef, level: 0, accept: accept, guard: filter == nil ? nil : limits, stats: &stats)
+            }
             guard !aliases.isEmpty else {
                 return found.sortedAscending().prefix(k).map { HNSWHit(label: labels[Int($0.slot)], distance: $0.distance) }
             }

@@ -41,7 +41,7 @@ struct FloatQuery: QueryDistance {
         self.q = q; vectors = index.vectors; dimension = index.dimension; metric = index.metric
     }
     @inline(__always) func distance(to slot: Int) -> Float { metric.distance(q, vectors + slot &* dimension, dimension) }
-    @inline(__always) func prefetch(_ slot: Int) { fdb_prefetch_range(vectors + slot &* dimension, dimension &* 4) }
+    @inline(__always) func prefetch(_ slot: Int) { fdb_prefetch(vectors + slot &* dimension) }
 }
 
 struct CodeQuery: QueryDistance {
@@ -51,6 +51,12 @@ struct CodeQuery: QueryDistance {
         codes = index.codes; infos = index.codeInfos; stride = index.codeStride; metric = index.metric
         q = UnsafePointer((codes + slot &* stride).assumingMemoryBound(to: Int8.self))
         mine = infos[slot]
+    }
+    /// A query's own code (`codeStride` bytes) and info, for searching through the codes.
+    init(_ index: HNSWIndex, code: UnsafePointer<Int8>, info: CodeInfo) {
+        codes = index.codes; infos = index.codeInfos; stride = index.codeStride; metric = index.metric
+        q = code
+        mine = info
     }
     @inline(__always) private func distance(dot raw: Int32, _ other: CodeInfo) -> Float {
         let dot = Float(raw) * mine.scale * other.scale

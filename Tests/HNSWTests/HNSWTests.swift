@@ -146,10 +146,77 @@ final class HNSWTests: XCTestCase {
         XCTAssertEqual(hit.distance, referenceDistance(.cosine, data[Int(hit.label)], queries[0]), accuracy: 1e-4)
 
         let copy = try coded.serialized().withUnsafeBytes { try HNSWIndex(serialized: $0) }
+        XCTAssertTrue(copy.hasCodes, "searches walk the codes, so a loaded index makes them at once")
         XCTAssertEqual(copy.buildDistance(3, 900), coded.buildDistance(3, 900))
         copy.insert(queries[0], label: 5000)
         coded.insert(queries[0], label: 5000)
         XCTAssertTrue(copy.serialized() == coded.serialized(), "a loaded index links new nodes as the original does")
+    }
+
+    /// With float searches, construction's codes are dropped while the index is only read (a
+    /// fifth of a 384-d index's memory) and made again by the next write, which then links
+    /// exactly as an index that kept them would.
+    func testCodesDroppedWhileReadingComeBackForTheNextWriteWithTheSameLinks() throws {
+        try XCTSkipUnless(fdb_q8_supported() != 0, "this CPU has no AVX-512 VNNI: the index builds with float distances")
+        let kept = build(), dropped = build()
+        XCTAssertTrue(dropped.hasCodes)
+        dropped.releaseCodes()
+        XCTAssertTrue(dropped.hasCodes, "kept while searches walk them")
+        dropped.searchesWithCodes = false
+        kept.searchesWithCodes = false
+        XCTAssertGreaterThan(dropped.memoryUse.codes, 0)
+        let before = queries.map { dropped.search($0, k: 10).hits }
+        dropped.releaseCodes()
+        XCTAssertFalse(dropped.hasCodes)
+        XCTAssertEqual(dropped.memoryUse.codes, 0, "INFO memory no longer counts them")
+        XCTAssertLessThan(dropped.memoryBytes, kept.memoryBytes)
+        XCTAssertEqual(queries.map { dropped.search($0, k: 10).hits }, before, "searches never read the codes")
+        for (i, q) in queries.enumerated() {
+            kept.insert(q, label: UInt32(3000 + i))
+            dropped.insert(q, label: UInt32(3000 + i))
+        }
+        XCTAssertTrue(dropped.hasCodes)
+        XCTAssertTrue(kept.serialized() == dropped.serialized(), "the remade codes chose the same links")
+        dropped.releaseCodes()
+        dropped.insert(batch: queries.enumerated().map { ($0.element, UInt32(4000 + $0.offset)) }, threads: 2)
+        kept.insert(batch: queries.enumerated().map { ($0.element, UInt32(4000 + $0.offset)) }, threads: 2)
+        XCTAssertTrue(kept.serialized() == dropped.serialized(), "batches remake them too")
+    }
+
+    /// Searches walk the graph through int8 codes and re-rank with floats: recall as good as
+    /// float searches, and the distances returned are the float ones, exactly.
+    func testSearchesThroughCodesKeepRecallAndReturnExactDistances() throws {
+        try XCTSkipUnless(fdb_q8_supported() != 0, "this CPU has no AVX-512 VNNI: searches read floats")
+        for metric in Metric.allCases {
+            let index = build(metric)
+            XCTAssertTrue(index.searchesWithCodes && index.hasCodes)
+            func meanRecall() -> Double {
+                queries.reduce(0) { $0 + recall(index.search($1, k: 10).hits.map(\.label), bruteForce(metric, data, $1, k: 10)) } / Double(queries.count)
+            }
+            let coded = meanRecall()
+            for q in queries.prefix(10) {
+                for h in index.search(q, k: 10).hits {
+                    XCTAssertEqual(h.distance.bitPattern, metric.distance(metric.prepare(q), index.vector(of: h.label)!, dim).bitPattern, "\(metric)")
+                }
+            }
+            index.searchesWithCodes = false
+            let float = meanRecall()
+            print("\(metric): recall@10 through codes \(coded), floats \(float)")
+            XCTAssertGreaterThanOrEqual(coded, float - 0.02, "\(metric)")
+        }
+    }
+
+    /// The float kernels (AVX-512, AVX2 or portable, whichever this CPU runs) at every length
+    /// around their block sizes, the masked or scalar tails included.
+    func testFloatKernelsMatchPlainSumsAtEveryLength() {
+        var rng = SeededRandom(seed: 3)
+        for n in Array(1...70) + [127, 128, 129, 384, 385, 1000] {
+            let a = (0..<n).map { _ in Float(rng.nextGaussian()) }, b = (0..<n).map { _ in Float(rng.nextGaussian()) }
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let l2 = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+            XCTAssertEqual(Double(fdb_dot(a, b, n)), dot, accuracy: 1e-4 * Double(n), "dot, n \(n)")
+            XCTAssertEqual(Double(fdb_l2sq(a, b, n)), l2, accuracy: 1e-4 * max(l2, 1), "l2, n \(n)")
+        }
     }
 
     func testExactSearchMatchesReferenceDistances() {

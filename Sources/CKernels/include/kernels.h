@@ -66,3 +66,8 @@ void fdb_heap_stats(size_t *in_use, size_t *held_free);
 /// Gives the heap's free pages back to the kernel (glibc's malloc_trim): after a save has freed
 /// a graph-sized image and a build's request buffers, the arenas otherwise keep them resident.
 void fdb_heap_trim(void);
+/// Zeroed memory for one of the index's big arrays: 2 MiB or more is mapped on its own,
+/// 2 MiB aligned and advised for transparent huge pages; less comes from calloc. NULL when
+/// out of memory. Free with `fdb_region_free` and the same byte count.
+void *fdb_region_alloc(size_t bytes);
+void fdb_region_free(void *p, size_t bytes);
