@@ -49,6 +49,7 @@ public final class DatabaseServer: Sendable {
         options.models = ModelRegistry(directory: URL(fileURLWithPath: configuration.modelDirectory),
                                        storagePrecision: configuration.modelPrecision)
         options.replicationBacklogBytes = configuration.replicationBacklogBytes
+        options.searchWithCodes = configuration.indexSearchCodes
         database = try Database(directory: URL(fileURLWithPath: configuration.dataDirectory), options: options)
         access = try await AccessControl(keys: configuration.live.keys, jwtSecret: configuration.live.jwtSecret,
                                          jwtPublicKey: configuration.live.jwtPublicKey,

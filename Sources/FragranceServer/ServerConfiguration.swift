@@ -67,6 +67,8 @@ public struct ServerConfiguration: Sendable {
     public var replicationMaxLagSeconds = 10.0
     /// Bytes of operations kept for replicas to catch up from.
     public var replicationBacklogBytes = 256 << 20
+    /// `index.search_codes` (Database.Options.searchWithCodes).
+    public var indexSearchCodes = true
 
     /// The part that SIGHUP (or `POST /api/v1/admin/reload`) may change on a running server.
     public struct LiveSettings: Sendable, Equatable {
@@ -143,6 +145,7 @@ public struct ServerConfiguration: Sendable {
         "replication.primary_key": "the key this replica authenticates with at its primary (a replication-role key there)",
         "replication.max_lag_seconds": "a replica's /ready fails while it is further behind its primary than this (default 10)",
         "replication.backlog_bytes": "bytes of operations the log keeps for replicas to catch up from; one further behind copies everything (default 256 MiB)",
+        "index.search_codes": "graph searches walk int8 codes and re-rank with float vectors (default true: faster, keeps ~400 bytes per 384-d vector more in memory; false: floats only while nothing is written)",
     ]
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -280,6 +283,7 @@ public struct ServerConfiguration: Sendable {
         if let k = r.string(forKey: "replication.primary_key", isSecret: true), !k.isEmpty { replicationPrimaryKey = k }
         replicationMaxLagSeconds = try double("replication.max_lag_seconds", replicationMaxLagSeconds)
         replicationBacklogBytes = try int("replication.backlog_bytes", replicationBacklogBytes, 0...(1 << 40))
+        indexSearchCodes = try bool("index.search_codes", indexSearchCodes)
         if tcpEnabled && httpEnabled && tcpPort != 0 && tcpPort == httpPort && tcpHost == httpHost {
             throw Invalid("tcp.port and http.port are both \(tcpPort)")
         }

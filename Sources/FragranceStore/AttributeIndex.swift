@@ -34,7 +34,9 @@ final class AttributeIndex {
         }
     }
 
-    var liveCount: Int { live.count }
+    /// Kept as records come and go: every unfiltered search reads it, and counting the
+    /// bitset's bits was 2% of a search at 100k records.
+    private(set) var liveCount = 0
 
     private func grow(to rid: Int) {
         guard rid >= capacity else { return }
@@ -49,6 +51,7 @@ final class AttributeIndex {
         remove(rid)
         grow(to: Int(rid))
         live.insert(Int(rid))
+        liveCount += 1
         for (name, value) in record.attributes {
             switch value {
             case .string(let s): scalars[name]?.setString(rid, s)
@@ -66,6 +69,7 @@ final class AttributeIndex {
     func remove(_ rid: UInt32) {
         guard live.contains(Int(rid)) else { return }
         live.remove(Int(rid))
+        liveCount -= 1
         for c in scalars.values { c.clear(rid) }
         for c in sets.values { c.clear(rid) }
     }

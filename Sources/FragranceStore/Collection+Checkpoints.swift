@@ -9,12 +9,29 @@ extension Collection {
     /// Compacts the graph when tombstones pass the threshold, saves the index file when the
     /// log has grown enough. Called with the write lock held.
     func maintain() throws {
+        scheduleCodeRelease()
         let o = db.options
         if index.deletedCount >= o.compactionMinDeleted && Double(index.deletedCount) > o.compactionRatio * Double(index.count) {
             index = index.compacted()
             try saveIndex()
         } else if appliedSeq - savedSeq >= Int64(o.checkpointEvery) {
             saveIndexInBackground()
+        }
+    }
+
+    /// Drops the graph's int8 construction codes once writes have paused for
+    /// `codeReleaseDelay`: a fifth of a 384-d index's memory that searches never read (issue
+    /// #23). Called with the write lock held; the next write makes them again.
+    func scheduleCodeRelease() {
+        guard index.hasCodes, !index.searchesWithCodes, !codeReleasePending else { return }   // searches need them
+        codeReleasePending = true
+        let seen = generation
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + db.options.codeReleaseDelay) { [weak self] in
+            guard let self else { return }
+            lock.write {
+                codeReleasePending = false
+                if generation == seen { index.releaseCodes() } else { scheduleCodeRelease() }
+            }
         }
     }
 
@@ -37,33 +54,40 @@ extension Collection {
             try checkOpen()
             index = index.compacted()
             try saveIndex()
+            scheduleCodeRelease()
         }
     }
 
     /// Saves now. Called with the write lock held.
     func saveIndex() throws {
         saves.wait()   // one writer of the file at a time
-        try persist(index.serialized(), through: appliedSeq)
+        try persist(IndexFile.begin(index, appliedSeq: appliedSeq, to: db.indexURL(config.name)), through: appliedSeq)
     }
 
-    /// The periodic save: the graph is copied here, under the write lock, and written, fsynced
-    /// and the log trimmed on another thread, so searches and writes do not wait on the disk
-    /// (each save held them up 0.15-0.3 s at 20-40k perfumes). Skipped while one is in flight;
-    /// a failed one leaves the old file and the whole log, and the next write tries again.
+    /// The periodic save: the graph is streamed into the file's page cache here, under the
+    /// write lock (as long as copying it took; with no graph-sized copy in memory), and the
+    /// file fsynced, renamed and the log trimmed on another thread, so searches and writes do
+    /// not wait on the disk (each synchronous save held them up 0.15-0.3 s at 20-40k
+    /// perfumes). Skipped while one is in flight; a failed one leaves the old file and the
+    /// whole log, and the next write tries again.
     func saveIndexInBackground() {
         // Saves start only under the write lock, so none can begin between this test and enter().
         guard saves.wait(timeout: .now()) == .success else { return }
-        let image = index.serialized(), seq = appliedSeq
+        let seq = appliedSeq
+        let file: IndexFile.Pending
+        do { file = try IndexFile.begin(index, appliedSeq: seq, to: db.indexURL(config.name)) } catch {
+            saveLock.withLock { lastSaveError = "\(error)" }
+            return
+        }
         saves.enter()
         DispatchQueue.global(qos: .utility).async { [self] in
             defer {
                 saves.leave()
-                // The image (as large as the graph) is freed once this block is released; give
-                // its pages and a build's request buffers back to the kernel soon after, or the
-                // arenas keep them resident (59 MB held free after a 100k build, INFO memory).
+                // A build's request buffers are freed by now; give their pages back to the
+                // kernel, or the arenas keep them resident (INFO memory: held free).
                 DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + 0.2) { fdb_heap_trim() }
             }
-            do { try persist(image, through: seq) } catch {
+            do { try persist(file, through: seq) } catch {
                 saveLock.withLock { lastSaveError = "\(error)" }
             }
         }
@@ -71,8 +95,8 @@ extension Collection {
 
     /// The file first, then the log it makes redundant: a crash between the two replays a few
     /// operations the file already holds, which is harmless.
-    func persist(_ image: [UInt8], through seq: Int64) throws {
-        try IndexFile.write(image: image, appliedSeq: seq, to: db.indexURL(config.name))
+    func persist(_ file: IndexFile.Pending, through seq: Int64) throws {
+        try file.finish()
         try db.sqlLock.withLock {
             try db.sql.transaction {
                 try db.sql.statement("DELETE FROM \(tables.log) WHERE seq <= ?").run(.int(seq))

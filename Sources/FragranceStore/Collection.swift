@@ -15,7 +15,9 @@ public final class Collection: @unchecked Sendable {
     let db: Database   // strong: a collection handle keeps its database open; close() breaks the cycle
     let lock = ReadWriteLock()
     var tables: Tables { Tables(config) }
-    var index: HNSWIndex
+    var index: HNSWIndex {
+        didSet { index.searchesWithCodes = db.options.searchWithCodes }
+    }
     var attributes: AttributeIndex
     var ridOfId: [String: UInt32] = [:]
     var idOfRid: [String?] = []
@@ -35,6 +37,8 @@ public final class Collection: @unchecked Sendable {
     var isDropped = false
     /// Bumped by every write; cached filter results are valid for one generation.
     var generation: UInt64 = 0
+    /// A check to drop the construction codes is scheduled (under the write lock).
+    var codeReleasePending = false
     let filterCache = FilterCache()
     public internal(set) var openReport = OpenReport()
 
@@ -49,7 +53,9 @@ public final class Collection: @unchecked Sendable {
     init(open config: CollectionConfig, in db: Database, logFloor: Int64) throws {
         _config = config
         self.db = db
-        index = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
+        let graph = HNSWIndex(dimension: config.dimension, metric: config.metric, parameters: config.hnsw)
+        graph.searchesWithCodes = db.options.searchWithCodes
+        index = graph
         attributes = AttributeIndex(schema: config.schema)
         try db.sqlLock.withLock {
             try loadAttributes()
@@ -58,6 +64,7 @@ public final class Collection: @unchecked Sendable {
         if openReport.source == .rebuilt || openReport.replayedOperations > 0 {
             try? saveIndex()   // best effort: the next open can load instead of redoing this
         }
+        lock.write { scheduleCodeRelease() }
     }
 
     /// Replaces the config (a grown schema); the caller holds the write lock.

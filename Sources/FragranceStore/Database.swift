@@ -1,3 +1,4 @@
+import CKernels
 import CSQLite
 import Embedding
 import FragranceCore
@@ -13,6 +14,11 @@ public final class Database: @unchecked Sendable {
         public var durability: Durability = .full
         /// Save the index file after this many logged vector operations (the log is then trimmed).
         public var checkpointEvery = 20_000
+        /// Graph searches walk int8 codes and re-rank with floats (HNSWIndex.searchesWithCodes):
+        /// faster, and the codes (~400 bytes per 384-d vector) stay in memory. Off, writes
+        /// pausing `codeReleaseDelay` drop them and the next write makes them again.
+        public var searchWithCodes = true
+        public var codeReleaseDelay: TimeInterval = 2
         /// Compact the graph once tombstones exceed this share of its nodes…
         public var compactionRatio = 0.2
         /// …and at least this many.
@@ -58,8 +64,11 @@ public final class Database: @unchecked Sendable {
             try sql.execute("PRAGMA journal_mode=WAL")
             try sql.execute("PRAGMA synchronous=\(options.durability.rawValue)")
             try sql.execute("PRAGMA foreign_keys=ON")
-            // Reads of search results come from mapped pages rather than a read() per page.
-            try sql.execute("PRAGMA mmap_size=1073741824")
+            // No memory map: mapped pages count in the server's RSS, and opening reads every
+            // record (attributes, keywords), so a mapped 400 MB file was 400 MB of RSS after a
+            // restart (issue #23). Reads go through the kernel's page cache and this cache.
+            try sql.execute("PRAGMA mmap_size=0")
+            try sql.execute("PRAGMA cache_size=-4096")
             try sql.execute("""
                 CREATE TABLE IF NOT EXISTS collections(
                     name TEXT PRIMARY KEY,
@@ -80,6 +89,7 @@ public final class Database: @unchecked Sendable {
         for (config, (_, floor)) in zip(current, configs) {
             collections[config.name] = try Collection(open: config, in: self, logFloor: floor)
         }
+        fdb_heap_trim()   // the index images read at open are freed; their pages go back to the kernel
     }
 
     /// A collection stored with a preset schema (Options.presets) before fields carried keyword

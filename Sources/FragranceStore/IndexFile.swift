@@ -23,16 +23,76 @@ enum IndexFile {
         }
     }
 
-    /// Writes an image made by `HNSWIndex.serialized()`.
-    static func write(image payload: [UInt8], appliedSeq: Int64, to url: URL) throws {
-        var header = magic
-        withUnsafeBytes(of: UInt64(appliedSeq).littleEndian) { header += $0 }
-        withUnsafeBytes(of: UInt64(payload.count).littleEndian) { header += $0 }
-        withUnsafeBytes(of: checksum(payload).littleEndian) { header += $0 }
+    /// Writes the index file at once (`begin` + `finish`).
+    static func write(_ index: HNSWIndex, appliedSeq: Int64, to url: URL) throws {
+        try begin(index, appliedSeq: appliedSeq, to: url).finish()
+    }
+
+    /// Streams the index's image into `<url>.tmp`, straight from the graph's arrays (no copy
+    /// of the graph in memory), the checksum computed on the way and written into the header
+    /// last. It reads the live graph, so the caller holds the collection's lock; the slow,
+    /// lock-free part (fsync, rename) is `finish`.
+    static func begin(_ index: HNSWIndex, appliedSeq: Int64, to url: URL) throws -> Pending {
         let tmp = url.appendingPathExtension("tmp")
-        try writeDurably(chunks: [header, payload], to: tmp)
-        guard rename(tmp.path, url.path) == 0 else { throw StoreError(.io, "rename \(tmp.path): \(String(cString: strerror(errno)))") }
-        syncDirectory(of: url)
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw StoreError(.io, "open \(tmp.path): \(String(cString: strerror(errno)))") }
+        let pending = Pending(fd: fd, tmp: tmp, url: url)
+        do {
+            let length = index.imageBytes
+            var header = magic
+            withUnsafeBytes(of: UInt64(appliedSeq).littleEndian) { header += $0 }
+            withUnsafeBytes(of: UInt64(length).littleEndian) { header += $0 }
+            header += [UInt8](repeating: 0, count: 8)   // the checksum, once known
+            try header.withUnsafeBytes { try pending.append($0) }
+            var sum = StreamChecksum()
+            try index.writeImage { piece in
+                sum.update(piece)
+                try pending.append(piece)
+            }
+            guard sum.count == length else { throw StoreError(.internalError, "index image was \(sum.count) bytes, expected \(length)") }
+            var digest = sum.finish().littleEndian
+            guard pwrite(fd, &digest, 8, 24) == 8 else { throw StoreError(.io, "write \(tmp.path): \(String(cString: strerror(errno)))") }
+        } catch {
+            pending.abandon()
+            throw error
+        }
+        return pending
+    }
+
+    /// An index file written but not yet durable or in place.
+    struct Pending: Sendable {
+        let fd: Int32
+        let tmp: URL, url: URL
+
+        func append(_ raw: UnsafeRawBufferPointer) throws {
+            var off = 0
+            while off < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                guard n > 0 else { throw StoreError(.io, "write \(tmp.path): \(String(cString: strerror(errno)))") }
+                off += n
+            }
+        }
+
+        /// fsync, then rename over the old file: a crash leaves the old file or the new one.
+        func finish() throws {
+            guard fsync(fd) == 0 else {
+                let why = String(cString: strerror(errno))
+                abandon()
+                throw StoreError(.io, "fsync \(tmp.path): \(why)")
+            }
+            close(fd)
+            guard rename(tmp.path, url.path) == 0 else {
+                unlink(tmp.path)
+                throw StoreError(.io, "rename \(tmp.path): \(String(cString: strerror(errno)))")
+            }
+            syncDirectory(of: url)
+        }
+
+        /// No partial `.tmp` is left behind (a full disk, say).
+        func abandon() {
+            close(fd)
+            unlink(tmp.path)
+        }
     }
 
     static func read(_ url: URL) throws -> Loaded {
@@ -59,29 +119,56 @@ enum IndexFile {
 
     /// A fast non-cryptographic 64-bit hash over 8-byte words (four independent lanes, each
     /// multiply-rotate mixed); it catches torn writes and bit rot, not adversaries.
-    static func checksum(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { checksum($0) } }
-
     static func checksum(_ raw: UnsafeRawBufferPointer) -> UInt64 {
-        let p1: UInt64 = 0x9E37_79B1_85EB_CA87, p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-        var lanes: (UInt64, UInt64, UInt64, UInt64) = (p1, p2, p1 ^ p2, ~p1)
-        @inline(__always) func mix(_ acc: UInt64, _ w: UInt64) -> UInt64 {
-            let x = acc &+ w &* p2
-            return ((x << 31) | (x >> 33)) &* p1
-        }
-        let n = raw.count
+        var sum = StreamChecksum()
+        sum.update(raw)
+        return sum.finish()
+    }
+}
+
+/// `IndexFile.checksum` fed piece by piece: 32-byte blocks across the lanes, the last
+/// `count % 32` bytes one by one at the end, whatever the pieces' sizes.
+struct StreamChecksum {
+    static let p1: UInt64 = 0x9E37_79B1_85EB_CA87, p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    private var lanes: (UInt64, UInt64, UInt64, UInt64) = (Self.p1, Self.p2, Self.p1 ^ Self.p2, ~Self.p1)
+    /// Bytes of a block not yet complete (fewer than 32).
+    private var carry: [UInt8] = []
+    private(set) var count = 0
+
+    @inline(__always) private static func mix(_ acc: UInt64, _ w: UInt64) -> UInt64 {
+        let x = acc &+ w &* p2
+        return ((x << 31) | (x >> 33)) &* p1
+    }
+
+    private mutating func block(_ raw: UnsafeRawBufferPointer, at i: Int) {
+        lanes.0 = Self.mix(lanes.0, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        lanes.1 = Self.mix(lanes.1, raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+        lanes.2 = Self.mix(lanes.2, raw.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
+        lanes.3 = Self.mix(lanes.3, raw.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
+    }
+
+    mutating func update(_ raw: UnsafeRawBufferPointer) {
+        count += raw.count
         var i = 0
-        while i + 32 <= n {
-            lanes.0 = mix(lanes.0, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            lanes.1 = mix(lanes.1, raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
-            lanes.2 = mix(lanes.2, raw.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
-            lanes.3 = mix(lanes.3, raw.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
+        if !carry.isEmpty {
+            let take = min(32 - carry.count, raw.count)
+            carry += raw[0..<take]
+            i = take
+            guard carry.count == 32 else { return }
+            carry.withUnsafeBytes { block($0, at: 0) }
+            carry.removeAll(keepingCapacity: true)
+        }
+        while i + 32 <= raw.count {
+            block(raw, at: i)
             i += 32
         }
-        var h = UInt64(n) &* p1 ^ lanes.0 ^ (lanes.1 << 1 | lanes.1 >> 63) ^ (lanes.2 << 7 | lanes.2 >> 57) ^ (lanes.3 << 12 | lanes.3 >> 52)
-        while i < n {
-            h = mix(h, UInt64(raw[i]))
-            i += 1
-        }
+        carry += raw[i...]
+    }
+
+    func finish() -> UInt64 {
+        let (p1, p2) = (Self.p1, Self.p2)
+        var h = UInt64(count) &* p1 ^ lanes.0 ^ (lanes.1 << 1 | lanes.1 >> 63) ^ (lanes.2 << 7 | lanes.2 >> 57) ^ (lanes.3 << 12 | lanes.3 >> 52)
+        for b in carry { h = Self.mix(h, UInt64(b)) }
         h ^= h >> 33; h &*= p2; h ^= h >> 29
         return h
     }

@@ -4,6 +4,7 @@ import XCTest
 import TestSupport
 @testable import FragranceStore
 import HNSW
+import CKernels
 
 final class CollectionTests: XCTestCase {
     let dim = 16
@@ -389,6 +390,68 @@ final class CollectionTests: XCTestCase {
         XCTAssertNil(c.stats.indexSaveError)
         XCTAssertEqual(c.stats.unsavedOperations, 0)
         XCTAssertEqual(try c.search(SearchRequest(vector: records[100].vector!, k: 1)).hits.first?.id, "p100")
+    }
+
+    /// A save streams the graph's arrays into the file (no graph-sized copy in memory): the
+    /// payload is byte for byte the in-memory image, and its checksum the one-shot algorithm's
+    /// over any split of the bytes, with values fixed by the files written before streaming.
+    func testIndexFilesAreStreamedAsTheImageWithTheSameChecksum() throws {
+        let db = try open()
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
+        try c.upsert(Synthetic.records(count: 500, dim: dim))
+        try c.delete(["p7", "p9"])
+        try c.checkpoint()
+        let file = try [UInt8](Data(contentsOf: dir.appendingPathComponent("p.hnsw")))
+        let payload = Array(file[32...])
+        XCTAssertTrue(payload == c.lock.read { c.index.serialized() }, "the streamed payload is the image")
+        XCTAssertEqual(payload.count, c.lock.read { c.index.imageBytes })
+        let stored = file[24..<32].withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        XCTAssertEqual(stored, payload.withUnsafeBytes { IndexFile.checksum($0) })
+        var rng = SplitMix(seed: 5)
+        for _ in 0..<20 {
+            var sum = StreamChecksum(), at = 0
+            while at < payload.count {
+                let n = min(payload.count - at, Int(rng.next() % 97))
+                payload[at..<at + n].withUnsafeBytes { sum.update($0) }
+                at += n
+            }
+            XCTAssertEqual(sum.finish(), stored)
+        }
+        // Values of the checksum as files written before streaming carry them.
+        XCTAssertEqual(Array(UInt8(0)..<100).withUnsafeBytes { IndexFile.checksum($0) }, 0xb657fa7caea91f36)
+        XCTAssertEqual((0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }.withUnsafeBytes { IndexFile.checksum($0) }, 0x9d849f959cd763af)
+        try db.close()
+        XCTAssertEqual(try open().collection("p").openReport.source, .loaded)
+    }
+
+    /// Searching through floats, construction's int8 codes go once writes pause and come back
+    /// with the next write; searching through codes (the default), they stay.
+    func testGraphCodesAreDroppedWhenWritesPauseAndRemadeByTheNextWrite() throws {
+        try XCTSkipUnless(fdb_q8_supported() != 0, "this CPU has no AVX-512 VNNI: the graph has no codes")
+        var options = Database.Options()
+        options.searchWithCodes = false   // the lean mode: floats only while nothing is written
+        options.codeReleaseDelay = 0.2
+        let db = try Database(directory: dir, options: options)
+        defer { try? db.close() }
+        let c = try db.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
+        let records = Synthetic.records(count: 300, dim: dim)
+        try c.upsert(Array(records[0..<200]))
+        XCTAssertTrue(c.lock.read { c.index.hasCodes })
+        let deadline = Date().addingTimeInterval(10)
+        while c.lock.read({ c.index.hasCodes }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertFalse(c.lock.read { c.index.hasCodes }, "dropped once writes paused")
+        XCTAssertEqual(c.lock.read { c.index.memoryUse.codes }, 0)
+        XCTAssertEqual(try c.search(SearchRequest(vector: records[150].vector!, k: 1)).hits.first?.id, "p150")
+        try c.upsert(Array(records[200...]))
+        XCTAssertTrue(c.lock.read { c.index.hasCodes }, "the next write made them again")
+        XCTAssertEqual(try c.search(SearchRequest(vector: records[250].vector!, k: 1)).hits.first?.id, "p250")
+
+        let fast = try Database(directory: temporaryDirectory(name + "-codes"))
+        defer { try? fast.close() }
+        let f = try fast.createCollection(CollectionConfig(name: "p", dimension: dim, schema: .perfume))
+        try f.upsert(records)
+        Thread.sleep(forTimeInterval: 2.5)   // past the default delay
+        XCTAssertTrue(f.lock.read { f.index.hasCodes && f.index.searchesWithCodes }, "searches need them")
     }
 
     func testTornStaleOrForeignIndexFilesAreRebuiltNotTrusted() throws {
