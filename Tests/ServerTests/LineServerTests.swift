@@ -173,6 +173,35 @@ final class LineServerTests: ServerTestCase {
         }
     }
 
+    /// Consecutive pipelined reads run side by side on the cores (issue #23); a write ends
+    /// such a run, so every read still sees each write sent before it, errors stay in their
+    /// place, and replies come back in request order.
+    func testPipelinedReadsRunTogetherYetSeeEveryEarlierWrite() throws {
+        let c = try TestClient(port: port)
+        createPerfumes(c)
+        var batch = ""
+        for i in 0..<40 {
+            batch += #"UPSERT p {"id": "r\#(i)", "vector": [1, \#(i + 2), 0]}"# + "\r\n"
+            batch += "SEARCH p K 1 EXACT VECTOR [1, \(i + 2), 0]\r\nGET p r\(i)\r\nsearch nope K 1 VECTOR [1, 0, 0]\r\n"
+            batch += "EXISTS p r\(i)\r\nCOUNT p\r\nSEARCH p K 2 EXACT VECTOR [1, 0, 0]\r\nDEL p r\(i)\r\nEXISTS p r\(i)\r\n"
+        }
+        c.send(batch)
+        for i in 0..<40 {
+            XCTAssertEqual(c.reply(), ["+OK inserted=1 updated=0"])
+            let hit = c.reply()
+            XCTAssertEqual(hit.count, 2)
+            XCTAssertTrue(hit.last?.contains(#""id":"r\#(i)""#) ?? false, "\(hit)")
+            XCTAssertEqual(c.reply(), ["*1", #"{"id":"r\#(i)"}"#])
+            XCTAssertTrue(c.reply().first?.hasPrefix("-ERR NOT_FOUND") ?? false, "the error of its own line, in its place")
+            XCTAssertEqual(c.reply(), ["*1", #""r\#(i)""#])
+            XCTAssertEqual(c.reply(), ["+OK 3"])
+            XCTAssertEqual(c.reply().count, 3)
+            XCTAssertEqual(c.reply(), ["+OK deleted=1"])
+            XCTAssertEqual(c.reply(), ["*0"], "the read after a DEL sees it")
+        }
+        XCTAssertEqual(c.call("COUNT p"), ["+OK 2"])
+    }
+
     func testManyConcurrentClients() throws {
         let setup = try TestClient(port: port)
         createPerfumes(setup)

@@ -265,16 +265,24 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
         // a batch of large SEARCH replies once held up everyone's PING for half a second.
         server.pool.runIfActive(eventLoop: loop) { () -> (ByteBuffer, Bool, Int) in
             var out = allocator.buffer(capacity: 256 * batch.count)
-            for (i, line) in batch.enumerated() {
-                let (reply, close) = router.handle(line: line, session: session)
-                out.writeString(reply.encoded)
-                if close { return (out, true, i + 1) }
-                if session.authFailures >= Self.maxAuthFailures {
-                    out.writeString(Reply.error(.wrongPassword, "\(Self.maxAuthFailures) failed authentications on this connection; closing").encoded)
-                    return (out, true, i + 1)
+            var i = 0
+            while i < batch.count {
+                let reads = Self.concurrentReads(batch, from: i)
+                if reads.count > 1 {
+                    for reply in Self.runConcurrently(batch[reads], router: router, session: session) { out.writeString(reply) }
+                    i = reads.upperBound
+                } else {
+                    let (reply, close) = router.handle(line: batch[i], session: session)
+                    out.writeString(reply.encoded)
+                    i += 1
+                    if close { return (out, true, i) }
+                    if session.authFailures >= Self.maxAuthFailures {
+                        out.writeString(Reply.error(.wrongPassword, "\(Self.maxAuthFailures) failed authentications on this connection; closing").encoded)
+                        return (out, true, i)
+                    }
                 }
                 // Enough to write for now: the rest waits until the client reads this.
-                if out.readableBytes >= Self.batchReplyBytes { return (out, false, i + 1) }
+                if out.readableBytes >= Self.batchReplyBytes { return (out, false, i) }
             }
             return (out, false, batch.count)
         }.flatMap { [self] result -> EventLoopFuture<(ByteBuffer, Bool, Int)> in
@@ -301,6 +309,42 @@ final class CommandHandler: ChannelInboundHandler, @unchecked Sendable {
             resumeReadingIfDrained(channel)
             if queued.isEmpty, inputClosed { closeAfterReplies(channel) }
         }
+    }
+
+    /// Reads that may run side by side: they change nothing, not even the session (AUTH and
+    /// HELLO do), and each answers on its own (MSEARCH already spreads over the cores).
+    static let concurrentCommands: Set<String> = ["SEARCH", "QUERY", "GET", "EXISTS", "COUNT", "FACETS"]
+    /// Most lines one concurrent run takes, so a batch still stops early on reply bytes.
+    static let concurrentRunLines = 64
+
+    /// The run of pipelined lines from `start` that are all concurrent reads (empty or one
+    /// line: run it alone).
+    static func concurrentReads(_ batch: [String], from start: Int) -> Range<Int> {
+        guard System.coreCount > 1 else { return start..<start }
+        var end = start
+        while end < batch.count, end - start < concurrentRunLines, concurrentCommands.contains(commandWord(batch[end])) { end += 1 }
+        return start..<end
+    }
+
+    static func commandWord(_ line: String) -> String {
+        line.drop { $0 == " " || $0 == "\t" }.prefix { $0 != " " && $0 != "\t" }.uppercased()
+    }
+
+    /// A pipelining client's consecutive reads answered on all cores (issue #23: 64 pipelined
+    /// SEARCH lines on one connection used one core), each reply encoded by its worker, in
+    /// request order. Nothing between them could have changed what they see: any write on
+    /// this connection ends the run.
+    static func runConcurrently(_ lines: ArraySlice<String>, router: CommandRouter, session: CommandRouter.Session) -> [String] {
+        let base = lines.startIndex
+        let replies = Mutex([String](repeating: "", count: lines.count))
+        let workers = min(lines.count, System.coreCount)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for j in stride(from: w, to: lines.count, by: workers) {
+                let encoded = router.handle(line: lines[base + j], session: session).reply.encoded
+                replies.withLock { $0[j] = encoded }
+            }
+        }
+        return replies.withLock { $0 }
     }
 
     /// Closes once what was written has gone out.
