@@ -152,6 +152,16 @@ public func rss(_ pid: Int32) -> Int {
     return kb * 1024
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+public func cpuSeconds(_ pid: Int32) -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = s.lastIndex(of: ")") else { return 0 }
+    // Fields after the command name: state is field 3, utime 14 and stime 15 (1-based).
+    let f = s[s.index(after: close)...].split(separator: " ")
+    guard f.count > 12, let user = Double(f[11]), let system = Double(f[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 /// `fragrancedb serve` on free loopback ports over a data directory, without the catalogue.
 public final class ServerProcess {
     public let tcpPort = freePort(), httpPort = freePort()

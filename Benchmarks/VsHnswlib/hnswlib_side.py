@@ -2,7 +2,8 @@
 """hnswlib on the files vs-hnswlib wrote (vectors.f32, queries.f32, rating.f32): build M 16,
 efConstruction 200, one thread; then each "case:ef" given (case 0 unfiltered, 1/2/3 the 50%,
 10%, 1% rating filters, applied with hnswlib's filter callback), recall@10 against exact
-ground truth and queries per second, one thread. One JSON object per line on stdout.
+ground truth and queries per second (best of three passes), one thread. One JSON object per
+line on stdout.
 Usage: hnswlib_side.py DIR DIM CASE:EF..."""
 import json
 import resource
@@ -46,16 +47,18 @@ for case, ef in grid:
         s = row if allowed is None else np.where(allowed, row, -np.inf)
         truth.append(set(np.argpartition(-s, 10)[:10].tolist()))
     index.set_ef(ef)
-    got = []
-    t = time.perf_counter()
-    if allowed is None:
-        for q in Q:
-            got.append(index.knn_query(q, k=10)[0][0])
-    else:
-        mask = allowed.tolist()
-        keep = lambda i: mask[i]
-        for q in Q:
-            got.append(index.knn_query(q, k=10, filter=keep)[0][0])
-    qps = len(Q) / (time.perf_counter() - t)
+    qps = 0.0
+    for _ in range(3):   # best of three passes, as the FragranceDB side
+        got = []
+        t = time.perf_counter()
+        if allowed is None:
+            for q in Q:
+                got.append(index.knn_query(q, k=10)[0][0])
+        else:
+            mask = allowed.tolist()
+            keep = lambda i: mask[i]
+            for q in Q:
+                got.append(index.knn_query(q, k=10, filter=keep)[0][0])
+        qps = max(qps, len(Q) / (time.perf_counter() - t))
     recall = sum(len(truth[i] & set(g.tolist())) for i, g in enumerate(got)) / (10 * len(Q))
     print(json.dumps({"case": case, "ef": ef, "recall": recall, "qps": qps}), flush=True)
