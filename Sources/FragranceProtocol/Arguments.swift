@@ -234,13 +234,33 @@ package enum ClingerFastPath {
         return power < 0 ? Double(m) / powersOfTen[-power] : Double(m) * powersOfTen[power]
     }
 
+    /// 16 to 19 significant digits (a float32 printed through a double has 17): the Double
+    /// computed here is within a few of its ulps of the decimal, so when no Float midpoint lies
+    /// that close, the Float nearest it is the decimal's nearest (strtof's answer); otherwise nil
+    /// and strtof decides. JSON vectors from numpy or Python are all like this: strtof was a
+    /// third of a JSON SEARCH's server time (perf, issue #23).
+    package static func nearestFloat(_ m: UInt64, power: Int) -> Float? {
+        guard power >= -44, power <= 22 else { return nil }
+        var d = Double(m)   // correctly rounded
+        if power >= 0 { d *= powersOfTen[power] } else if power >= -22 { d /= powersOfTen[-power] } else {
+            d = d / powersOfTen[22] / powersOfTen[-power - 22]
+        }
+        guard d > 1e-37, d < 1e38 else { return nil }   // subnormal or overflowing Floats: strtof
+        let f = Float(d), exact = Double(f)
+        // At most three roundings of half an ulp each: 8 ulps is a wide margin.
+        let margin = 8 * d.ulp
+        guard abs(d - (exact + Double(f.nextUp)) / 2) > margin, abs(d - (exact + Double(f.nextDown)) / 2) > margin else { return nil }
+        return f
+    }
+
     private static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { r, _ in r * 10 } }
 }
 
 /// A JSON number read without strtof, when that gives the same Float: at most 15 significant
 /// digits and a decimal exponent within ±22, so one correctly rounded multiplication or
 /// division by an exact power of ten gives the Double nearest the decimal, then the Float
-/// (`ClingerFastPath`). Anything else (more digits, a
+/// (`ClingerFastPath`); up to 19 digits when no Float midpoint is near (`nearestFloat`).
+/// Anything else (more digits, a
 /// larger exponent, a form JSON does not allow) returns nil and strtof reads it. A vector's
 /// text was most of the command layer's cost: 384 strtof calls a query.
 @inline(__always)
@@ -286,7 +306,13 @@ func fastDecimal(_ start: UnsafePointer<CChar>) -> (Float, UnsafePointer<CChar>)
         exponent += sign * e
     }
     if mantissa == 0 { return (negative ? -0.0 : 0.0, p) }
-    guard let d = ClingerFastPath.exactly(mantissa, significant: significant, power: exponent) else { return nil }
-    let f = Float(d)
+    let f: Float
+    if let d = ClingerFastPath.exactly(mantissa, significant: significant, power: exponent) {
+        f = Float(d)
+    } else if let near = ClingerFastPath.nearestFloat(mantissa, power: exponent) {
+        f = near
+    } else {
+        return nil
+    }
     return (negative ? -f : f, p)
 }

@@ -270,6 +270,29 @@ final class LineServerTests: ServerTestCase {
                 XCTAssertEqual(mine.map(\.bitPattern), viaStrtof.map(\.bitPattern), tricky)
             }
         }
+        // Long decimals (floats printed through doubles, as numpy and Python send them; random
+        // 16-19 digit ones; decimals a hair from a midpoint between two floats) read as strtof
+        // reads them, bit for bit.
+        var rng = SplitMix(seed: 23)
+        var texts: [String] = []
+        for _ in 0..<4000 {
+            let f = Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x7FFF_FFFF)
+            guard f.isFinite, f > 1e-30, f < 1e30 else { continue }
+            texts.append(String(format: "%.17g", Double(f)))
+            texts.append(String(format: "%.19g", (Double(f) + Double(f.nextUp)) / 2))
+            texts.append(String(format: "%.16e", (Double(f) + Double(f.nextDown)) / 2 * (1 + 1e-15)))
+        }
+        for _ in 0..<4000 {
+            var m = String(rng.next() % 9 + 1)
+            for _ in 0..<(15 + Int(rng.next() % 4)) { m += String(rng.next() % 10) }
+            texts.append("0.\(m)e\(Int(rng.next() % 60) - 30)")
+        }
+        texts += ["0.012345678901234567", "-0.98765432109876543", "1.0000000596046448", "1.00000005960464477", "3.4028234663852886e38"]
+        let parsed = try parseNumberArray("[" + texts.joined(separator: ",") + "]")
+        for (t, f) in zip(texts, parsed) {
+            let want = t.withCString { strtof($0, nil) }
+            XCTAssertEqual(f.bitPattern, want.bitPattern, t)
+        }
         XCTAssertEqual(jsonString("a\"b\\c\n\u{01}é"), #""a\"b\\c\n\u0001é""#)
         XCTAssertEqual(Reply.lines(["{}", "[]"]).encoded, "*2\r\n{}\r\n[]\r\n")
         XCTAssertEqual(Reply.error(code: "X", message: "two\nlines").encoded, "-ERR X two lines\r\n")
