@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """hnswlib on the files vs-hnswlib wrote (vectors.f32, queries.f32, rating.f32): build M 16,
-efConstruction 200, one thread; then each "case:ef" given (case 0 unfiltered, 1/2/3 the 50%,
-10%, 1% rating filters, applied with hnswlib's filter callback), recall@10 against exact
-ground truth and queries per second (best of three passes), one thread. One JSON object per
-line on stdout.
-Usage: hnswlib_side.py DIR DIM CASE:EF..."""
+efConstruction 200, one thread, and print {"build_s", "rss_mb"}; then for each "case:ef" line
+on stdin (case 0 unfiltered, 1/2/3 the 50%, 10%, 1% rating filters, applied with hnswlib's
+filter callback), recall@10 against exact ground truth and queries per second (best of three
+passes), one thread, one JSON object per line on stdout. Ends at the end of stdin.
+Usage: hnswlib_side.py DIR DIM"""
 import json
 import resource
 import sys
@@ -14,7 +14,6 @@ import hnswlib
 import numpy as np
 
 d, dim = sys.argv[1], int(sys.argv[2])
-grid = [tuple(int(x) for x in a.split(":")) for a in sys.argv[3:]]
 X = np.fromfile(f"{d}/vectors.f32", dtype=np.float32).reshape(-1, dim)
 Q = np.fromfile(f"{d}/queries.f32", dtype=np.float32).reshape(-1, dim)
 rating = np.fromfile(f"{d}/rating.f32", dtype=np.float32)
@@ -39,7 +38,8 @@ build = time.perf_counter() - t
 print(json.dumps({"build_s": build, "rss_mb": rss_mb() - before}), flush=True)
 
 scores = Q @ X.T   # unit vectors: cosine is the dot product
-for case, ef in grid:
+for request in sys.stdin:
+    case, ef = (int(x) for x in request.strip().split(":"))
     th = thresholds[case]
     allowed = None if th is None else rating >= np.float32(th)
     truth = []
