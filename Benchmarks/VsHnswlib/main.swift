@@ -86,6 +86,7 @@ defer { server.stop() }
     fatalError(message)
 }
 guard server.connect(within: 30) != nil else { fail("the server did not start") }
+let emptyRSS = rss(server.pid)   // hnswlib's figure is its growth too: compare both ways
 let client = FragranceClient(host: "127.0.0.1", port: server.tcpPort, connections: 2, timeout: .seconds(600))
 try await client.createCollection("bench", definition: #"{"dimension": \#(dim), "m": 16, "ef_construction": 200, "schema": {"fields": [{"name": "rating", "type": "float"}]}}"#)
 var t = now()
@@ -101,7 +102,7 @@ for chunk in stride(from: 0, to: lines.count, by: 8) {   // 8 batches in flight 
 }
 let build = Double(now() - t) / 1e9
 let serverRSS = rss(server.pid)
-print(String(format: "fragrancedb: built %d × %d over TCP in %.1f s (%.0f rows/s), server RSS %.0f MB", n, dim, build, Double(n) / build, Double(serverRSS) / 1e6))
+print(String(format: "fragrancedb: built %d × %d over TCP in %.1f s (%.0f rows/s), server RSS %.0f MB (%.0f MB before the collection)", n, dim, build, Double(n) / build, Double(serverRSS) / 1e6, Double(emptyRSS) / 1e6))
 // Where the server's memory is, as INFO memory reports it.
 if case .lines(let l) = try await client.send("INFO memory"), let line = l.first,
    let m = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["memory"] as? [String: Any],
@@ -224,7 +225,7 @@ await client.close()
 try? toPython.fileHandleForWriting.close()
 p.waitUntilExit()
 
-print(String(format: "hnswlib: built in %.1f s (one thread), +%.0f MB", hnBuild, hnRSS))
+print(String(format: "hnswlib: built in %.1f s (one thread), +%.0f MB", hnBuild, hnRSS * 1.048576))
 print("\n| case | ef | hnswlib (in process) recall / QPS | TCP JSON ×64 pipelined | TCP binary ×64 pipelined | TCP MSEARCH ×64 | best TCP / hnswlib |")
 print("|---|---|---|---|---|---|---|")
 for (i, h) in hn.enumerated() {
@@ -241,5 +242,10 @@ print("\nserver CPU per query (µs, both cores; clock ticks of 10 ms over ~1,000
 // At rest: after the queries the periodic index save (which holds a copy of the graph's image
 // while it writes) is long done.
 let restRSS = rss(server.pid)
-print(String(format: "\nmemory: server RSS %.0f MB after the build, %.0f MB at rest after the queries; hnswlib +%.0f MB (ratio %.2f× after the build, %.2f× at rest)",
-             Double(serverRSS) / 1e6, Double(restRSS) / 1e6, hnRSS, Double(serverRSS) / 1e6 / max(hnRSS, 1), Double(restRSS) / 1e6 / max(hnRSS, 1)))
+// hnswlib_side.py reports MiB (VmRSS kB / 1024); everything here is in MB (10^6 bytes).
+let hnMB = hnRSS * 1.048576
+func mb(_ bytes: Int) -> Double { Double(bytes) / 1e6 }
+print(String(format: "\nmemory: server RSS %.0f MB after the build, %.0f MB at rest after the queries (%.0f MB before the collection); hnswlib +%.0f MB",
+             mb(serverRSS), mb(restRSS), mb(emptyRSS), hnMB))
+print(String(format: "  whole server RSS / hnswlib's growth: %.2f× after the build, %.2f× at rest; the server's growth / hnswlib's: %.2f×, %.2f×",
+             mb(serverRSS) / max(hnMB, 1), mb(restRSS) / max(hnMB, 1), mb(serverRSS - emptyRSS) / max(hnMB, 1), mb(restRSS - emptyRSS) / max(hnMB, 1)))
