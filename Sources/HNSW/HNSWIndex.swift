@@ -186,7 +186,8 @@ public final class HNSWIndex: @unchecked Sendable {
         public var vectors = 0
         /// int8 codes and their scale rows, what construction compares on VNNI CPUs.
         public var codes = 0
-        /// Level-0 link rows (reserved ones are zeroed, so counted) and upper levels.
+        /// Level-0 link rows of the slots in use and upper levels. Reserved rows are zero pages
+        /// the kernel has not backed (regions are never written ahead), so they are not counted.
         public var links = 0
         /// Per node: level, label, deleted flag, upper offset; label and duplicate maps.
         public var bookkeeping = 0
@@ -199,7 +200,7 @@ public final class HNSWIndex: @unchecked Sendable {
     public var memoryUse: MemoryUse {
         MemoryUse(vectors: count * dimension * 4,
                   codes: hasCodes ? count * (codeStride + MemoryLayout<CodeInfo>.stride) : 0,
-                  links: capacity * (maxM0 + 1) * 4 + upperPool.capacity * 4,
+                  links: count * (maxM0 + 1) * 4 + upperPool.capacity * 4,
                   bookkeeping: levels.capacity + labels.capacity * 4 + deleted.capacity + upperOffset.capacity * 4
                       + slotOfLabel.capacity * 4 + slotOfHash.capacity * 12 + aliases.count * 40)
     }

@@ -169,6 +169,9 @@ final class HNSWTests: XCTestCase {
         dropped.releaseCodes()
         XCTAssertFalse(dropped.hasCodes)
         XCTAssertEqual(dropped.memoryUse.codes, 0, "INFO memory no longer counts them")
+        // Link rows count for the slots in use: reserved ones are unwritten region pages.
+        XCTAssertEqual(dropped.memoryUse.links, dropped.count * (dropped.maxM0 + 1) * 4 + dropped.upperPool.capacity * 4)
+        XCTAssertGreaterThan(dropped.capacity, dropped.count, "the test means something: rows are reserved ahead")
         XCTAssertLessThan(dropped.memoryBytes, kept.memoryBytes)
         XCTAssertEqual(queries.map { dropped.search($0, k: 10).hits }, before, "searches never read the codes")
         for (i, q) in queries.enumerated() {
