@@ -19,9 +19,10 @@ extension Collection {
         }
     }
 
-    /// Drops the graph's int8 construction codes once writes have paused for
-    /// `codeReleaseDelay`: a fifth of a 384-d index's memory that searches never read (issue
-    /// #23). Called with the write lock held; the next write makes them again.
+    /// With float searches (`Options.searchWithCodes` false), drops the graph's int8 codes once
+    /// writes have paused for `codeReleaseDelay`: a fifth of a 384-d index's memory that only
+    /// construction then reads (issue #23). Called with the write lock held; the next write
+    /// makes them again.
     func scheduleCodeRelease() {
         guard index.hasCodes, !index.searchesWithCodes, !codeReleasePending else { return }   // searches need them
         codeReleasePending = true

@@ -23,11 +23,6 @@ enum IndexFile {
         }
     }
 
-    /// Writes the index file at once (`begin` + `finish`).
-    static func write(_ index: HNSWIndex, appliedSeq: Int64, to url: URL) throws {
-        try begin(index, appliedSeq: appliedSeq, to: url).finish()
-    }
-
     /// Streams the index's image into `<url>.tmp`, straight from the graph's arrays (no copy
     /// of the graph in memory), the checksum computed on the way and written into the header
     /// last. It reads the live graph, so the caller holds the collection's lock; the slow,
@@ -64,14 +59,7 @@ enum IndexFile {
         let fd: Int32
         let tmp: URL, url: URL
 
-        func append(_ raw: UnsafeRawBufferPointer) throws {
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                guard n > 0 else { throw StoreError(.io, "write \(tmp.path): \(String(cString: strerror(errno)))") }
-                off += n
-            }
-        }
+        func append(_ raw: UnsafeRawBufferPointer) throws { try writeAll(fd, raw, path: tmp.path) }
 
         /// fsync, then rename over the old file: a crash leaves the old file or the new one.
         func finish() throws {
@@ -184,18 +172,19 @@ func writeDurably(chunks: [[UInt8]], to url: URL) throws {
         close(fd)
         if !done { unlink(url.path) }
     }
-    for chunk in chunks {
-        try chunk.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                guard n > 0 else { throw StoreError(.io, "write \(url.path): \(String(cString: strerror(errno)))") }
-                off += n
-            }
-        }
-    }
+    for chunk in chunks { try chunk.withUnsafeBytes { try writeAll(fd, $0, path: url.path) } }
     guard fsync(fd) == 0 else { throw StoreError(.io, "fsync \(url.path): \(String(cString: strerror(errno)))") }
     done = true
+}
+
+/// Every byte of `raw` to `fd` (write(2) may take less than asked).
+func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws {
+    var off = 0
+    while off < raw.count {
+        let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+        guard n > 0 else { throw StoreError(.io, "write \(path): \(String(cString: strerror(errno)))") }
+        off += n
+    }
 }
 
 func syncDirectory(of url: URL) {

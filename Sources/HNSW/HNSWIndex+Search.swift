@@ -157,7 +157,7 @@ extension HNSWIndex {
                 // to 0.955 without them).
                 let coarse = searchLayer(cq, entry: cur, ef: ef + (k + 1) / 2, level: 0, accept: accept, guard: filter == nil ? nil : limits, stats: &stats)
                 found = MaxHeap(capacity: coarse.count + 1)
-                let slots = coarse.sortedAscending().map(\.slot)
+                let slots = coarse.items.map(\.slot)   // in any order: the caller sorts
                 slots.withUnsafeBufferPointer { sb in
                     var d = [Float](repeating: 0, count: sb.count)
                     d.withUnsafeMutableBufferPointer { fq.distances(sb.baseAddress!, sb.count, into: $0.baseAddress!) }

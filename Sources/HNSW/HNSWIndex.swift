@@ -99,9 +99,10 @@ public final class HNSWIndex: @unchecked Sendable {
     var codeInfos: UnsafeMutablePointer<CodeInfo>
     /// Slots `codes` and `codeInfos` have room for.
     var codeCapacity = 0
-    /// Every slot below `count` has its code. Codes serve construction only, so they are made
-    /// when a write needs them (`ensureCodes`, ~1 ms per 2,000 vectors) and can be dropped
-    /// while the index is only read (`releaseCodes`): a fifth of a 384-d index's memory.
+    /// Every slot below `count` has its code. Construction compares through them, and so do
+    /// searches with `searchesWithCodes`; without it they are made when a write needs them
+    /// (`ensureCodes`, ~1 ms per 2,000 vectors) and dropped while the index is only read
+    /// (`releaseCodes`): a fifth of a 384-d index's memory.
     public internal(set) var hasCodes = false
     /// Query searches walk the graph through the codes (a quarter of the bytes per distance:
     /// 1.4-2.4× the queries a second at 100k × 384, same recall) and re-rank what they found

@@ -76,6 +76,7 @@ final class ConfigurationTests: XCTestCase {
             (["FRAGRANCEDB_RATE_LIMIT_PER_KEY": "-1"], nil, "rate_limit.per_key must be a number ≥ 0"),
             (["FRAGRANCEDB_AUTH_JWT_SECRET": "short"], nil, "at least 32 bytes"),
             (["FRAGRANCEDB_ENV": "../etc"], nil, "FRAGRANCEDB_ENV must be a plain name"),
+            (["FRAGRANCEDB_INDEX_SEARCH_CODES": "maybe"], nil, "index.search_codes must be true or false, got 'maybe'"),
             ([:], #"{"http": {"prot": 1}}"#, "unknown setting 'http.prot'"),
             ([:], #"{"http": 5}"#, "unknown setting 'http'"),
             ([:], #"not json"#, "is not a JSON object"),
