@@ -75,7 +75,9 @@ public final class DatabaseServer: Sendable {
                                        recipes: recipes, defaultCollection: configuration.defaultCollection,
                                        activity: ServerActivity(slowThresholdMicroseconds: UInt64(configuration.slowlogThresholdMilliseconds * 1000),
                                                                 slowLogLength: configuration.slowlogMaxLength),
-                                       replication: replication, reload: { try await reloadBox.run() })
+                                       replication: replication,
+                                       queryCache: .init(maxEntries: configuration.queryCacheEntries, maxBytes: configuration.queryCacheMegabytes << 20),
+                                       reload: { try await reloadBox.run() })
         // A replica's records come from its primary, the catalogue with them.
         let remembered = try database.replicationPosition().primary
         let replica = configuration.replicaOf != nil || remembered != nil

@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable {
     public var catalogueLimit: Int?
     /// Extra query-lexicon words (a file shaped like the bundled lexicon.json), added at start.
     public var lexiconFile: String?
+    /// `query.result_cache_entries`, `query.result_cache_mb` (QueryResultCache).
+    public var queryCacheEntries = 1024
+    public var queryCacheMegabytes = 32
 
     public var tcpEnabled = true
     public var tcpHost = "127.0.0.1"
@@ -95,6 +98,8 @@ public struct ServerConfiguration: Sendable {
         "catalogue.load": "load the bundled perfume and material catalogue into an empty data directory",
         "catalogue.limit": "load at most this many rows of each part (development)",
         "query.lexicon": "a JSON file of extra query words (shaped like the bundled lexicon.json), added to the bundled lexicon at start",
+        "query.result_cache_entries": "understood-query replies kept until their collection changes (0: no cache)",
+        "query.result_cache_mb": "megabytes those replies may hold, estimated (0: no cache)",
         "tcp.enabled": "serve the line protocol",
         "tcp.host": "line protocol address (non-loopback needs auth keys)",
         "tcp.port": "line protocol port",
@@ -227,6 +232,8 @@ public struct ServerConfiguration: Sendable {
             catalogueLimit = try int("catalogue.limit", 0, 1...10_000_000)
         }
         if let f = r.string(forKey: "query.lexicon"), !f.isEmpty { lexiconFile = f }
+        queryCacheEntries = try int("query.result_cache_entries", queryCacheEntries, 0...1_000_000)
+        queryCacheMegabytes = try int("query.result_cache_mb", queryCacheMegabytes, 0...65_536)
         tcpEnabled = try bool("tcp.enabled", tcpEnabled)
         tcpHost = try string("tcp.host", tcpHost)
         tcpPort = try int("tcp.port", tcpPort, 0...65535)

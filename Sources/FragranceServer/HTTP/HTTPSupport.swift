@@ -82,7 +82,7 @@ struct JSONReply<Value: Encodable>: ResponseGenerator {
     }
 
     func response() -> Response {
-        let buffer = ByteBuffer(data: ReplyJSON.data(value))
+        let buffer = ByteBuffer(bytes: ReplyJSON.bytes(value))
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLength] = String(buffer.readableBytes)

@@ -1,4 +1,5 @@
 import Embedding
+import FragranceCore
 import FragranceStore
 import Foundation
 
@@ -18,16 +19,16 @@ import Foundation
 }
 
 public enum ReplyJSON {
-    /// Compact, sorted keys (stable output for tests and diffs), `/` unescaped.
-    public static func data<T: Encodable>(_ value: T) -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    /// Compact, sorted keys (stable output for tests and diffs), `/` unescaped: what
+    /// Foundation's JSONEncoder writes with those options, written by `SortedJSONEncoder`.
+    public static func data<T: Encodable>(_ value: T) -> Data { Data(bytes(value)) }
+
+    public static func bytes<T: Encodable>(_ value: T) -> [UInt8] {
         // Every reply type is plain data: encoding cannot fail.
-        return (try? e.encode(value)) ?? Data("null".utf8)
+        (try? SortedJSONEncoder.encode(value)) ?? Array("null".utf8)
     }
 
-    public static func text<T: Encodable>(_ value: T) -> String { String(decoding: data(value), as: UTF8.self) }
+    public static func text<T: Encodable>(_ value: T) -> String { String(decoding: bytes(value), as: UTF8.self) }
 }
 
 /// A record as the wire shows it: `{"id": …, "vector": […], <field>: <value>, …}`.
@@ -137,8 +138,10 @@ public struct InfoReply: Encodable, Sendable {
     public struct Stats: Encodable, Sendable {
         var calls: Int, errors: Int, slowlogLength: Int
         var commands: [CommandLine]
-        enum CodingKeys: String, CodingKey { case calls, errors, commands, slowlogLength = "slowlog_length" }
+        var queryCache: QueryCacheStats
+        enum CodingKeys: String, CodingKey { case calls, errors, commands, slowlogLength = "slowlog_length", queryCache = "query_cache" }
     }
+    public struct QueryCacheStats: Encodable, Sendable { var entries: Int, bytes: Int, hits: Int, misses: Int }
     public struct Persistence: Encodable, Sendable {
         var dataDirectory: String, unsavedOperations: Int64, indexSaveErrors: [String]
         enum CodingKeys: String, CodingKey {

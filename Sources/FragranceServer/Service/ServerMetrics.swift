@@ -116,6 +116,15 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// An understood query answered from the result cache, or run and stored.
+    func queryCache(hit: Bool) {
+        if hit {
+            counter("fragrancedb_query_result_cache_hits_total", "Understood queries answered from the result cache.").increment()
+        } else {
+            counter("fragrancedb_query_result_cache_misses_total", "Understood queries run because the result cache held no current reply.").increment()
+        }
+    }
+
     func rateLimited(_ scope: String) {
         counter("fragrancedb_rate_limited_total", "Requests refused by a rate limit, by scope.", [("scope", scope)]).increment()
     }

@@ -56,8 +56,10 @@ extension FragranceService {
                 InfoReply.CommandLine(command: name, calls: s.calls, errors: s.errors,
                                       usecPerCall: s.calls == 0 ? 0 : (Double(s.microseconds) / Double(s.calls) * 10).rounded() / 10)
             }
+            let q = queryCache.stats
             reply.stats = .init(calls: commands.reduce(0) { $0 + $1.calls }, errors: commands.reduce(0) { $0 + $1.errors },
-                                slowlogLength: activity.slowLogCount, commands: commands)
+                                slowlogLength: activity.slowLogCount, commands: commands,
+                                queryCache: .init(entries: q.entries, bytes: q.bytes, hits: q.hits, misses: q.misses))
         }
         if want("memory") { reply.memory = memory(indexBytes: collections.reduce(0) { $0 + $1.indexBytes }) }
         if want("persistence") {

@@ -183,6 +183,15 @@ extension FragranceService {
         let c = try collection(name)
         let filter = try input.filter.expression(for: c.config.schema)
         _ = try projection(input.paging.fields, c)   // refuse an unknown field before searching
+        // The version before the search: a reply that raced a write is stored as stale.
+        let version = c.version
+        let cacheKey = input.explain || !queryCache.isOn ? nil : QueryResultCache.Key(input, collection: name, filter: filter)
+        if let cacheKey, var reply = queryCache.lookup(cacheKey, in: c, version: version) {
+            metrics?.queryCache(hit: true)
+            reply.tookMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            metrics?.searched(collection: name, operation: input.measuredAs, seconds: reply.tookMs / 1000)
+            return reply
+        }
         var reply = QueryReply(query: input.text, searchType: input.mode.rawValue, collection: name, topK: input.k, offset: input.paging.offset,
                                total: 0, results: [], filter: filter, arms: ["vector"], scoring: "similarity", tookMs: 0)
         // Each path fetches offset + k and ranks from 1; paging then drops, filters and renumbers.
@@ -206,6 +215,10 @@ extension FragranceService {
         reply.facets = try facetBodies(p.facets, size: p.facetSize, ids: reply.results.map(\.id), in: c)
         reply.total = reply.results.count
         reply.tookMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        if let cacheKey {
+            metrics?.queryCache(hit: false)
+            queryCache.store(cacheKey, reply, in: c, version: version)
+        }
         return reply
     }
 

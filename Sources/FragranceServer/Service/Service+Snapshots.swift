@@ -45,6 +45,8 @@ extension FragranceService {
 
     /// Re-reads the settings that may change live (as SIGHUP does); says what changed.
     public func reload() async throws -> ReloadReply {
-        ReloadReply(reloaded: try await reloadHook())
+        let reply = ReloadReply(reloaded: try await reloadHook())
+        queryCache.clear()   // nothing reloadable changes results today; a reload must not leave that to chance
+        return reply
     }
 }

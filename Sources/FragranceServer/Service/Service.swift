@@ -40,10 +40,13 @@ public final class FragranceService: Sendable {
     public let activity: ServerActivity
     /// This server's place in replication (Service+Replication.swift).
     let replicationController: ReplicationController
+    /// Understood-query replies until their collection changes (QueryResultCache.swift).
+    let queryCache: QueryResultCache
 
     public init(database: Database, limits: Limits = .init(), access: AccessControl? = nil, metrics: ServerMetrics? = nil,
                 search: PerfumeSearch? = nil, recipes: Result<RecipeGenerator, Error>? = nil, defaultCollection: String = "perfumes",
                 activity: ServerActivity = ServerActivity(), replication: ReplicationController = ReplicationController(),
+                queryCache: QueryResultCache.Settings = .init(),
                 reload: @escaping @Sendable () async throws -> String = { "nothing to reload" }) throws {
         self.database = database
         self.limits = limits
@@ -59,6 +62,7 @@ public final class FragranceService: Sendable {
         reloadHook = reload
         self.activity = activity
         replicationController = replication
+        self.queryCache = QueryResultCache(queryCache)
     }
 
     public var models: ModelRegistry? { database.options.models }
