@@ -11,9 +11,9 @@ import Synchronization
 /// bumped by every write, schema change and compaction): a write makes every entry of its
 /// collection stale, a dropped and recreated collection is another object. The version is read
 /// before the query runs, so a reply computed while a write landed is stored under the older
-/// version and never served. Replies with `explain` are neither served nor stored: they report
-/// how a search ran. Bounded by entries and by an estimate of the bytes held; the least
-/// recently used go first.
+/// version and never served. An explained reply is cached like any other (its plan and scores
+/// are what the same search on the same data gives again); `took_ms` is always the request's
+/// own. Bounded by entries and by an estimate of the bytes held; the least recently used go first.
 public final class QueryResultCache: Sendable {
     public struct Settings: Sendable {
         /// 0: no cache.
@@ -33,7 +33,7 @@ public final class QueryResultCache: Sendable {
         var filter: String?
         var k: Int, ef: Int?
         var mode: String
-        var understand: Bool, exact: Bool, includeRecords: Bool
+        var understand: Bool, exact: Bool, includeRecords: Bool, explain: Bool
         var fusion: Double?   // RRF's k; nil: linear
         var weights: [Double]
         var candidates: Int?
@@ -47,7 +47,7 @@ public final class QueryResultCache: Sendable {
             vector = input.vector
             self.filter = filter
             (k, ef, mode) = (input.k, input.ef, input.mode.rawValue)
-            (understand, exact, includeRecords) = (input.understand, input.exact, input.includeRecords)
+            (understand, exact, includeRecords, explain) = (input.understand, input.exact, input.includeRecords, input.explain)
             if case .reciprocalRank(let rk) = input.fusion { fusion = rk } else { fusion = nil }
             weights = [input.vectorWeight, input.keywordWeight, input.preferenceWeight]
             candidates = input.candidates

@@ -185,7 +185,7 @@ extension FragranceService {
         _ = try projection(input.paging.fields, c)   // refuse an unknown field before searching
         // The version before the search: a reply that raced a write is stored as stale.
         let version = c.version
-        let cacheKey = input.explain || !queryCache.isOn ? nil : QueryResultCache.Key(input, collection: name, filter: filter)
+        let cacheKey = queryCache.isOn ? QueryResultCache.Key(input, collection: name, filter: filter) : nil
         if let cacheKey, var reply = queryCache.lookup(cacheKey, in: c, version: version) {
             metrics?.queryCache(hit: true)
             reply.tookMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
