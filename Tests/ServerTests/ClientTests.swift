@@ -136,6 +136,47 @@ final class ClientTests: ServerTestCase {
         await silent.close()
     }
 
+    /// The client splits the byte stream itself: replies that arrive a few bytes at a time,
+    /// lines cut anywhere (between CR and LF too), bare LF endings and a long line must come back
+    /// whole and in order, one batch after another.
+    func testRepliesCutAnywhereInTheStreamAreReassembled() async throws {
+        let (fd, scriptedPort) = loopbackSocket(listening: 4)
+        defer { close(fd) }
+        let long = "{\"text\":\"" + String(repeating: "향", count: 100_000) + "\"}"
+        let script = "+OK one\r\n*2\r\n{\"id\":\"a\"}\r\n{\"id\":\"b\"}\n-ERR NOT_FOUND no such record\r\n*0\r\n" +
+            "*1\r\n" + long + "\r\n+OK\r\n"
+        let server = Thread {
+            let conn = accept(fd, nil, nil)
+            guard conn >= 0 else { return }
+            defer { close(conn) }
+            var request = [UInt8](repeating: 0, count: 4096)
+            var lines = 0
+            while lines < 6, read(conn, &request, 4096) > 0 { lines = 6 }   // the batch, whatever its framing
+            let bytes = Array(script.utf8)
+            var i = 0, step = 1
+            while i < bytes.count {   // 1, 2, 3 … bytes per write, with pauses: every cut happens somewhere
+                let n = min(step, bytes.count - i)
+                _ = bytes[i..<(i + n)].withUnsafeBytes { write(conn, $0.baseAddress, n) }
+                i += n
+                step = step % 7 + 1
+                if i < 200 { usleep(2_000) } else { step = 65_536 }
+            }
+            var rest = [UInt8](repeating: 0, count: 16)
+            _ = read(conn, &rest, 16)   // until the client closes
+        }
+        server.start()
+        let client = FragranceClient(host: "127.0.0.1", port: scriptedPort, connections: 1, timeout: .seconds(20))
+        let replies = try await client.pipeline(["A", "B", "C", "D", "E", "F"])
+        await client.close()
+        XCTAssertEqual(replies.count, 6)
+        XCTAssertEqual(replies[0], .ok("one"))
+        XCTAssertEqual(replies[1], .lines([#"{"id":"a"}"#, #"{"id":"b"}"#]))
+        XCTAssertEqual(replies[2], .error(code: "NOT_FOUND", message: "no such record"))
+        XCTAssertEqual(replies[3], .lines([]))
+        XCTAssertEqual(replies[4], .lines([long]))
+        XCTAssertEqual(replies[5], .ok(nil))
+    }
+
     struct Stored: Decodable, Equatable { var id: String; var family: String; var year: Int? }
 
     /// Issue #20: Decodable records and hits that carry them, browse and facets typed, the
