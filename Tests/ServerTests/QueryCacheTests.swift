@@ -117,5 +117,15 @@ final class QueryResultCacheBoundsTests: XCTestCase {
         }
         XCTAssertGreaterThan(small.stats.entries, 4)
         XCTAssertLessThan(small.stats.entries, 14)
+
+        // The key counts too: a request may name one field a hundred thousand times.
+        var q = QueryInput()
+        q.text = "rose"
+        q.paging.fields = Array(repeating: "name", count: 100_000)
+        q.paging.facets = Array(repeating: "brand", count: 50_000)
+        let heavy = QueryResultCache.Key(q, collection: "p", filter: nil)
+        XCTAssertGreaterThan(QueryResultCache.estimate(heavy, reply), 150_000 * 16)
+        small.store(heavy, reply, in: c, version: c.version)
+        XCTAssertNil(small.lookup(heavy, in: c, version: c.version), "over an eighth of the bound: not kept")
     }
 }

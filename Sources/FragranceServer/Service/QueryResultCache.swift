@@ -120,9 +120,20 @@ public final class QueryResultCache: Sendable {
 
     var stats: (entries: Int, bytes: Int, hits: Int, misses: Int) { state.withLock { ($0.entries.count, $0.bytes, $0.hits, $0.misses) } }
 
-    /// Roughly what an entry holds: the key's text and vector, and each hit with its record.
+    /// Roughly what an entry holds: everything in the key (a request may list a field many
+    /// times), the parsed query, facets, and each hit with its record.
     static func estimate(_ key: Key, _ reply: QueryReply) -> Int {
-        var n = 512 + (key.text?.utf8.count ?? 0) + 4 * (key.vector?.count ?? 0) + (key.filter?.utf8.count ?? 0)
+        func strings(_ a: [String]?) -> Int { a?.reduce(0) { $0 + 16 + $1.utf8.count } ?? 0 }
+        var n = 512 + 2 * (key.text?.utf8.count ?? 0) + 4 * (key.vector?.count ?? 0) + 2 * (key.filter?.utf8.count ?? 0)
+        n += strings(key.fields) + strings(key.facets) + (reply.filter?.utf8.count ?? 0)
+        if let p = reply.parsed {
+            n += 256 + strings(p.unknownWords) + strings(p.ignoredWords) + (p.embeddedText?.utf8.count ?? 0) + (p.keywords?.utf8.count ?? 0)
+            for t in p.terms { n += 64 + strings(t.words) + t.meaning.utf8.count + (t.filter?.utf8.count ?? 0) }
+            for pr in p.preferences { n += 48 + pr.name.utf8.count + pr.filter.utf8.count }
+        }
+        for f in reply.facets ?? [] {
+            n += 128 + f.field.utf8.count + 48 * (f.ranges?.count ?? 0) + (f.values?.reduce(0) { $0 + 32 + $1.value.utf8.count } ?? 0)
+        }
         for hit in reply.results {
             n += 256 + hit.id.utf8.count + (hit.collapsed?.reduce(0) { $0 + $1.utf8.count + 16 } ?? 0)
             n += hit.detail.matchedPreferences.reduce(0) { $0 + $1.utf8.count + 16 }
