@@ -76,6 +76,9 @@ public final class PerfumeSearch: Sendable {
         public var priorOff: String?
         /// How long each stage took (embedding, each arm, fusion, shaping).
         public var times = StageTimes()
+        /// The kept hits' records as shaping read them (without vectors), by id: the caller
+        /// need not read them again.
+        public var records: [String: Record] = [:]
     }
 
     public let lexicon: Lexicon
@@ -182,6 +185,10 @@ public final class PerfumeSearch: Sendable {
             let kept = Set(result.hits.map(\.id))
             result.collapsed = shaped.collapsed.filter { kept.contains($0.key) }
             result.priors = shaped.priors.filter { kept.contains($0.key) }
+            for case var r? in records where kept.contains(r.id) {
+                r.vector = nil
+                result.records[r.id] = r
+            }
         }
         return result
     }

@@ -52,7 +52,7 @@ public enum ResultShaping {
     public static func keys(_ r: Record) -> [String] {
         var out: [String] = []
         if case .string(let name)? = r.attributes["name"] {
-            let n = name.lowercased().unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) }.map(String.init).joined()
+            let n = alphanumerics(name.lowercased())
             var notes: [String] = []
             if case .tiered(let t)? = r.attributes["notes"] { notes = Set(t.values.flatMap { $0 }.map { $0.lowercased() }).sorted() }
             if !n.isEmpty { out.append("name:" + n + "|" + notes.joined(separator: ",")) }
@@ -63,6 +63,27 @@ public enum ResultShaping {
             out.append("vector:\(h)")
         }
         return out
+    }
+
+    /// The letters, marks and digits of `s` (CharacterSet.alphanumerics: general categories L*,
+    /// M* and N*), from the scalars' own properties: Foundation's set lookup, one String per
+    /// scalar, was most of an understood search's shaping time.
+    static func alphanumerics(_ s: String) -> String {
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            if u.isASCII {
+                let v = u.value
+                if (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A) { out.append(u) }
+                continue
+            }
+            switch u.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                 .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+                out.append(u)
+            default: break
+            }
+        }
+        return String(out)
     }
 
     static func round(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }

@@ -262,7 +262,14 @@ extension FragranceService {
         if let plan = result.plan { metrics?.search(plan, collection: c.config.name) }
         metrics?.searched(collection: c.config.name, operation: input.measuredAs, seconds: StageTimes.since(start), stages: result.times)
         let needRecords = input.includeRecords || input.explain
-        let records = needRecords ? try c.records(result.hits.map(\.id)) : []
+        var records: [Record?] = []
+        if needRecords {
+            // Shaping read most of them already; only the rest come from SQLite.
+            let missing = result.hits.map(\.id).filter { result.records[$0] == nil }
+            let read = missing.isEmpty ? [:] : Dictionary(try zip(missing, c.records(missing)).compactMap { id, r in r.map { (id, $0) } },
+                                                          uniquingKeysWith: { a, _ in a })
+            records = result.hits.map { result.records[$0.id] ?? read[$0.id] }
+        }
         reply.results = result.hits.enumerated().map { i, h in
             var e = HitExplain(fusedScore: h.score, fusedRank: i + 1, vectorScore: h.vector?.score, vectorRank: h.vector?.rank,
                                keywordScore: h.keyword?.score, keywordRank: h.keyword?.rank,
