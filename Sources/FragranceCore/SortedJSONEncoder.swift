@@ -32,7 +32,13 @@ enum Node {
     static var null: Node { .text("null") }
 
     static func of<T: Encodable>(_ value: T) throws -> Node {
-        // The scalars first: most values in a reply are strings and numbers.
+        // The scalars first, by their type (a pointer compare; `as?` is a runtime cast that
+        // fails for every struct): most values in a reply are strings and numbers.
+        if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
+        if T.self == Double.self { return number(unsafeBitCast(value, to: Double.self)) }
+        if T.self == Int.self { return .text(String(unsafeBitCast(value, to: Int.self))) }
+        if T.self == Float.self { return number(unsafeBitCast(value, to: Float.self)) }
+        if T.self == Bool.self { return .text(unsafeBitCast(value, to: Bool.self) ? "true" : "false") }
         switch value {
         case let s as String: return .string(s)
         case let x as Double: return number(x)
