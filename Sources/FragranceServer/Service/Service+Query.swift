@@ -9,6 +9,8 @@ import RAG
 // the arms of `mode` run and fuse. Similarity with nothing to understand (or `exact`) is the
 // store's plain vector search, and then `score` is the similarity; `scoring` says which.
 
+/// A field added here that changes the reply must join `QueryResultCache.Key`, or a cached
+/// reply for another request would be served.
 public struct QueryInput: Sendable {
     /// nil: the server's default collection (`http.default_collection`).
     public var collection: String?
