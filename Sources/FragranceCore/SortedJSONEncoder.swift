@@ -18,6 +18,28 @@ public enum SortedJSONEncoder {
     }
 }
 
+extension SortedJSONEncoder {
+    /// An object whose fields the caller writes directly, skipping Codable's per-value machinery
+    /// (a record's attributes were most of a search reply's encoding time). Only this encoder
+    /// has one: `rawObject` is nil for any other, and the caller then encodes the usual way.
+    public struct RawObject {
+        let object: ObjectNode
+        public func add(_ key: String, string: String) { object.set(key, .string(string)) }
+        public func add(_ key: String, int: Int64) { object.set(key, .text(String(int))) }
+        public func add(_ key: String, double: Double) { object.set(key, Node.number(double)) }
+        public func add(_ key: String, bool: Bool) { object.set(key, .text(bool ? "true" : "false")) }
+        public func add(_ key: String, strings: [String]) { object.set(key, .strings(strings)) }
+        public func add(_ key: String, floats: [Float]) { object.set(key, .floats(floats)) }
+        /// An object of string lists (keys sorted as always).
+        public func add(_ key: String, lists: [String: [String]]) { object.set(key, .lists(lists)) }
+    }
+
+    public static func rawObject(_ encoder: Encoder) -> RawObject? {
+        guard let e = encoder as? TreeEncoder else { return nil }
+        return RawObject(object: e.object())
+    }
+}
+
 // MARK: - The tree
 
 /// One JSON value. `text` holds what is written as is (numbers, true, false, null).
@@ -28,6 +50,10 @@ enum Node {
     case array(ArrayNode)
     /// A `superEncoder()`'s value, known only once its user has finished with it.
     case deferred(TreeEncoder)
+    /// Written directly (RawObject): a string list, a float list, an object of string lists.
+    case strings([String])
+    case floats([Float])
+    case lists([String: [String]])
 
     static var null: Node { .text("null") }
 
@@ -83,6 +109,29 @@ enum Node {
             }
             out.append(UInt8(ascii: "]"))
         case .deferred(let e): (e.node ?? .object(ObjectNode())).write(into: &out)
+        case .strings(let a):
+            out.append(UInt8(ascii: "["))
+            for (i, s) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.writeString(s, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .floats(let a):
+            out.append(UInt8(ascii: "["))
+            for (i, x) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.number(x).write(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .lists(let d):
+            out.append(UInt8(ascii: "{"))
+            for (i, key) in d.keys.sorted().enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                Node.strings(d[key]!).write(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
     }
 

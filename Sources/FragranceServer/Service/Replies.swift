@@ -46,6 +46,21 @@ public struct RecordBody: Encodable, Sendable {
     }
 
     public func encode(to encoder: Encoder) throws {
+        if let raw = SortedJSONEncoder.rawObject(encoder) {   // replies: the same JSON, written directly
+            if includeId { raw.add("id", string: record.id) }
+            if includeVector, let v = record.vector { raw.add("vector", floats: v) }
+            for (name, value) in record.attributes {
+                switch value {
+                case .string(let s): raw.add(name, string: s)
+                case .int(let i): raw.add(name, int: i)
+                case .float(let d): raw.add(name, double: d)
+                case .bool(let b): raw.add(name, bool: b)
+                case .strings(let a): raw.add(name, strings: a)
+                case .tiered(let t): raw.add(name, lists: t)
+                }
+            }
+            return
+        }
         var c = encoder.container(keyedBy: Key.self)
         if includeId { try c.encode(record.id, forKey: Key("id")) }
         if includeVector, let v = record.vector { try c.encode(v, forKey: Key("vector")) }
