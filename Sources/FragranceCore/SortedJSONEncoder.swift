@@ -40,6 +40,15 @@ extension SortedJSONEncoder {
     }
 }
 
+/// A coding key that is any string: for objects whose keys are data (a record's field names).
+public struct StringCodingKey: CodingKey, Sendable {
+    public var stringValue: String
+    public init(_ s: String) { stringValue = s }
+    public init?(stringValue: String) { self.stringValue = stringValue }
+    public var intValue: Int? { nil }
+    public init?(intValue: Int) { nil }
+}
+
 // MARK: - The tree
 
 /// One JSON value. `text` holds what is written as is (numbers, true, false, null).

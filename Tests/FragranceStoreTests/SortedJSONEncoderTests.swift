@@ -1,16 +1,12 @@
 import FragranceCore
 import Foundation
 import XCTest
+import TestSupport
 
 /// SortedJSONEncoder must write exactly what Foundation's JSONEncoder writes with the options
 /// replies use: clients, tests and the OpenAPI check saw JSONEncoder's bytes until it replaced it.
 final class SortedJSONEncoderTests: XCTestCase {
-    private func foundation<T: Encodable>(_ value: T) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try e.encode(value), as: UTF8.self)
-    }
+    private func foundation<T: Encodable>(_ value: T) throws -> String { try foundationReplyJSON(value) }
 
     private func ours<T: Encodable>(_ value: T) throws -> String { String(decoding: try SortedJSONEncoder.encode(value), as: UTF8.self) }
 
@@ -21,13 +17,7 @@ final class SortedJSONEncoderTests: XCTestCase {
         case optional(Tree?), array([Tree]), dictionary([String: Tree]), keyed([(String, Tree)]), nested(String, [Tree]), superValue(Tree)
         case strings([String]), floats([Float]), record(Sample)
 
-        struct Key: CodingKey {
-            var stringValue: String
-            init(_ s: String) { stringValue = s }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            var intValue: Int? { nil }
-            init?(intValue: Int) { nil }
-        }
+        typealias Key = StringCodingKey
 
         func encode(to encoder: Encoder) throws {
             switch self {

@@ -1,17 +1,13 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import FragranceServer
 @testable import FragranceStore
 
 /// Records in replies are written directly (SortedJSONEncoder.RawObject), not through Codable:
 /// the bytes must be what Foundation's JSONEncoder writes for the same RecordBody.
 final class ReplyEncodingTests: XCTestCase {
-    private func foundation<T: Encodable>(_ value: T) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try e.encode(value), as: UTF8.self)
-    }
+    private func foundation<T: Encodable>(_ value: T) throws -> String { try foundationReplyJSON(value) }
 
     func testRecordsAreWrittenAsJSONEncoderWritesThem() throws {
         var g = SystemRandomNumberGenerator()

@@ -82,3 +82,12 @@ public enum Repository {
         return nil
     }
 }
+
+/// What Foundation's JSONEncoder writes with the options replies use (sorted keys, `/` as is,
+/// non-finite floats as "inf", "-inf", "nan"): the reference SortedJSONEncoder must match.
+public func foundationReplyJSON<T: Encodable>(_ value: T) throws -> String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try e.encode(value), as: UTF8.self)
+}

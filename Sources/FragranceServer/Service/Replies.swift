@@ -37,13 +37,7 @@ public struct RecordBody: Encodable, Sendable {
     public var includeId = true
     public var includeVector = false
 
-    struct Key: CodingKey {
-        var stringValue: String
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
-    }
+    typealias Key = StringCodingKey
 
     public func encode(to encoder: Encoder) throws {
         if let raw = SortedJSONEncoder.rawObject(encoder) {   // replies: the same JSON, written directly
