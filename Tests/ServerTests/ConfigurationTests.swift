@@ -77,6 +77,8 @@ final class ConfigurationTests: XCTestCase {
             (["FRAGRANCEDB_AUTH_JWT_SECRET": "short"], nil, "at least 32 bytes"),
             (["FRAGRANCEDB_ENV": "../etc"], nil, "FRAGRANCEDB_ENV must be a plain name"),
             (["FRAGRANCEDB_INDEX_SEARCH_CODES": "maybe"], nil, "index.search_codes must be true or false, got 'maybe'"),
+            (["FRAGRANCEDB_QUERY_RESULT_CACHE_ENTRIES": "-1"], nil, "query.result_cache_entries must be in 0...1000000"),
+            (["FRAGRANCEDB_QUERY_RESULT_CACHE_MB": "lots"], nil, "query.result_cache_mb must be an integer"),
             ([:], #"{"http": {"prot": 1}}"#, "unknown setting 'http.prot'"),
             ([:], #"{"http": 5}"#, "unknown setting 'http'"),
             ([:], #"not json"#, "is not a JSON object"),

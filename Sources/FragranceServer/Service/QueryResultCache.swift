@@ -1,6 +1,6 @@
+import FragranceCore
 import FragranceStore
 import Foundation
-import Synchronization
 
 /// Replies of understood queries (QUERY, `POST /api/v1/search/*`), kept until their collection
 /// changes. Search traffic repeats itself (a catalogue's popular queries, a page asking again
@@ -13,7 +13,8 @@ import Synchronization
 /// before the query runs, so a reply computed while a write landed is stored under the older
 /// version and never served. An explained reply is cached like any other (its plan and scores
 /// are what the same search on the same data gives again); `took_ms` is always the request's
-/// own. Bounded by entries and by an estimate of the bytes held; the least recently used go first.
+/// own. Bounded by entries and by an estimate of the bytes held (BoundedCache: the least recently
+/// used go first).
 public final class QueryResultCache: Sendable {
     public struct Settings: Sendable {
         /// 0: no cache.
@@ -26,7 +27,7 @@ public final class QueryResultCache: Sendable {
 
     /// Everything in a QueryInput that changes the reply, with the filter as the store will
     /// run it (its object form and text already combined).
-    struct Key: Hashable {
+    struct Key: Hashable, Sendable {
         var collection: String
         var text: String?
         var vector: [Float]?
@@ -61,64 +62,29 @@ public final class QueryResultCache: Sendable {
         weak var collection: FragranceStore.Collection?
         var version: UInt64
         var reply: QueryReply
-        var bytes: Int
-        var lastUse: UInt64
-    }
-
-    private struct State {
-        var entries: [Key: Entry] = [:]
-        var bytes = 0
-        var clock: UInt64 = 0
-        var hits = 0, misses = 0
     }
 
     let settings: Settings
-    private let state = Mutex(State())
+    private let cache: BoundedCache<Key, Entry>
 
-    init(_ settings: Settings = .init()) { self.settings = settings }
+    init(_ settings: Settings = .init()) {
+        self.settings = settings
+        cache = BoundedCache(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes)
+    }
 
-    var isOn: Bool { settings.maxEntries > 0 && settings.maxBytes > 0 }
+    var isOn: Bool { cache.isOn }
 
     func lookup(_ key: Key, in c: FragranceStore.Collection, version: UInt64) -> QueryReply? {
-        state.withLock { s in
-            guard var e = s.entries[key] else { s.misses += 1; return nil }
-            guard e.collection === c, e.version == version else {
-                s.bytes -= e.bytes
-                s.entries[key] = nil
-                s.misses += 1
-                return nil
-            }
-            s.hits += 1
-            s.clock &+= 1
-            e.lastUse = s.clock
-            let reply = e.reply
-            s.entries[key] = e
-            return reply
-        }
+        cache.lookup(key) { $0.collection === c && $0.version == version }?.reply
     }
 
     func store(_ key: Key, _ reply: QueryReply, in c: FragranceStore.Collection, version: UInt64) {
-        let bytes = Self.estimate(key, reply)
-        guard isOn, bytes <= settings.maxBytes / 8 else { return }   // one huge reply must not empty the cache
-        state.withLock { s in
-            s.clock &+= 1
-            if let old = s.entries[key] { s.bytes -= old.bytes }
-            s.entries[key] = Entry(collection: c, version: version, reply: reply, bytes: bytes, lastUse: s.clock)
-            s.bytes += bytes
-            guard s.entries.count > settings.maxEntries || s.bytes > settings.maxBytes else { return }
-            // Evict down to 7/8 of the bounds at once, so a full cache does not sort on every store.
-            let entryGoal = settings.maxEntries - settings.maxEntries / 8, byteGoal = settings.maxBytes - settings.maxBytes / 8
-            for (k, e) in s.entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) {
-                guard s.entries.count > entryGoal || s.bytes > byteGoal else { break }
-                s.entries[k] = nil
-                s.bytes -= e.bytes
-            }
-        }
+        cache.store(key, Entry(collection: c, version: version, reply: reply), bytes: Self.estimate(key, reply))
     }
 
-    func clear() { state.withLock { s in s.entries = [:]; s.bytes = 0 } }
+    func clear() { cache.clear() }
 
-    var stats: (entries: Int, bytes: Int, hits: Int, misses: Int) { state.withLock { ($0.entries.count, $0.bytes, $0.hits, $0.misses) } }
+    var stats: (entries: Int, bytes: Int, hits: Int, misses: Int) { cache.stats }
 
     /// Roughly what an entry holds: everything in the key (a request may list a field many
     /// times), the parsed query, facets, and each hit with its record.
