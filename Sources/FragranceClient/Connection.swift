@@ -63,7 +63,7 @@ final class ReplyAssembler: ChannelInboundHandler, @unchecked Sendable {   // st
     private var waiting: [Batch] = []
     private var head = 0
     private var decoder = ReplyDecoder()
-    /// The start of a line whose end has not arrived yet.
+    /// The start of a line whose end has not arrived yet (searched already: no newline in it).
     private var partial: ByteBuffer?
 
     func expect(_ count: Int, _ p: EventLoopPromise<[Reply]>) {
@@ -74,12 +74,17 @@ final class ReplyAssembler: ChannelInboundHandler, @unchecked Sendable {   // st
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        // Bytes already searched for a newline: a long line arriving in many reads is scanned
+        // once, not once per read.
+        var searched = 0
         if var p = partial {
+            searched = p.readableBytes
             p.writeBuffer(&buffer)
             buffer = p
             partial = nil
         }
-        while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+        while let newline = buffer.readableBytesView.dropFirst(searched).firstIndex(of: UInt8(ascii: "\n")) {
+            searched = 0
             let length = newline - buffer.readerIndex
             var end = length
             if end > 0, buffer.getInteger(at: buffer.readerIndex + end - 1, as: UInt8.self) == UInt8(ascii: "\r") { end -= 1 }
