@@ -150,7 +150,7 @@ public struct ServerConfiguration: Sendable {
         "replication.primary_key": "the key this replica authenticates with at its primary (a replication-role key there)",
         "replication.max_lag_seconds": "a replica's /ready fails while it is further behind its primary than this (default 10)",
         "replication.backlog_bytes": "bytes of operations the log keeps for replicas to catch up from; one further behind copies everything (default 256 MiB)",
-        "index.search_codes": "graph searches walk int8 codes and re-rank with float vectors (default true: faster, keeps ~400 bytes per 384-d vector more in memory; false: floats only while nothing is written)",
+        "index.search_codes": "graph searches walk int8 codes and re-rank with the half-precision vectors (default true: faster, keeps ~400 bytes per 384-d vector more in memory; false: the half-precision vectors only while nothing is written)",
     ]
 
     public struct Invalid: Error, CustomStringConvertible {

@@ -64,6 +64,16 @@ extension Metric {
         #endif
     }
 
+    /// From a float query to a half-precision row (`scale` × its halves; CKernels/half.c).
+    @inline(__always)
+    func distance(_ q: UnsafePointer<Float>, row: UnsafePointer<UInt16>, scale: Float, _ n: Int) -> Float {
+        switch self {
+        case .cosine: return 1 - scale * fdb_h_dot(q, row, n)
+        case .dot: return -scale * fdb_h_dot(q, row, n)
+        case .l2: return fdb_h_l2sq(q, row, n, scale)
+        }
+    }
+
     /// The vector as the index stores it (unit length for cosine). The length is taken in
     /// double precision, so that very small or very large components still normalise.
     public func prepare(_ v: [Float]) -> [Float] {

@@ -2,15 +2,26 @@
 // embedded from one text), and as separate nodes they trap the graph: every distance among
 // them is 0, so the neighbour heuristic keeps them all and they link only to each other
 // (recall@10 0.02-0.06 at 90% duplicates). Here a record whose prepared vector equals a live
-// node's becomes an alias of that node: the node's first label is `labels[slot]`, the rest
+// node's (the same float32 hash and the same half-precision row) becomes an alias of that node: the node's first label is `labels[slot]`, the rest
 // sit in `aliases[slot]`. Searches expand a node into its labels, so k counts records.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
+
+/// A prepared vector (unit length for cosine) and its `vectorHash`.
+struct Prepared {
+    var vector: [Float]
+    var hash: UInt64
+}
 
 extension HNSWIndex {
+    func prepared(_ v: [Float]) -> Prepared {
+        Prepared(vector: v, hash: v.withUnsafeBufferPointer { vectorHash($0.baseAddress!) })
+    }
+
     /// A 64-bit hash of a prepared vector's bytes (identical vectors, identical hash).
     func vectorHash(_ v: UnsafePointer<Float>) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(dimension)
@@ -23,16 +34,21 @@ extension HNSWIndex {
         return h
     }
 
-    /// The prepared vector is bit for bit the one in `slot`.
-    func isStored(_ prepared: [Float], at slot: Int) -> Bool {
-        prepared.withUnsafeBytes { memcmp($0.baseAddress!, vector(slot), dimension * 4) == 0 }
+    /// The prepared vector (with its `vectorHash`) is the one `slot` was given: the node keeps
+    /// only halves, so the float32 bits are checked through their hash, and the halves too
+    /// (a forged hash collision can at most join a vector equal to this one at half precision).
+    func isStored(_ prepared: Prepared, at slot: Int) -> Bool {
+        guard hashes[slot] == prepared.hash else { return false }
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: dimension) { buf in
+            let scale = prepared.vector.withUnsafeBufferPointer { encode($0.baseAddress!, into: buf.baseAddress!) }
+            return scale == scales[slot] && memcmp(buf.baseAddress!, row(slot), dimension * 2) == 0
+        }
     }
 
     /// Records `label` as an alias of the live node holding exactly `prepared`, if there is one.
-    func alias(_ label: UInt32, to prepared: [Float]) -> Bool {
+    func alias(_ label: UInt32, to prepared: Prepared) -> Bool {
         guard sharesIdenticalVectors else { return false }
-        let h = prepared.withUnsafeBufferPointer { vectorHash($0.baseAddress!) }
-        guard let found = slotOfHash[h], !deleted[Int(found)], isStored(prepared, at: Int(found)) else { return false }
+        guard let found = slotOfHash[prepared.hash], !deleted[Int(found)], isStored(prepared, at: Int(found)) else { return false }
         aliases[found, default: []].append(label)
         setSlot(Int(found), of: label)
         labelsAreSlots = false
@@ -62,7 +78,7 @@ extension HNSWIndex {
 
     /// Forgets a node that no longer carries any label.
     func unhash(_ slot: Int) {
-        let h = vectorHash(vector(slot))
+        let h = hashes[slot]
         if slotOfHash[h] == Int32(slot) { slotOfHash[h] = nil }
     }
 

@@ -14,26 +14,36 @@ extension HNSWIndex {
     /// Adds a vector under `label`; an existing node with that label is replaced (tombstoned).
     /// A vector equal to a live node's joins that node instead of making another.
     public func insert(_ vector: [Float], label: UInt32) {
-        ensureCodes()
-        guard let prepared = prepareForInsert(vector, label: label) else { return }
-        connect(place(prepared, label: label, level: randomLevel()))
+        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
+        insert(prepared(metric.prepare(vector)), label: label)
     }
 
-    /// The prepared vector to place for `label`, or nil when no node is needed: the label
-    /// already holds this vector, or it became an alias of the node that does.
-    func prepareForInsert(_ vector: [Float], label: UInt32) -> [Float]? {
+    /// `insert` of a vector already prepared (compaction moves nodes with their hashes).
+    func insert(_ prepared: Prepared, label: UInt32) {
+        ensureCodes()
+        guard let p = placeable(prepared, label: label) else { return }
+        connect(place(p, label: label, level: randomLevel()))
+    }
+
+    /// The prepared vector to place for `label`, or nil when no node is needed.
+    func prepareForInsert(_ vector: [Float], label: UInt32) -> Prepared? {
         precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
-        let prepared = metric.prepare(vector)
+        return placeable(prepared(metric.prepare(vector)), label: label)
+    }
+
+    /// nil when the label already holds this vector, or it became an alias of the node that does.
+    func placeable(_ prepared: Prepared, label: UInt32) -> Prepared? {
         if let s = slot(of: label), isStored(prepared, at: s) { return nil }
         markDeleted(label: label)
         return alias(label, to: prepared) ? nil : prepared
     }
 
     /// Stores the node with no links yet: nothing can reach it until `connect`.
-    func place(_ prepared: [Float], label: UInt32, level: Int) -> Int {
+    func place(_ prepared: Prepared, label: UInt32, level: Int) -> Int {
         reserve(count + 1)
         let slot = count
-        prepared.withUnsafeBufferPointer { self.vector(slot).update(from: $0.baseAddress!, count: dimension) }
+        prepared.vector.withUnsafeBufferPointer { store($0.baseAddress!, at: slot) }
+        hashes.append(prepared.hash)
         encode(slot)
         level0(slot)[0] = 0
         levels.append(UInt8(level))
@@ -48,7 +58,7 @@ extension HNSWIndex {
         setSlot(slot, of: label)
         if Int(label) != slot { labelsAreSlots = false }
         count += 1
-        slotOfHash[vectorHash(self.vector(slot))] = Int32(slot)
+        slotOfHash[prepared.hash] = Int32(slot)
         return slot
     }
 
@@ -75,8 +85,11 @@ extension HNSWIndex {
     /// graph offers, ascending. Reads the graph only.
     /// `sorted: false` leaves each level's list in heap order (the batch path sorts once, later).
     func candidates(for slot: Int, sorted: Bool = true) -> [[(distance: Float, slot: UInt32)]] {
-        hasCodes ? candidates(for: slot, CodeQuery(self, slot: slot), sorted: sorted)
-            : candidates(for: slot, FloatQuery(self, vector(slot)), sorted: sorted)
+        guard !hasCodes else { return candidates(for: slot, CodeQuery(self, slot: slot), sorted: sorted) }
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { buf in
+            decode(slot, into: buf.baseAddress!)
+            return candidates(for: slot, FloatQuery(self, buf.baseAddress!), sorted: sorted)
+        }
     }
 
     func candidates<Q: QueryDistance>(for slot: Int, _ q: Q, sorted: Bool) -> [[(distance: Float, slot: UInt32)]] {
@@ -229,7 +242,7 @@ extension HNSWIndex {
         let fresh = HNSWIndex(dimension: dimension, metric: metric, parameters: parameters, buildWithCodes: buildsWithCodes)
         fresh.reserve(liveNodes)
         for s in 0..<count where !deleted[s] {
-            let v = Array(UnsafeBufferPointer(start: vector(s), count: dimension))
+            let v = Prepared(vector: vector(ofSlot: s), hash: hashes[s])
             forEachLabel(of: s) { fresh.insert(v, label: $0) }
         }
         return fresh

@@ -123,7 +123,7 @@ extension HNSWIndex {
         precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
         var stats = HNSWSearchStats()
         guard entryPoint >= 0, k > 0 else { return ([], stats) }
-        let q = metric.prepare(query)
+        let q = asStored(metric.prepare(query))
         let hits: [HNSWHit] = q.withUnsafeBufferPointer { qb in
             let fq = FloatQuery(self, qb.baseAddress!)
             let ef = max(ef ?? parameters.efSearch, k)
@@ -140,8 +140,8 @@ extension HNSWIndex {
             }
             var found: MaxHeap
             if hasCodes && searchesWithCodes {
-                // Through the codes (a quarter of the bytes per distance), then the ef found
-                // re-ranked by their float distances: returned distances stay exact.
+                // Through the codes (half the bytes of the halves per distance), then the ef
+                // found re-ranked by their distances to the half-precision rows.
                 let code = UnsafeMutablePointer<Int8>.allocate(capacity: codeStride)
                 defer { code.deallocate() }
                 var sum: Int32 = 0
@@ -204,13 +204,13 @@ extension HNSWIndex {
         precondition(query.count == dimension, "query has \(query.count) dimensions, index has \(dimension)")
         var stats = HNSWSearchStats()
         guard k > 0 else { return ([], stats) }
-        let q = metric.prepare(query)
+        let q = asStored(metric.prepare(query))
         // The heap holds labels, not slots: a node shared by several records counts for each.
         var top = MaxHeap(capacity: k + 1)
         var worst = Float.infinity
         var computed = 0
         q.withUnsafeBufferPointer { qb in
-            let qp = qb.baseAddress!
+            let fq = FloatQuery(self, qb.baseAddress!)
             @inline(__always) func keep(_ d: Float, _ label: UInt32) {
                 if top.count < k {
                     top.push(d, label)
@@ -222,11 +222,11 @@ extension HNSWIndex {
                 }
             }
             @inline(__always) func consider(_ s: Int, label: UInt32?) {
-                let d = metric.distance(qp, vector(s), dimension)
+                let d = fq.distance(to: s)
                 computed &+= 1
                 if let label { keep(d, label) } else { forEachLabel(of: s) { keep(d, $0) } }
             }
-            let bytes = dimension * 4
+            let bytes = dimension * 2
             if let filter {
                 // Allowed records sit at irregular strides: prefetch one ahead.
                 slotOfLabel.withUnsafeBufferPointer { slots in
@@ -234,7 +234,8 @@ extension HNSWIndex {
                     filter.forEach { label in
                         guard label < slots.count, slots[label] >= 0 else { return }
                         let s = Int(slots[label])
-                        fdb_prefetch_range(vector(s), bytes)
+                        fdb_prefetch_range(row(s), bytes)
+                        fdb_prefetch(scales + s)
                         if pending >= 0 { consider(pending, label: pendingLabel) }
                         pending = s
                         pendingLabel = UInt32(label)

@@ -6,9 +6,11 @@ public struct HNSWFormatError: Error, CustomStringConvertible, Sendable {
 }
 
 extension HNSWIndex {
-    /// Version 2 appends the aliases (HNSWIndex+Duplicates.swift); version 1 images, which
-    /// have none, still load.
-    static let magic: [UInt8] = Array("FDBHNSW2".utf8)
+    /// Version 2 appends the aliases (HNSWIndex+Duplicates.swift); version 3 holds the vectors
+    /// at half precision with their scales and float32 hashes. Versions 1 and 2 (float32
+    /// vectors) still load: their vectors are encoded on the way in.
+    static let magic: [UInt8] = Array("FDBHNSW3".utf8)
+    static let magicV2: [UInt8] = Array("FDBHNSW2".utf8)
     static let magicV1: [UInt8] = Array("FDBHNSW1".utf8)
 
     /// The whole image in memory (snapshots, tests). A save streams it with `writeImage`.
@@ -22,7 +24,7 @@ extension HNSWIndex {
     /// Bytes `writeImage` hands over in all.
     public var imageBytes: Int {
         92 + count * (1 + 4 + 1 + 4) + upperPool.count * 4 + slotOfLabel.count * 4
-            + count * (dimension * 4 + (maxM0 + 1) * 4) + aliasCount * 8
+            + count * (8 + 4 + dimension * 2 + (maxM0 + 1) * 4) + aliasCount * 8
     }
 
     /// The image piece by piece, in order (the arrays as they lie in memory): a save writes it
@@ -45,7 +47,9 @@ extension HNSWIndex {
         try upperOffset.withUnsafeBytes(sink)
         try upperPool.withUnsafeBytes(sink)
         try slotOfLabel.withUnsafeBytes(sink)
-        try sink(UnsafeRawBufferPointer(start: vectors, count: count * dimension * 4))
+        try hashes.withUnsafeBytes(sink)
+        try sink(UnsafeRawBufferPointer(start: scales, count: count * 4))
+        try sink(UnsafeRawBufferPointer(start: vectors, count: count * dimension * 2))
         try sink(UnsafeRawBufferPointer(start: links0, count: count * (maxM0 + 1) * 4))
         var tail = ByteWriter()
         let shared = aliases.sorted { $0.key < $1.key }
@@ -59,7 +63,7 @@ extension HNSWIndex {
     public convenience init(serialized raw: UnsafeRawBufferPointer) throws {
         var r = ByteReader(raw)
         let magic = try r.bytes(8)
-        let version = magic.elementsEqual(HNSWIndex.magic) ? 2 : magic.elementsEqual(HNSWIndex.magicV1) ? 1 : 0
+        let version = [HNSWIndex.magicV1, HNSWIndex.magicV2, HNSWIndex.magic].firstIndex { magic.elementsEqual($0) }.map { $0 + 1 } ?? 0
         guard version > 0 else { throw HNSWFormatError(description: "not an HNSW image (bad magic)") }
         let dim = Int(try r.get(UInt32.self))
         let metricIndex = Int(try r.get(UInt32.self))
@@ -73,7 +77,7 @@ extension HNSWIndex {
         let n = Int(try r.get(UInt64.self)), nDeleted = Int(try r.get(UInt64.self))
         let entry = try r.get(Int32.self), top = Int(try r.get(UInt32.self))
         let poolCount = Int(try r.get(UInt64.self)), labelCount = Int(try r.get(UInt64.self))
-        let perNode = dim * 4 + (maxM0 + 1) * 4 + 10
+        let perNode = (version >= 3 ? dim * 2 + 12 : dim * 4) + (maxM0 + 1) * 4 + 10
         guard n >= 0, n <= r.remaining / max(perNode, 1), nDeleted <= n, top <= 15,
               poolCount <= r.remaining / 4, labelCount <= r.remaining / 4,
               (n == 0 && entry == -1) || (entry >= 0 && Int(entry) < n)
@@ -86,7 +90,27 @@ extension HNSWIndex {
         upperPool = try r.array(UInt32.self, poolCount)
         slotOfLabel = try r.array(Int32.self, labelCount)
         reserve(n)
-        try r.copy(into: UnsafeMutableRawPointer(vectors), count: n * dim * 4)
+        if version >= 3 {
+            hashes = try r.array(UInt64.self, n)
+            try r.copy(into: UnsafeMutableRawPointer(scales), count: n * 4)
+            for s in 0..<n where !(scales[s] > 0 && scales[s].isFinite) { throw HNSWFormatError(description: "bad vector scale at slot \(s)") }
+            try r.copy(into: UnsafeMutableRawPointer(vectors), count: n * dim * 2)
+        } else {
+            // float32 rows: hashed as they were given, then stored as halves.
+            let rows = try r.bytes(n * dim * 4)
+            hashes.reserveCapacity(n)
+            try withUnsafeTemporaryAllocation(of: Float.self, capacity: dim) { buf in
+                let v = buf.baseAddress!
+                for s in 0..<n {
+                    UnsafeMutableRawPointer(v).copyMemory(from: UnsafeRawBufferPointer(rebasing: rows).baseAddress! + s * dim * 4, byteCount: dim * 4)
+                    if let bad = (0..<dim).first(where: { !v[$0].isFinite }) {
+                        throw HNSWFormatError(description: "slot \(s) has a non-finite component at \(bad)")
+                    }
+                    hashes.append(vectorHash(v))
+                    store(v, at: s)
+                }
+            }
+        }
         try r.copy(into: UnsafeMutableRawPointer(links0), count: n * (maxM0 + 1) * 4)
         if version >= 2 {
             let shared = Int(try r.get(UInt64.self))
@@ -106,7 +130,7 @@ extension HNSWIndex {
         labelsAreSlots = aliases.isEmpty && labels.enumerated().allSatisfy { Int($0.element) == $0.offset }
         try validateStructure()
         liveCount = slotOfLabel.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
-        for s in 0..<n where !deleted[s] { slotOfHash[vectorHash(vector(s))] = Int32(s) }
+        for s in 0..<n where !deleted[s] { slotOfHash[hashes[s]] = Int32(s) }
     }
 
     private func validateStructure() throws {

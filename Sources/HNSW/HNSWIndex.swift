@@ -85,7 +85,15 @@ public final class HNSWIndex: @unchecked Sendable {
     var capacity = 0
     public internal(set) var count = 0          // slots in use (live + deleted)
     public internal(set) var deletedCount = 0
-    var vectors: UnsafeMutablePointer<Float>   // capacity * dimension
+    /// The graph's copy of each prepared vector at half precision (CKernels/half.c): binary16 of
+    /// the vector divided by `scales[slot]`, a power of two. Half the bytes of float32 (the
+    /// float32 truth is the store's); distances are within binary16's rounding (2^-11
+    /// relative per component) of the float32 ones.
+    var vectors: UnsafeMutablePointer<UInt16>  // capacity * dimension
+    var scales: UnsafeMutablePointer<Float>    // capacity
+    /// Per slot, `vectorHash` of the prepared float32 vector it was given: identical vectors are
+    /// told apart from merely close ones (whose halves may agree) by it, after a load too.
+    var hashes: [UInt64] = []
     /// Construction compares vectors through int8 codes when the CPU has VNNI: a quarter of the
     /// memory traffic of float32, which is what bounds graph building once the vectors outgrow
     /// the caches. Searches for queries always use the float vectors, so returned distances
@@ -145,7 +153,8 @@ public final class HNSWIndex: @unchecked Sendable {
         maxM0 = parameters.m * 2
         levelMultiplier = 1 / log(Double(parameters.m))
         rngState = parameters.seed
-        vectors = regionAllocate(Float.self, 0)
+        vectors = regionAllocate(UInt16.self, 0)
+        scales = regionAllocate(Float.self, 0)
         links0 = regionAllocate(UInt32.self, 0)
         buildsWithCodes = buildWithCodes && fdb_q8_supported() != 0
         codeStride = buildsWithCodes ? (dimension + 63) / 64 * 64 : 0
@@ -155,6 +164,7 @@ public final class HNSWIndex: @unchecked Sendable {
 
     deinit {
         regionFree(vectors, capacity * dimension)
+        regionFree(scales, capacity)
         regionFree(links0, capacity * (maxM0 + 1))
         regionFree(codes.assumingMemoryBound(to: UInt8.self), codeCapacity * codeStride)
         regionFree(codeInfos, codeCapacity)
@@ -168,22 +178,28 @@ public final class HNSWIndex: @unchecked Sendable {
         return Int(slotOfLabel[l])
     }
 
-    /// The stored (prepared) vector of a live label.
+    /// The stored (prepared) vector of a live label, as the graph holds it (half precision).
     public func vector(of label: UInt32) -> [Float]? {
-        guard let s = slot(of: label) else { return nil }
-        return Array(UnsafeBufferPointer(start: vectors + s * dimension, count: dimension))
+        slot(of: label).map(vector(ofSlot:))
+    }
+
+    func vector(ofSlot s: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: dimension) { buf, n in
+            decode(s, into: buf.baseAddress!)
+            n = dimension
+        }
     }
 
     /// Bytes held by vectors and links: what one more vector costs, for the stats page.
     public var memoryBytes: Int {
-        capacity * (dimension * 4 + (maxM0 + 1) * 4 + 8) + codeCapacity * (codeStride + MemoryLayout<CodeInfo>.stride)
+        capacity * (dimension * 2 + 4 + (maxM0 + 1) * 4 + 8) + hashes.capacity * 8 + codeCapacity * (codeStride + MemoryLayout<CodeInfo>.stride)
             + upperPool.capacity * 4 + slotOfLabel.capacity * 4 + slotOfHash.capacity * 12 + aliasCount * 4
     }
 
     /// Bytes by component, counting what is written (a slot past `count` is reserved address
     /// space the kernel has not backed): how much each vector costs, for INFO memory.
     public struct MemoryUse: Sendable, Equatable {
-        /// float32 vectors, what searches and re-ranking read.
+        /// Half-precision vectors and their scales, what searches and re-ranking read.
         public var vectors = 0
         /// int8 codes and their scale rows, what construction compares on VNNI CPUs.
         public var codes = 0
@@ -199,11 +215,11 @@ public final class HNSWIndex: @unchecked Sendable {
     }
 
     public var memoryUse: MemoryUse {
-        MemoryUse(vectors: count * dimension * 4,
+        MemoryUse(vectors: count * (dimension * 2 + 4),
                   codes: hasCodes ? count * (codeStride + MemoryLayout<CodeInfo>.stride) : 0,
                   links: count * (maxM0 + 1) * 4 + upperPool.capacity * 4,
                   bookkeeping: levels.capacity + labels.capacity * 4 + deleted.capacity + upperOffset.capacity * 4
-                      + slotOfLabel.capacity * 4 + slotOfHash.capacity * 12 + aliases.count * 40)
+                      + slotOfLabel.capacity * 4 + hashes.capacity * 8 + slotOfHash.capacity * 12 + aliases.count * 40)
     }
 
     // MARK: - Storage growth
@@ -211,10 +227,14 @@ public final class HNSWIndex: @unchecked Sendable {
     func reserve(_ needed: Int) {
         guard needed > capacity else { return }
         let newCap = max(needed, capacity * 2, 1024)
-        let v = regionAllocate(Float.self, newCap * dimension)
+        let v = regionAllocate(UInt16.self, newCap * dimension)
         v.update(from: vectors, count: count * dimension)
         regionFree(vectors, capacity * dimension)
         vectors = v
+        let sc = regionAllocate(Float.self, newCap)
+        sc.update(from: scales, count: count)
+        regionFree(scales, capacity)
+        scales = sc
         let l = regionAllocate(UInt32.self, newCap * (maxM0 + 1))   // zeroed: unused link slots serialise as zeros
         l.update(from: links0, count: count * (maxM0 + 1))
         regionFree(links0, capacity * (maxM0 + 1))
@@ -259,20 +279,63 @@ public final class HNSWIndex: @unchecked Sendable {
     /// Writes the int8 code of the (prepared) vector in `slot`.
     func encode(_ slot: Int) {
         guard hasCodes else { return }
-        let v = vector(slot)
-        var sum: Int32 = 0
-        let code = (codes + slot &* codeStride).assumingMemoryBound(to: Int8.self)
-        let scale = fdb_i8_encode(v, dimension, code, codeStride, &sum)
-        (codeInfos + slot).initialize(to: CodeInfo(scale: scale, sum: sum, squaredNorm: fdb_dot(v, v, dimension)))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { buf in
+            let v = buf.baseAddress!
+            decode(slot, into: v)
+            var sum: Int32 = 0
+            let code = (codes + slot &* codeStride).assumingMemoryBound(to: Int8.self)
+            let scale = fdb_i8_encode(v, dimension, code, codeStride, &sum)
+            (codeInfos + slot).initialize(to: CodeInfo(scale: scale, sum: sum, squaredNorm: fdb_dot(v, v, dimension)))
+        }
     }
 
     /// The distance construction works with: through the codes when there are any.
     @inline(__always) func buildDistance(_ a: Int, _ b: Int) -> Float {
-        guard hasCodes else { return metric.distance(vector(a), vector(b), dimension) }
+        guard hasCodes else {
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { buf in
+                decode(a, into: buf.baseAddress!)
+                return FloatQuery(self, buf.baseAddress!).distance(to: b)
+            }
+        }
         return CodeQuery(self, slot: a).distance(to: b)
     }
 
-    @inline(__always) func vector(_ slot: Int) -> UnsafeMutablePointer<Float> { vectors + slot &* dimension }
+    /// The half-precision row of `slot`.
+    @inline(__always) func row(_ slot: Int) -> UnsafeMutablePointer<UInt16> { vectors + slot &* dimension }
+    /// Writes a prepared vector into `slot`'s row and scale.
+    func store(_ prepared: UnsafePointer<Float>, at slot: Int) {
+        scales[slot] = encode(prepared, into: row(slot))
+    }
+
+    /// Halves of `v` into `row`; returns the row's scale. For cosine the scale also divides by
+    /// the decoded row's length, so a row decodes to unit length as a cosine vector should.
+    func encode(_ v: UnsafePointer<Float>, into row: UnsafeMutablePointer<UInt16>) -> Float {
+        let s = fdb_h_encode(v, dimension, row)
+        guard metric == .cosine else { return s }
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { d in
+            fdb_h_decode(row, dimension, s, d.baseAddress!)
+            let squared = d.reduce(0.0) { $0 + Double($1) * Double($1) }
+            return squared > 0 ? Float(Double(s) / squared.squareRoot()) : s
+        }
+    }
+
+    /// `slot`'s vector back as floats (scale × each half).
+    func decode(_ slot: Int, into out: UnsafeMutablePointer<Float>) {
+        fdb_h_decode(row(slot), dimension, scales[slot], out)
+    }
+
+    /// A prepared query as a row holding it would decode: searches compare like with like, so
+    /// a query equal to a stored vector is at distance 0 from it (l2 exactly, cosine within
+    /// float rounding), and each side carries binary16's rounding once.
+    func asStored(_ prepared: [Float]) -> [Float] {
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: dimension) { h in
+            let scale = prepared.withUnsafeBufferPointer { encode($0.baseAddress!, into: h.baseAddress!) }
+            return [Float](unsafeUninitializedCapacity: dimension) { out, n in
+                fdb_h_decode(h.baseAddress!, dimension, scale, out.baseAddress!)
+                n = dimension
+            }
+        }
+    }
     @inline(__always) func level0(_ slot: Int) -> UnsafeMutablePointer<UInt32> { links0 + slot &* (maxM0 &+ 1) }
 
     func neighbors(_ slot: Int, level: Int) -> [UInt32] {

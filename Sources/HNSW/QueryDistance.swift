@@ -35,13 +35,20 @@ extension QueryDistance {
     }
 }
 
+/// A float32 query against the half-precision rows.
 struct FloatQuery: QueryDistance {
-    let q: UnsafePointer<Float>, vectors: UnsafeMutablePointer<Float>, dimension: Int, metric: Metric
+    let q: UnsafePointer<Float>, rows: UnsafeMutablePointer<UInt16>, scales: UnsafeMutablePointer<Float>
+    let dimension: Int, metric: Metric
     init(_ index: HNSWIndex, _ q: UnsafePointer<Float>) {
-        self.q = q; vectors = index.vectors; dimension = index.dimension; metric = index.metric
+        self.q = q; rows = index.vectors; scales = index.scales; dimension = index.dimension; metric = index.metric
     }
-    @inline(__always) func distance(to slot: Int) -> Float { metric.distance(q, vectors + slot &* dimension, dimension) }
-    @inline(__always) func prefetch(_ slot: Int) { fdb_prefetch(vectors + slot &* dimension) }
+    @inline(__always) func distance(to slot: Int) -> Float {
+        metric.distance(q, row: rows + slot &* dimension, scale: scales[slot], dimension)
+    }
+    @inline(__always) func prefetch(_ slot: Int) {
+        fdb_prefetch(rows + slot &* dimension)
+        fdb_prefetch(scales + slot)
+    }
 }
 
 struct CodeQuery: QueryDistance {

@@ -17,7 +17,10 @@ final class DuplicateVectorTests: XCTestCase {
             XCTAssertEqual(Set(got.map(\.label)).count, got.count, "a label comes back once")
             right += got.filter { $0.distance <= kth + 1e-5 }.count
             total += exact.count
-            for h in got { XCTAssertEqual(h.distance, referenceDistance(index.metric, data[Int(h.label)], q), accuracy: 1e-4) }
+            for h in got {
+                let reference = referenceDistance(index.metric, data[Int(h.label)], q)
+                XCTAssertEqual(h.distance, reference, accuracy: halfTolerance(reference))
+            }
         }
         return Double(right) / Double(max(total, 1))
     }
@@ -99,11 +102,13 @@ final class DuplicateVectorTests: XCTestCase {
 
         let lone = HNSWIndex(dimension: dim, metric: .l2)
         lone.insert(v, label: 0); lone.insert(w, label: 1)
-        var v1 = lone.serialized()
-        v1.replaceSubrange(0..<8, with: Array("FDBHNSW1".utf8))
-        v1.removeLast(8)   // version 1 ends after the links
-        let old = try v1.withUnsafeBytes { try HNSWIndex(serialized: $0) }
-        XCTAssertEqual(old.search(w, k: 1).hits.first?.label, 1)
+        for version in [1, 2] {
+            let old = try floatImage(lone, version: version).withUnsafeBytes { try HNSWIndex(serialized: $0) }
+            XCTAssertEqual(old.search(w, k: 1).hits.first?.label, 1)
+            XCTAssertEqual(old.serialized(), lone.serialized(), "version \(version) loads as the index that wrote it")
+            old.insert(w, label: 7)
+            XCTAssertEqual(old.liveNodes, 2, "version \(version): hashes come from the float32 rows")
+        }
 
         // A corrupt alias (a label mapped elsewhere) is refused, not trusted.
         var bad = image
@@ -150,5 +155,20 @@ final class DuplicateVectorTests: XCTestCase {
         XCTAssertEqual(index.search([1, 2, 0, 0], k: 1).hits.first?.label, 0)
         XCTAssertEqual(index.search([0, 0, 3, 1], k: 1).hits.first?.label, 1)
         XCTAssertEqual(index.search([0, 0, 3, 1], k: 1).hits.first!.distance, 0, accuracy: 1e-6)
+    }
+
+    /// The image versions 1 and 2 wrote (float32 rows; version 1 without the alias tail), made
+    /// from a version-3 image: the header and per-node arrays, then float32 rows where version 3
+    /// keeps hashes, scales and halves.
+    func floatImage(_ index: HNSWIndex, version: Int) -> [UInt8] {
+        var image = index.serialized()
+        let n = index.count, dim = index.dimension
+        let start = 84 + n * 10 + index.upperPool.count * 4 + index.slotOfLabel.count * 4
+        var floats: [UInt8] = []
+        for s in 0..<n { index.vector(ofSlot: s).withUnsafeBytes { floats += $0 } }
+        image.replaceSubrange(start..<(start + n * (8 + 4 + dim * 2)), with: floats)
+        image.replaceSubrange(0..<8, with: Array("FDBHNSW\(version)".utf8))
+        if version == 1 { image.removeLast(8) }
+        return image
     }
 }

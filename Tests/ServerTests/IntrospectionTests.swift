@@ -60,11 +60,11 @@ final class IntrospectionTests: HTTPTestCase {
         XCTAssertEqual(tcp.call("UPSERT m [" + rows.joined(separator: ",") + "]"), ["+OK inserted=300 updated=0"])
         let memory = json(tcp.call("INFO memory").last)["memory"] as? [String: Any] ?? [:]
         let per = memory["per_vector"] as? [String: Double] ?? [:]
-        XCTAssertEqual(per["vectors"], 64, "16 float32 per record (distinct vectors: identical ones share a node): \(memory)")
+        XCTAssertEqual(per["vectors"], 36, "16 halves and a float scale per record (distinct vectors: identical ones share a node): \(memory)")
         XCTAssertGreaterThan(per["links"] ?? 0, 0)
         XCTAssertEqual(per["total"] ?? 0, (per["vectors"] ?? 0) + (per["codes"] ?? 0) + (per["links"] ?? 0) + (per["bookkeeping"] ?? 0), accuracy: 0.5)
         let graph = memory["graph"] as? [String: Double] ?? [:]
-        XCTAssertEqual(graph["vectors"], 300 * 64)
+        XCTAssertEqual(graph["vectors"], 300 * 36)
         XCTAssertGreaterThan(memory["heap_in_use_bytes"] as? Int ?? 0, 0, "malloc's figures are read")
         XCTAssertGreaterThan(memory["sqlite_bytes"] as? Int ?? 0, 0)
         XCTAssertGreaterThan(memory["rss_bytes"] as? Int ?? 0, memory["heap_in_use_bytes"] as? Int ?? 0 / 2)

@@ -53,6 +53,21 @@ int32_t fdb_i8_dot(const int8_t *a, const int8_t *b, size_t stride, int32_t sum_
 void fdb_i8_dots(const int8_t *q, const void *codes, size_t stride, const void *infos, size_t info_bytes,
                  const uint32_t *slots, size_t n, int32_t *out);
 
+/// Half-precision rows (half.c): the graph's copy of a vector is binary16 of x / s, s a power
+/// of two with |x / s| < 1 (`fdb_h_scale`). Encodes n floats into `out`, returns s.
+float fdb_h_encode(const float *x, size_t n, uint16_t *out);
+/// The power of two `fdb_h_encode` divides by: 2^e with max|x| in [2^(e-1), 2^e); 1 for zeros.
+float fdb_h_scale(const float *x, size_t n);
+/// out[i] = s · h[i] as floats.
+void fdb_h_decode(const uint16_t *h, size_t n, float s, float *out);
+/// Σ q[i]·h[i] (the caller multiplies by the row's scale).
+float fdb_h_dot(const float *q, const uint16_t *h, size_t n);
+/// Σ (q[i] − s·h[i])².
+float fdb_h_l2sq(const float *q, const uint16_t *h, size_t n, float s);
+/// One value each way, round to nearest even (the portable conversions, for tests).
+uint16_t fdb_h_from_float(float f);
+float fdb_h_to_float(uint16_t h);
+
 /// x ← 0.5·x·(1 + erf(x/√2)) in place (BERT's exact GELU), erf within 1e-6 of libm.
 void fdb_gelu(float *x, size_t n);
 /// Each row of m (rows × cols) ← softmax(row) in place.
