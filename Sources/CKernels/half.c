@@ -205,5 +205,39 @@ float fdb_h_l2sq(const float *q, const uint16_t *h, size_t n, float s) {
     return hl2sq_portable(q, h, n, s);
 }
 
+float fdb_h_dot_at(int level, const float *q, const uint16_t *h, size_t n) {
+    switch (level) {
+    case 0: return hdot_portable(q, h, n);
+#if defined(__x86_64__)
+    case 1: return has_f16c() ? hdot_avx2(q, h, n) : NAN;
+    case 2: return fdb_has_avx512() ? hdot_avx512(q, h, n) : NAN;
+#endif
+    default: return NAN;
+    }
+}
+
+float fdb_h_l2sq_at(int level, const float *q, const uint16_t *h, size_t n, float s) {
+    switch (level) {
+    case 0: return hl2sq_portable(q, h, n, s);
+#if defined(__x86_64__)
+    case 1: return has_f16c() ? hl2sq_avx2(q, h, n, s) : NAN;
+    case 2: return fdb_has_avx512() ? hl2sq_avx512(q, h, n, s) : NAN;
+#endif
+    default: return NAN;
+    }
+}
+
+void fdb_h_encode_at(int level, const float *x, size_t n, float inv, uint16_t *out, float s, float *decoded) {
+#if defined(__x86_64__)
+    if (level == 1 && has_f16c()) {
+        encode_f16c(x, n, inv, out);
+        decode_f16c(out, n, s, decoded);
+        return;
+    }
+#endif
+    encode_portable(x, n, inv, out);
+    for (size_t i = 0; i < n; i++) decoded[i] = s * half_to_float(out[i]);
+}
+
 uint16_t fdb_h_from_float(float f) { return half_from_float(f); }
 float fdb_h_to_float(uint16_t h) { return half_to_float(h); }

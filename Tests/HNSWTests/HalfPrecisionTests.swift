@@ -72,6 +72,37 @@ final class HalfPrecisionTests: XCTestCase {
         }
     }
 
+    /// Every implementation this CPU can run (portable, AVX2 + F16C, AVX-512) gives the same
+    /// halves and, within float rounding, the same distances: the ones a machine without
+    /// AVX-512 picks are checked here too.
+    func testEveryKernelPathAgrees() throws {
+        var rng = SeededRandom(seed: 8)
+        let levels = [0, 1, 2].filter { !fdb_h_dot_at(Int32($0), [1], [0x3C00], 1).isNaN }
+        XCTAssertTrue(levels.contains(0))
+        print("half-precision kernel paths on this CPU: \(levels)")
+        for n in [1, 5, 8, 9, 16, 23, 32, 40, 64, 100, 384, 385] {
+            let q = (0..<n).map { _ in Float(rng.nextGaussian()) }
+            let x = (0..<n).map { _ in Float(rng.nextGaussian()) * 0.3 }
+            let s = fdb_h_scale(x, n)
+            var rows: [[UInt16]] = [], decoded: [[Float]] = []
+            for level in [0, 1] {
+                var h = [UInt16](repeating: 0, count: n), d = [Float](repeating: 0, count: n)
+                fdb_h_encode_at(Int32(level), x, n, 1 / s, &h, s, &d)
+                rows.append(h); decoded.append(d)
+            }
+            XCTAssertEqual(rows[0], rows[1], "n \(n)")
+            XCTAssertEqual(decoded[0].map(\.bitPattern), decoded[1].map(\.bitPattern), "n \(n)")
+            let h = rows[0]
+            let dots = levels.map { fdb_h_dot_at(Int32($0), q, h, n) }
+            let l2s = levels.map { fdb_h_l2sq_at(Int32($0), q, h, n, s) }
+            let size = zip(q, decoded[0]).reduce(Float(0)) { $0 + abs($1.0 * $1.1) } / s
+            for i in levels.indices {
+                XCTAssertEqual(dots[i], dots[0], accuracy: 1e-5 * (size + 1), "dot, level \(levels[i]), n \(n)")
+                XCTAssertEqual(l2s[i], l2s[0], accuracy: 1e-5 * (l2s[0] + 1), "l2, level \(levels[i]), n \(n)")
+            }
+        }
+    }
+
     /// Two bytes a component and a scale per vector; a query equal to a stored vector comes back
     /// at distance 0 (l2 exactly, cosine within float rounding) from the graph and the scan.
     func testTheIndexHoldsHalvesAndFindsAStoredVectorAtZero() throws {

@@ -64,6 +64,12 @@ void fdb_h_decode(const uint16_t *h, size_t n, float s, float *out);
 float fdb_h_dot(const float *q, const uint16_t *h, size_t n);
 /// Σ (q[i] − s·h[i])².
 float fdb_h_l2sq(const float *q, const uint16_t *h, size_t n, float s);
+/// Tests: one implementation of each kernel, 0 portable, 1 AVX2 + F16C, 2 AVX-512 (NaN when
+/// this CPU lacks it), so every path is checked against the others on a machine that has them.
+float fdb_h_dot_at(int level, const float *q, const uint16_t *h, size_t n);
+float fdb_h_l2sq_at(int level, const float *q, const uint16_t *h, size_t n, float s);
+/// Encodes x · inv into out and decodes out · s into `decoded`, portable (0) or F16C (1).
+void fdb_h_encode_at(int level, const float *x, size_t n, float inv, uint16_t *out, float s, float *decoded);
 /// One value each way, round to nearest even (the portable conversions, for tests).
 uint16_t fdb_h_from_float(float f);
 float fdb_h_to_float(uint16_t h);
