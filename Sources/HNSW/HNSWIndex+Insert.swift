@@ -139,9 +139,11 @@ extension HNSWIndex {
                 for i in stride(from: worker, to: slots.count, by: threads) {
                     let slot = slots[i]
                     var perLevel = candidates(for: slot, sorted: false)
-                    for l in perLevel.indices {
-                        for j in 0..<i where Int(levels[slots[j]]) >= l {
-                            perLevel[l].append((buildDistance(slot, slots[j]), UInt32(slots[j])))
+                    withBuildQuery(from: slot) { distance in
+                        for l in perLevel.indices {
+                            for j in 0..<i where Int(levels[slots[j]]) >= l {
+                                perLevel[l].append((distance(slots[j]), UInt32(slots[j])))
+                            }
                         }
                     }
                     out[i] = perLevel.map { selectNeighbors(unsorted: $0, max: maxM) }
@@ -180,8 +182,9 @@ extension HNSWIndex {
             setNeighbors(node, level: level, list)
             return
         }
-        var candidates = list.map { (distance: buildDistance(node, Int($0)), slot: $0) }
-        candidates.append((buildDistance(node, slot), UInt32(slot)))
+        var candidates = withBuildQuery(from: node) { distance in
+            (list + [UInt32(slot)]).map { (distance: distance(Int($0)), slot: $0) }
+        }
         candidates.sort { $0.distance < $1.distance }
         setNeighbors(node, level: level, selectNeighbors(candidates, max: limit).map { $0.slot })
     }
@@ -194,14 +197,15 @@ extension HNSWIndex {
         kept.reserveCapacity(m)
         for c in sorted {
             if kept.count >= m { break }
-            var good = true
-            for k in kept where buildDistance(Int(c.slot), Int(k.slot)) < c.distance {
-                good = false
-                break
-            }
-            if good { kept.append(c) }
+            if !isDominated(c, by: kept) { kept.append(c) }
         }
         return kept
+    }
+
+    /// The heuristic's test: some kept neighbour is nearer to `c` than the base is.
+    func isDominated(_ c: (distance: Float, slot: UInt32), by kept: [(distance: Float, slot: UInt32)]) -> Bool {
+        guard !kept.isEmpty else { return false }
+        return withBuildQuery(from: Int(c.slot)) { distance in kept.contains { distance(Int($0.slot)) < c.distance } }
     }
 
     /// `selectNeighbors` over the candidates in any order: taken nearest first (ties by slot)
@@ -215,7 +219,7 @@ extension HNSWIndex {
         kept.reserveCapacity(m)
         while kept.count < m, !order.isEmpty {
             let c = order.popNearest()
-            if !kept.contains(where: { buildDistance(Int(c.slot), Int($0.slot)) < c.distance }) { kept.append(c) }
+            if !isDominated(c, by: kept) { kept.append(c) }
         }
         return kept.map(\.slot)
     }

@@ -290,14 +290,20 @@ public final class HNSWIndex: @unchecked Sendable {
     }
 
     /// The distance construction works with: through the codes when there are any.
-    @inline(__always) func buildDistance(_ a: Int, _ b: Int) -> Float {
-        guard hasCodes else {
-            return withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { buf in
-                decode(a, into: buf.baseAddress!)
-                return FloatQuery(self, buf.baseAddress!).distance(to: b)
-            }
+    func buildDistance(_ a: Int, _ b: Int) -> Float { withBuildQuery(from: a) { $0(b) } }
+
+    /// Construction's distances from one node to several: through the codes, or from the node's
+    /// row decoded once (not once per pair, as `buildDistance` must).
+    @inline(__always) func withBuildQuery<R>(from slot: Int, _ body: (_ distance: (Int) -> Float) -> R) -> R {
+        if hasCodes {
+            let q = CodeQuery(self, slot: slot)
+            return body { q.distance(to: $0) }
         }
-        return CodeQuery(self, slot: a).distance(to: b)
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { buf in
+            decode(slot, into: buf.baseAddress!)
+            let q = FloatQuery(self, buf.baseAddress!)
+            return body { q.distance(to: $0) }
+        }
     }
 
     /// The half-precision row of `slot`.
