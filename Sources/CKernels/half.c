@@ -59,6 +59,10 @@ static void encode_portable(const float *x, size_t n, float inv, uint16_t *out) 
     for (size_t i = 0; i < n; i++) out[i] = half_from_float(x[i] * inv);
 }
 
+static void decode_portable(const uint16_t *h, size_t n, float s, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = s * half_to_float(h[i]);
+}
+
 static float hdot_portable(const float *q, const uint16_t *h, size_t n) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
@@ -186,7 +190,7 @@ void fdb_h_decode(const uint16_t *h, size_t n, float s, float *out) {
 #if defined(__x86_64__)
     if (has_f16c()) { decode_f16c(h, n, s, out); return; }
 #endif
-    for (size_t i = 0; i < n; i++) out[i] = s * half_to_float(h[i]);
+    decode_portable(h, n, s, out);
 }
 
 float fdb_h_dot(const float *q, const uint16_t *h, size_t n) {
@@ -236,7 +240,7 @@ void fdb_h_encode_at(int level, const float *x, size_t n, float inv, uint16_t *o
     }
 #endif
     encode_portable(x, n, inv, out);
-    for (size_t i = 0; i < n; i++) decoded[i] = s * half_to_float(out[i]);
+    decode_portable(out, n, s, decoded);
 }
 
 uint16_t fdb_h_from_float(float f) { return half_from_float(f); }

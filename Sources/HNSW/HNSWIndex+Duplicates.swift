@@ -2,8 +2,8 @@
 // embedded from one text), and as separate nodes they trap the graph: every distance among
 // them is 0, so the neighbour heuristic keeps them all and they link only to each other
 // (recall@10 0.02-0.06 at 90% duplicates). Here a record whose prepared vector equals a live
-// node's (the same float32 hash and the same half-precision row) becomes an alias of that node: the node's first label is `labels[slot]`, the rest
-// sit in `aliases[slot]`. Searches expand a node into its labels, so k counts records.
+// node's (the same float32 hash and the same half-precision row) becomes an alias of that
+// node: the node's first label is `labels[slot]`, the rest sit in `aliases[slot]`. Searches expand a node into its labels, so k counts records.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,8 +18,11 @@ struct Prepared {
 }
 
 extension HNSWIndex {
-    func prepared(_ v: [Float]) -> Prepared {
-        Prepared(vector: v, hash: v.withUnsafeBufferPointer { vectorHash($0.baseAddress!) })
+    /// A caller's vector, checked for its dimension, prepared for the metric and hashed.
+    func prepared(_ vector: [Float]) -> Prepared {
+        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
+        let v = metric.prepare(vector)
+        return Prepared(vector: v, hash: v.withUnsafeBufferPointer { vectorHash($0.baseAddress!) })
     }
 
     /// A 64-bit hash of a prepared vector's bytes (identical vectors, identical hash).

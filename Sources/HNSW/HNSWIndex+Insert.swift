@@ -14,8 +14,7 @@ extension HNSWIndex {
     /// Adds a vector under `label`; an existing node with that label is replaced (tombstoned).
     /// A vector equal to a live node's joins that node instead of making another.
     public func insert(_ vector: [Float], label: UInt32) {
-        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
-        insert(prepared(metric.prepare(vector)), label: label)
+        insert(prepared(vector), label: label)
     }
 
     /// `insert` of a vector already prepared (compaction moves nodes with their hashes).
@@ -27,8 +26,7 @@ extension HNSWIndex {
 
     /// The prepared vector to place for `label`, or nil when no node is needed.
     func prepareForInsert(_ vector: [Float], label: UInt32) -> Prepared? {
-        precondition(vector.count == dimension, "vector has \(vector.count) dimensions, index has \(dimension)")
-        return placeable(prepared(metric.prepare(vector)), label: label)
+        placeable(prepared(vector), label: label)
     }
 
     /// nil when the label already holds this vector, or it became an alias of the node that does.

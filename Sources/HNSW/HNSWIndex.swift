@@ -86,9 +86,10 @@ public final class HNSWIndex: @unchecked Sendable {
     public internal(set) var count = 0          // slots in use (live + deleted)
     public internal(set) var deletedCount = 0
     /// The graph's copy of each prepared vector at half precision (CKernels/half.c): binary16 of
-    /// the vector divided by `scales[slot]`, a power of two. Half the bytes of float32 (the
-    /// float32 truth is the store's); distances are within binary16's rounding (2^-11
-    /// relative per component) of the float32 ones.
+    /// the vector over a power of two; `scales[slot]` turns the halves back into the vector
+    /// (that power of two, for cosine also over the decoded length: `encode`). Half the bytes
+    /// of float32 (the float32 truth is the store's); distances are within binary16's rounding
+    /// (2^-11 relative per component) of the float32 ones.
     var vectors: UnsafeMutablePointer<UInt16>  // capacity * dimension
     var scales: UnsafeMutablePointer<Float>    // capacity
     /// Per slot, `vectorHash` of the prepared float32 vector it was given: identical vectors are

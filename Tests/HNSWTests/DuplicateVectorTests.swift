@@ -157,6 +157,30 @@ final class DuplicateVectorTests: XCTestCase {
         XCTAssertEqual(index.search([0, 0, 3, 1], k: 1).hits.first!.distance, 0, accuracy: 1e-6)
     }
 
+    /// A saved vector that cannot be right is refused, not loaded: a version-3 scale that is 0,
+    /// negative, infinite or NaN, and a version-2 float32 row holding NaN or infinity.
+    func testImagesWithImpossibleVectorsAreRefused() throws {
+        let index = HNSWIndex(dimension: dim, metric: .l2)
+        for (i, v) in clusteredVectors(count: 20, dim: dim).enumerated() { index.insert(v, label: UInt32(i)) }
+        XCTAssertNoThrow(try index.serialized().withUnsafeBytes { try HNSWIndex(serialized: $0) })
+        let scalesAt = 84 + index.count * (10 + 8) + index.upperPool.count * 4 + index.slotOfLabel.count * 4
+        for bad: Float in [0, -1, .infinity, .nan] {
+            var image = index.serialized()
+            withUnsafeBytes(of: bad) { image.replaceSubrange((scalesAt + 4 * 7)..<(scalesAt + 4 * 8), with: $0) }
+            XCTAssertThrowsError(try image.withUnsafeBytes { try HNSWIndex(serialized: $0) }, "scale \(bad)") {
+                XCTAssertTrue("\($0)".contains("bad vector scale at slot 7"), "\($0)")
+            }
+        }
+        let rowsAt = 84 + index.count * 10 + index.upperPool.count * 4 + index.slotOfLabel.count * 4
+        for bad: Float in [.nan, -.infinity] {
+            var image = floatImage(index, version: 2)
+            withUnsafeBytes(of: bad) { image.replaceSubrange((rowsAt + (3 * dim + 5) * 4)..<(rowsAt + (3 * dim + 6) * 4), with: $0) }
+            XCTAssertThrowsError(try image.withUnsafeBytes { try HNSWIndex(serialized: $0) }, "component \(bad)") {
+                XCTAssertTrue("\($0)".contains("slot 3 has a non-finite component at 5"), "\($0)")
+            }
+        }
+    }
+
     /// The image versions 1 and 2 wrote (float32 rows; version 1 without the alias tail), made
     /// from a version-3 image: the header and per-node arrays, then float32 rows where version 3
     /// keeps hashes, scales and halves.
